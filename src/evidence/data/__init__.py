@@ -1,0 +1,1 @@
+"""Data: raw files -> validated area x period panel."""

@@ -1,0 +1,402 @@
+"""Design: from a validated panel and a treatment definition to cohorts, a window and a comparison group.
+
+Vocabulary (as in the staggered difference-in-differences literature)
+--------------------------------------------------------------------
+cohort / first_treated
+    The first period in which a unit counts as treated. Treatment is absorbing: once treated, always treated.
+status
+    ``treated`` (first treated inside the window), ``not_yet_treated`` (designated after the window ends, so
+    untreated throughout it), ``never_treated`` (no designation at all) or ``excluded`` (with a reason).
+comparison
+    ``not_yet_treated``: units untreated at a given period (later cohorts before their treatment, and units untreated
+    throughout the window). ``never_treated``: only units untreated throughout the window.
+
+Decisions (Context / Decision / Consequences)
+---------------------------------------------
+Units treated in the first period of the window
+    Context: they have no pre-period, so no difference-in-differences can use them. Decision: drop them and say how
+    many. Consequences: on the effective-date basis Greater Manchester (devolved budget April 2016) is dropped.
+Designations after the window
+    Decision: such units are untreated within the window and serve as comparisons (``not_yet_treated`` status).
+    Consequences: with a window ending March 2019 all 42 footprints are eventually ICSs, so "never treated" means
+    "not treated within the window"; the run says so.
+Waves not counted as treated
+    Decision: units whose first designation falls inside the window but in a wave not listed in
+    ``treatment.waves`` are excluded (``treatment.other_waves: exclude``, default) or kept as comparisons
+    (``comparison``). Consequences: the default keeps the comparison group free of ICS areas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import DesignError
+from .panel import Panel
+from .periods import FREQ_CODES, first_treated_period, label
+
+STATUSES: tuple[str, ...] = ("treated", "not_yet_treated", "never_treated", "excluded")
+
+
+@dataclass
+class Design:
+    """Cohorts, window and comparison group over a validated panel.
+
+    Attributes
+    ----------
+    panel
+        The analysis panel: window applied, excluded units removed.
+    cohorts
+        One row per unit of the input panel (including excluded ones): ``unit``, ``unit_name``, ``status``,
+        ``first_treated`` (period label or empty), ``g`` (0-based index of the first treated period in the analysis
+        window; empty when untreated within it), ``wave``, ``designation_date``, ``scope``, ``confidence``,
+        ``reason``.
+    comparison
+        ``not_yet_treated`` or ``never_treated``.
+    window
+        (first, last) period labels of the analysis window.
+    notes
+        What the design step did, in sentences for the reports.
+    """
+
+    panel: Panel
+    cohorts: pd.DataFrame
+    comparison: str
+    window: tuple[str, str]
+    notes: list[str] = field(default_factory=list)
+    treatment_source: str = "designations"
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    # -- per-unit arrays in panel.units order -----------------------------------------------------------------
+    @property
+    def included(self) -> pd.DataFrame:
+        """Cohort rows of the units in the analysis panel, in panel order."""
+        c = self.cohorts[self.cohorts["status"] != "excluded"].set_index("unit")
+        return c.loc[self.panel.units].reset_index()
+
+    @property
+    def g(self) -> np.ndarray:
+        """First treated period index per unit (``inf`` when untreated within the window)."""
+        g = pd.to_numeric(self.included["g"], errors="coerce").to_numpy(dtype=float)
+        return np.where(np.isnan(g), np.inf, g)
+
+    @property
+    def treated(self) -> np.ndarray:
+        """Boolean per unit: treated within the window."""
+        return np.isfinite(self.g)
+
+    def treatment_matrix(self) -> np.ndarray:
+        """Absorbing treatment indicator D (units x periods)."""
+        t = np.arange(self.panel.n_periods)
+        return (t[None, :] >= self.g[:, None]).astype(float)
+
+    def event_time(self) -> np.ndarray:
+        """t - g per unit and period (NaN for units untreated within the window)."""
+        t = np.arange(self.panel.n_periods, dtype=float)
+        e = t[None, :] - self.g[:, None]
+        return np.where(np.isfinite(self.g)[:, None], e, np.nan)
+
+    # -- summaries -------------------------------------------------------------------------------------------
+    @property
+    def cohort_labels(self) -> list[str]:
+        return sorted(self.included.loc[self.treated, "first_treated"].unique().tolist(), key=lambda s: self.panel.period_labels.index(s))
+
+    @property
+    def n_treated(self) -> int:
+        return int(self.treated.sum())
+
+    @property
+    def n_comparison(self) -> int:
+        return int((~self.treated).sum())
+
+    @property
+    def is_staggered(self) -> bool:
+        """More than one treated cohort."""
+        return len(self.cohort_labels) > 1
+
+    @property
+    def n_clusters(self) -> int:
+        return int(self.panel.data["cluster"].nunique())
+
+    @property
+    def n_treated_clusters(self) -> int:
+        clusters = self.panel.unit_table()["cluster"].to_numpy()
+        return int(pd.unique(clusters[self.treated]).size)
+
+    def cohort_sizes(self) -> pd.DataFrame:
+        """Units per cohort, with the waves they come from; comparison units last."""
+        inc = self.included
+        tr = inc[self.treated]
+        rows = (
+            tr.groupby("first_treated", sort=False)
+            .agg(units=("unit", "size"), waves=("wave", lambda s: ", ".join(sorted({str(int(w)) for w in s.dropna()}))))
+            .reset_index()
+            .rename(columns={"first_treated": "cohort"})
+        )
+        rows["order"] = rows["cohort"].map(lambda s: self.panel.period_labels.index(s))
+        rows = rows.sort_values("order").drop(columns="order")
+        comp = inc[~self.treated]
+        extra = []
+        for status in ("not_yet_treated", "never_treated"):
+            n = int((comp["status"] == status).sum())
+            if n:
+                extra.append({"cohort": f"comparison ({status.replace('_', ' ')})", "units": n, "waves": ", ".join(sorted({str(int(w)) for w in comp.loc[comp['status'] == status, 'wave'].dropna()}))})
+        n_ex = int((self.cohorts["status"] == "excluded").sum())
+        if n_ex:
+            extra.append({"cohort": "excluded", "units": n_ex, "waves": ""})
+        return pd.concat([rows, pd.DataFrame(extra)], ignore_index=True)
+
+    def describe(self) -> str:
+        """One paragraph describing the design, generated from the cohorts."""
+        sizes = self.cohort_sizes()
+        tr = sizes[~sizes["cohort"].str.startswith(("comparison", "excluded"))]
+        parts = [f"{int(r.units)} from {r.cohort}" for r in tr.itertuples()]
+        text = (
+            f"{self.n_treated} of {self.panel.n_units} units are treated within the window {self.window[0]} to {self.window[1]}"
+            f" in {len(tr)} cohort{'s' if len(tr) != 1 else ''} ({'; '.join(parts) if parts else 'none'});"
+            f" {self.n_comparison} unit{'s are' if self.n_comparison != 1 else ' is'} untreated throughout the window"
+        )
+        n_nyt = int((self.included["status"] == "not_yet_treated").sum())
+        if n_nyt:
+            text += f" ({n_nyt} designated only after it)"
+        n_ex = int((self.cohorts["status"] == "excluded").sum())
+        text += f"; {n_ex} excluded." if n_ex else "."
+        text += f" Comparison group: {self.comparison.replace('_', '-')} units."
+        if self.is_staggered:
+            text += (
+                " Treatment timing is staggered, so a single two-way fixed effects coefficient mixes comparisons of later"
+                " cohorts against already-treated ones; the staggered-adoption estimators (Callaway-Sant'Anna, Sun-Abraham,"
+                " imputation) avoid those comparisons."
+            )
+        return text
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def _window(panel: Panel, start: Any, end: Any) -> tuple[int, int]:
+    """Indexes of the window's first and last period in the panel."""
+    periods = panel.periods
+    if panel.frequency == "integer":
+        if not isinstance(start, int) or not isinstance(end, int):
+            raise DesignError(f"design.start/design.end ({start}, {end}) must be integers because the panel's time column holds integers (such as years).")
+        vals = periods.astype(int)
+        s, e = start, end
+        idx_s = int(np.searchsorted(vals, s, side="left"))
+        idx_e = int(np.searchsorted(vals, e, side="right")) - 1
+    else:
+        if isinstance(start, int) or isinstance(end, int):
+            raise DesignError(f"design.start/design.end ({start}, {end}) must be dates such as 2016-04 because the panel's time column holds dates.")
+        code = FREQ_CODES[panel.frequency]
+        ps, pe = pd.Period(str(start), code), pd.Period(str(end), code)
+        ordinals = np.asarray([p.ordinal for p in periods])
+        idx_s = int(np.searchsorted(ordinals, ps.ordinal, side="left"))
+        idx_e = int(np.searchsorted(ordinals, pe.ordinal, side="right")) - 1
+    first, last = label(periods[0], panel.frequency), label(periods[-1], panel.frequency)
+    if idx_s >= len(periods) or idx_e < 0 or idx_e < idx_s:
+        raise DesignError(f"design.start/design.end ({start} to {end}) select no period of the data, which runs {first} to {last}; choose a window inside it.")
+    if idx_e - idx_s + 1 < 2:
+        raise DesignError(f"design.start/design.end ({start} to {end}) select a single period; a difference-in-differences needs at least two.")
+    return idx_s, idx_e
+
+
+def _finalise(panel: Panel, unit_info: pd.DataFrame, first: pd.Series, comparison: str, start: Any, end: Any, notes: list[str], source: str, settings: dict[str, Any]) -> Design:
+    """Common last step: window, status, first-period drops, comparison-group checks.
+
+    ``first`` holds each unit's first treated period over the whole data (Period / int, or missing) indexed by unit.
+    """
+    idx_s, idx_e = _window(panel, start, end)
+    win = panel.subset(t_min=idx_s, t_max=idx_e)
+    periods = win.periods
+    freq = panel.frequency
+    t_first = periods[0]
+    t_last = periods[-1]
+    info = unit_info.set_index("unit").reindex(panel.units)
+    info["status"] = info.get("status", pd.Series(pd.NA, index=info.index)).astype("object")
+    info["reason"] = info.get("reason", pd.Series("", index=info.index)).fillna("")
+    f = first.reindex(panel.units)
+    has = f.notna()
+    status = info["status"].where(info["status"] == "excluded", None)
+    status = status.where(status.notna(), np.where(has, "treated", "never_treated"))
+    f_ord = pd.Series(np.nan, index=f.index)
+    if freq == "integer":
+        f_ord[has] = f[has].astype(float)
+        first_ord, last_ord = float(t_first), float(t_last)
+        win_ord = periods.astype(float)
+    else:
+        f_ord[has] = [p.ordinal for p in f[has]]
+        first_ord, last_ord = float(t_first.ordinal), float(t_last.ordinal)
+        win_ord = np.asarray([p.ordinal for p in periods], dtype=float)
+    after = has & (f_ord > last_ord) & (status != "excluded")
+    status[after] = "not_yet_treated"
+    at_start = has & (f_ord <= first_ord) & (status == "treated")
+    if at_start.any():
+        status[at_start] = "excluded"
+        info.loc[at_start, "reason"] = "treated in or before the first period of the window (no pre-period)"
+        names = ", ".join(info.index[at_start][:4])
+        notes.append(f"Dropped {int(at_start.sum())} unit(s) treated in or before the first period of the window ({label(t_first, freq)}), which leaves them no pre-period: {names}{' ...' if at_start.sum() > 4 else ''}.")
+    g = pd.Series(pd.NA, index=f.index, dtype="Int64")
+    in_win = status == "treated"
+    g[in_win] = np.searchsorted(win_ord, f_ord[in_win].to_numpy()).astype(int)
+    cohorts = pd.DataFrame(
+        {
+            "unit": info.index,
+            "unit_name": info["unit_name"] if "unit_name" in info else pd.NA,
+            "status": status.to_numpy(),
+            "first_treated": [label(v, freq) if pd.notna(v) else "" for v in f.to_numpy()],
+            "g": g.array,
+            "wave": pd.array(info["wave"], dtype="Int64") if "wave" in info else pd.NA,
+            "designation_date": info["designation_date"] if "designation_date" in info else pd.NA,
+            "scope": info["scope"] if "scope" in info else pd.NA,
+            "confidence": info["confidence"] if "confidence" in info else pd.NA,
+            "reason": info["reason"].to_numpy(),
+        }
+    ).reset_index(drop=True)
+    keep = cohorts.loc[cohorts["status"] != "excluded", "unit"].to_numpy()
+    win = win.subset(units=keep)
+    n_tr = int((cohorts["status"] == "treated").sum())
+    n_cmp = int(cohorts["status"].isin(["not_yet_treated", "never_treated"]).sum())
+    if n_tr == 0:
+        raise DesignError(f"no unit is treated inside the window {label(t_first, freq)} to {label(t_last, freq)}; widen design.start/design.end or change treatment.waves.")
+    if comparison == "never_treated" and n_cmp == 0:
+        raise DesignError("design.comparison is never_treated but every unit is treated within the window; use design.comparison: not_yet_treated or extend the data.")
+    if n_cmp == 0:
+        notes.append("No unit is untreated throughout the window: only later cohorts before their treatment serve as comparisons, so the last cohort's post-treatment periods have no comparison.")
+    if n_cmp and not (cohorts["status"] == "never_treated").any():
+        notes.append(f"All {n_cmp} comparison units are designated after the window: within it they are untreated, so they act as never-treated units.")
+    return Design(win, cohorts, comparison, (label(t_first, freq), label(t_last, freq)), notes, source, settings)
+
+
+def design_from_designations(
+    panel: Panel,
+    table: pd.DataFrame,
+    *,
+    date_basis: str = "announced",
+    partial: str = "treat",
+    waves: list[int] | tuple[int, ...] = (1, 2),
+    other_waves: str = "exclude",
+    disputed_dates: str = "primary",
+    first_period: str = "first_full",
+    start: Any,
+    end: Any,
+    comparison: str = "not_yet_treated",
+) -> Design:
+    """Cohorts from the ICS designation table (see the module's decisions and the ``treatment.*`` parameters)."""
+    if panel.frequency == "integer":
+        raise DesignError("treatment.designations needs dated periods but the panel's time column holds integers; give treatment.cohort or treatment.indicator instead.")
+    t = table.copy()
+    date_col = date_basis
+    t["date"] = t[date_col]
+    t["precision"] = t[f"{date_col}_precision"]
+    if date_basis == "effective" and disputed_dates == "alternative":
+        alt = t["effective_alt"].notna()
+        t.loc[alt, "date"] = t.loc[alt, "effective_alt"]
+        t.loc[alt, "precision"] = t.loc[alt, "effective_alt_precision"]
+    notes: list[str] = []
+    units = pd.Index(panel.units)
+    unknown = sorted(set(t["stp21_code"]) - set(units))
+    if unknown:
+        notes.append(f"{len(unknown)} designated area(s) are not in the panel and were ignored: {', '.join(unknown[:5])}.")
+    t = t[t["stp21_code"].isin(units)]
+    t = t.sort_values(["date", "wave"], kind="stable")
+    first_any = t.groupby("stp21_code", sort=False).head(1).set_index("stp21_code")
+    whole = t[t["scope"] == "whole"].groupby("stp21_code", sort=False).head(1).set_index("stp21_code")
+    chosen = whole if partial == "whole_only" else first_any
+    chosen = chosen.reindex(units)
+    info = pd.DataFrame({"unit": units})
+    info["unit_name"] = panel.unit_table().set_index("unit").reindex(units)["unit_name"].to_numpy() if "unit_name" in panel.data else pd.NA
+    info["wave"] = chosen["wave"].to_numpy()
+    info["designation_date"] = chosen["date"].dt.strftime("%Y-%m-%d").to_numpy()
+    info["scope"] = chosen["scope"].to_numpy()
+    info["confidence"] = chosen["confidence"].to_numpy()
+    info["status"] = pd.NA
+    info["reason"] = ""
+    if partial == "exclude":
+        part = first_any.reindex(units)["scope"].eq("partial").to_numpy()
+        info.loc[part, "status"] = "excluded"
+        info.loc[part, "reason"] = "first designation covered only part of the footprint (treatment.partial: exclude)"
+        if part.any():
+            notes.append(f"Excluded {int(part.sum())} footprint(s) whose first designation covered only part of the footprint (treatment.partial: exclude).")
+    elif partial == "treat":
+        part = first_any.reindex(units)["scope"].eq("partial")
+        if part.any():
+            notes.append(f"{int(part.sum())} footprint(s) count as treated from a designation covering only part of the footprint (treatment.partial: treat), which dilutes any effect: {', '.join(part.index[part][:5])}.")
+    first = first_treated_period(chosen["date"], chosen["precision"], panel.frequency, first_period)
+    first.index = units
+    # waves not counted as treated
+    _, idx_e = _window(panel, start, end)
+    last_ord = panel.periods[idx_e].ordinal
+    counted = chosen["wave"].isin(list(waves)).to_numpy()
+    has = first.notna().to_numpy()
+    ords = np.array([p.ordinal if pd.notna(p) else np.nan for p in first], dtype=float)
+    inside = has & (ords <= last_ord)
+    other = inside & ~counted & (info["status"] != "excluded").to_numpy()
+    if other.any():
+        if other_waves == "exclude":
+            info.loc[other, "status"] = "excluded"
+            info.loc[other, "reason"] = "designated inside the window in a wave not counted as treated (treatment.other_waves: exclude)"
+            notes.append(f"Excluded {int(other.sum())} unit(s) designated inside the window in waves not counted as treated (treatment.waves: {list(waves)}).")
+        else:
+            first[other] = pd.NA
+            notes.append(f"{int(other.sum())} unit(s) designated inside the window in waves not counted as treated are used as comparison units (treatment.other_waves: comparison), although they became ICSs.")
+    settings = dict(date_basis=date_basis, partial=partial, waves=list(waves), other_waves=other_waves, disputed_dates=disputed_dates, first_period=first_period)
+    return _finalise(panel, info, first, comparison, start, end, notes, "designations", settings)
+
+
+def _unit_constant(panel: Panel, column: str, what: str) -> pd.Series:
+    vals = panel.data[[ "unit", column]]
+    nun = vals.groupby("unit", sort=False)[column].nunique(dropna=False)
+    if (nun > 1).any():
+        raise DesignError(f"column '{column}' ({what}) changes over time for unit {nun[nun > 1].index[0]}; give each unit one first-treated period on every row.")
+    return vals.groupby("unit", sort=False)[column].first().reindex(panel.units)
+
+
+def design_from_cohort_column(panel: Panel, column: str, *, start: Any, end: Any, comparison: str = "not_yet_treated") -> Design:
+    """Cohorts from a column holding each unit's first treated period (0 or blank = never treated)."""
+    raw = _unit_constant(panel, column, "treatment.cohort")
+    never = raw.isna() | raw.astype(str).str.strip().isin(["", "0", "0.0"])
+    first = pd.Series(pd.NA, index=raw.index, dtype="object")
+    if panel.frequency == "integer":
+        vals = pd.to_numeric(raw[~never], errors="coerce")
+        if vals.isna().any() or (vals % 1 != 0).any():
+            raise DesignError(f"column '{column}' (treatment.cohort) has {raw[~never][vals.isna() | (vals % 1 != 0)].iloc[0]!r}; give the first treated period as a whole number like the time column, or 0 for never treated.")
+        first[~never] = vals.astype(int).to_numpy()
+        periods = panel.periods.astype(int)
+        off = ~np.isin(vals.astype(int), periods) & (vals.astype(int) >= periods.min()) & (vals.astype(int) <= periods.max())
+        if off.any():
+            raise DesignError(f"column '{column}' (treatment.cohort) has {int(vals[off].iloc[0])}, which is not a period of the data; use one of the time column's values.")
+    else:
+        dates = pd.to_datetime(raw[~never].astype(str), errors="coerce", format="mixed")
+        if dates.isna().any():
+            raise DesignError(f"column '{column}' (treatment.cohort) has {raw[~never][dates.isna()].iloc[0]!r}, which is not a date; give the first treated period as YYYY-MM-DD, or 0/blank for never treated.")
+        first[~never] = list(dates.dt.to_period(FREQ_CODES[panel.frequency]))
+    info = pd.DataFrame({"unit": panel.units})
+    if "unit_name" in panel.data:
+        info["unit_name"] = panel.unit_table().set_index("unit").reindex(panel.units)["unit_name"].to_numpy()
+    return _finalise(panel, info, first, comparison, start, end, [], "cohort column", {"cohort": column})
+
+
+def design_from_indicator(panel: Panel, column: str, *, start: Any, end: Any, comparison: str = "not_yet_treated") -> Design:
+    """Cohorts from an absorbing 0/1 treatment indicator column (first period with 1 = cohort)."""
+    d = pd.to_numeric(panel.data[column], errors="coerce")
+    bad = ~d.isin([0, 1])
+    if bad.any():
+        r = panel.data.loc[bad].iloc[0]
+        raise DesignError(f"column '{column}' (treatment.indicator) has {r[column]!r} for unit {r['unit']}; the indicator must be 0 or 1.")
+    mat = d.to_numpy(dtype=float).reshape(panel.n_units, panel.n_periods)
+    off = np.diff(mat, axis=1) < 0
+    if off.any():
+        i, j = np.argwhere(off)[0]
+        raise DesignError(f"column '{column}' (treatment.indicator) switches from 1 back to 0 for unit {panel.units[i]} at {label(panel.periods[j + 1], panel.frequency)}; designs here need absorbing treatment (once treated, always treated).")
+    ever = mat.max(axis=1) == 1
+    first_idx = np.argmax(mat == 1, axis=1)
+    periods = panel.periods
+    first = pd.Series([periods[k] if e else pd.NA for k, e in zip(first_idx, ever)], index=panel.units, dtype="object")
+    info = pd.DataFrame({"unit": panel.units})
+    if "unit_name" in panel.data:
+        info["unit_name"] = panel.unit_table().set_index("unit").reindex(panel.units)["unit_name"].to_numpy()
+    notes = []
+    if ever.any() and (first_idx[ever] == 0).any():
+        notes.append("Units with the indicator already 1 in the first period of the data may have been treated earlier; their cohort is the first period observed.")
+    return _finalise(panel, info, first, comparison, start, end, notes, "indicator column", {"indicator": column})

@@ -1,0 +1,248 @@
+"""2x2 difference-in-differences, two-way fixed effects and the TWFE event study.
+
+Inference throughout: cluster-robust (CR1: the sandwich times G/(G-1)) standard errors with clusters from the
+panel's ``cluster`` column (the unit by default), and Student-t intervals and p-values with G - 1 degrees of
+freedom. With few treated clusters these still over-reject; the robustness layer adds the wild cluster bootstrap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..design import Design
+from ..errors import EstimationError
+from ..results import EstimateResult, EventStudyResult, normal_inference
+
+DESCRIPTIONS = {
+    "did_2x2": (
+        "Estimand: for each cohort, the average effect on the treated over all its post-treatment periods in the window (ATT), "
+        "from unit means before and after treatment compared with units untreated throughout the window; the overall row weights "
+        "cohorts by their number of units. Assumes parallel trends in the pre/post means and no anticipation. "
+        "Inference: cluster-robust (CR1) standard errors over the stacked cohort comparisons, t with G-1 df."
+    ),
+    "twfe": (
+        "Estimand: the coefficient on the treatment indicator in a regression with unit and period fixed effects. Under "
+        "parallel trends and a constant, immediate effect it is the ATT; with staggered timing and effects that vary by "
+        "cohort or grow over time it is a weighted average that can put negative weight on some effects. "
+        "Inference: cluster-robust (CR1) standard errors, t with G-1 df."
+    ),
+    "twfe_event_study": (
+        "Estimand: effects by periods since treatment (event time), relative to the period before treatment, from a "
+        "regression with unit and period fixed effects; leads test for pre-trends, end points are binned. With staggered "
+        "timing the coefficients can be contaminated by effects at other event times (Sun and Abraham 2021). "
+        "Inference: cluster-robust (CR1) standard errors, t with G-1 df."
+    ),
+}
+
+
+def outcome_matrix(design: Design, outcome: str, log: bool = False) -> tuple[np.ndarray, str]:
+    """The (units x periods) outcome array, optionally logged, and the outcome label used in results."""
+    panel = design.panel
+    if outcome not in panel.outcomes:
+        raise EstimationError(f"outcome '{outcome}' is not in the panel; choose from {', '.join(panel.outcomes)} (data.outcomes).")
+    y = panel.matrix(outcome)
+    if log:
+        if panel.outcome_kinds.get(outcome) in ("percent", "proportion"):
+            raise EstimationError(f"outcome '{outcome}' is a {panel.outcome_kinds[outcome]}; logs are only used for counts and positive continuous outcomes.")
+        if (y <= 0).any():
+            raise EstimationError(f"outcome '{outcome}' has zero or negative values, so it cannot be logged; set methods.did.log_outcomes: false or analyse levels.")
+        return np.log(y), f"{outcome}_log"
+    return y, outcome
+
+
+def _cluster_codes(design: Design) -> np.ndarray:
+    clusters = design.panel.unit_table()["cluster"].to_numpy()
+    return pd.factorize(clusters)[0]
+
+
+def _cr1(X: np.ndarray, resid: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """CR1 cluster-robust covariance: G/(G-1) (X'X)^-1 [sum_g X_g'e_g e_g'X_g] (X'X)^-1."""
+    bread = np.linalg.pinv(X.T @ X)
+    G = int(groups.max()) + 1
+    scores = np.zeros((G, X.shape[1]))
+    np.add.at(scores, groups, X * resid[:, None])
+    meat = scores.T @ scores
+    return G / (G - 1) * bread @ meat @ bread
+
+
+def _check_clusters(G: int) -> None:
+    if G < 2:
+        raise EstimationError(f"only {G} cluster(s) in the design; cluster-robust inference needs at least two (check data.cluster).")
+
+
+def did_2x2(design: Design, outcome: str, *, log: bool = False, alpha: float = 0.05) -> EstimateResult:
+    """2x2 difference-in-differences on pre/post means, cohort by cohort, with an overall average.
+
+    For cohort g the effect is ``mean_i∈g(Ybar_post - Ybar_pre) - mean_i∈C(Ybar_post - Ybar_pre)`` where pre is
+    every window period before g, post every period from g on, and C the units untreated throughout the window.
+    The cohort comparisons are stacked in one regression of the unit-level change on cohort intercepts and
+    cohort-specific treatment dummies, so the overall row (cohort-size weights) has a covariance that accounts for
+    the comparison units shared across cohorts.
+
+    Parameters
+    ----------
+    design
+        The analysis design.
+    outcome
+        Outcome column.
+    log
+        Analyse log(outcome) (effects in log points).
+    alpha
+        1 - confidence level.
+
+    Returns
+    -------
+    EstimateResult
+        Rows ``estimand='att'``: one per cohort (``group`` = cohort label) and one overall (``group`` = ``all``).
+    """
+    y, label_ = outcome_matrix(design, outcome, log)
+    g = design.g
+    control = ~np.isfinite(g)
+    if not control.any():
+        raise EstimationError("the 2x2 difference-in-differences needs units untreated throughout the window, and there are none; shorten the window (design.end) or use the staggered estimators.")
+    groups = _cluster_codes(design)
+    _check_clusters(int(groups.max()) + 1)
+    T = y.shape[1]
+    cohorts = np.unique(g[np.isfinite(g)]).astype(int)
+    labels = design.panel.period_labels
+    t = np.arange(T)
+    rows_X, rows_y, rows_grp, sizes = [], [], [], []
+    k = len(cohorts)
+    for j, c in enumerate(cohorts):  # a few cohorts: the work inside is vectorised over units and periods
+        pre, post = t < c, t >= c
+        delta = y[:, post].mean(axis=1) - y[:, pre].mean(axis=1)
+        member = (g == c) | control
+        Xj = np.zeros((int(member.sum()), 2 * k))
+        Xj[:, j] = 1.0
+        Xj[:, k + j] = (g[member] == c).astype(float)
+        rows_X.append(Xj)
+        rows_y.append(delta[member])
+        rows_grp.append(groups[member])
+        sizes.append(int((g == c).sum()))
+    X = np.vstack(rows_X)
+    Y = np.concatenate(rows_y)
+    grp = np.concatenate(rows_grp)
+    beta = np.linalg.lstsq(X, Y, rcond=None)[0]
+    V = _cr1(X, Y - X @ beta, grp)
+    b = beta[k:]
+    Vb = V[k:, k:]
+    w = np.asarray(sizes, float) / sum(sizes)
+    est = np.append(b, w @ b)
+    se = np.sqrt(np.append(np.diag(Vb), w @ Vb @ w))
+    G = int(groups.max()) + 1
+    lo, hi, p = normal_inference(est, se, alpha, df=G - 1)
+    n_ctrl = int(control.sum())
+    n_units = [s + n_ctrl for s in sizes] + [int(sum(sizes)) + n_ctrl]
+    rows = pd.DataFrame(
+        {
+            "method": "did_2x2",
+            "outcome": label_,
+            "estimand": "att",
+            "group": [labels[c] for c in cohorts] + ["all"],
+            "estimate": est,
+            "std_error": se,
+            "ci_lower": lo,
+            "ci_upper": hi,
+            "p_value": p,
+            "n_obs": [n * T for n in n_units],
+            "n_units": n_units,
+            "n_clusters": G,
+        }
+    )
+    return EstimateResult(rows, method="did_2x2", outcome=label_, estimand="att", description=DESCRIPTIONS["did_2x2"], alpha=alpha, details={"weights": dict(zip([labels[c] for c in cohorts], w))})
+
+
+def _panel_frame(design: Design, y: np.ndarray, regressors: dict[str, np.ndarray]) -> pd.DataFrame:
+    N, T = y.shape
+    idx = pd.MultiIndex.from_arrays([np.repeat(np.arange(N), T), np.tile(np.arange(T), N)], names=["unit", "t"])
+    data = {"y": y.ravel()}
+    data.update({k: v.ravel() for k, v in regressors.items()})
+    return pd.DataFrame(data, index=idx)
+
+
+def _fit_panelols(df: pd.DataFrame, exog: list[str], groups: np.ndarray, T: int):
+    from linearmodels.panel import PanelOLS
+
+    clusters = pd.DataFrame({"cluster": np.repeat(groups, T)}, index=df.index)
+    try:
+        model = PanelOLS(df["y"], df[exog], entity_effects=True, time_effects=True, drop_absorbed=True, check_rank=True)
+        return model.fit(cov_type="clustered", clusters=clusters, group_debias=True, debiased=False)
+    except ValueError as exc:  # rank problems are the user's design, not a bug
+        first = str(exc).splitlines()[0]
+        raise EstimationError(f"the fixed-effects regression cannot be estimated on this design ({first[:140]}); check the cohorts and the comparison group.") from None
+
+
+def twfe(design: Design, outcome: str, *, log: bool = False, alpha: float = 0.05) -> EstimateResult:
+    """Two-way fixed effects: ``y_it = a_i + l_t + b D_it + e_it`` (linearmodels PanelOLS).
+
+    Parameters
+    ----------
+    design, outcome, log, alpha
+        As in :func:`did_2x2`.
+
+    Returns
+    -------
+    EstimateResult
+        One row, ``estimand='att'``, ``group='all'``.
+    """
+    y, label_ = outcome_matrix(design, outcome, log)
+    groups = _cluster_codes(design)
+    G = int(groups.max()) + 1
+    _check_clusters(G)
+    D = design.treatment_matrix()
+    df = _panel_frame(design, y, {"treated": D})
+    res = _fit_panelols(df, ["treated"], groups, y.shape[1])
+    est = float(res.params["treated"])
+    se = float(res.std_errors["treated"])
+    lo, hi, p = normal_inference(est, se, alpha, df=G - 1)
+    rows = pd.DataFrame([{"method": "twfe", "outcome": label_, "estimand": "att", "group": "all", "estimate": est, "std_error": se, "ci_lower": float(lo), "ci_upper": float(hi), "p_value": float(p), "n_obs": int(res.nobs), "n_units": y.shape[0], "n_clusters": G}])
+    return EstimateResult(rows, method="twfe", outcome=label_, estimand="att", description=DESCRIPTIONS["twfe"], alpha=alpha, details={"r2_within": float(res.rsquared_within)})
+
+
+def event_study(design: Design, outcome: str, *, log: bool = False, window: tuple[int, int] = (-12, 12), alpha: float = 0.05) -> EventStudyResult:
+    """TWFE event study with leads and lags relative to the period before treatment.
+
+    Regressors are ``1{t - g = e}`` for ``e`` in ``[window[0], window[1]]`` except ``-1`` (the reference); event
+    times beyond the window are binned into its end points. Units untreated within the window have all regressors 0.
+
+    Returns
+    -------
+    EventStudyResult
+        Rows ``estimand='event_time'`` with ``event_time`` = e.
+    """
+    lead, lag = int(window[0]), int(window[1])
+    if lead > -2 or lag < 0:
+        raise EstimationError(f"methods.did.event_window {list(window)} must run from -2 or earlier to 0 or later.")
+    y, label_ = outcome_matrix(design, outcome, log)
+    groups = _cluster_codes(design)
+    G = int(groups.max()) + 1
+    _check_clusters(G)
+    e = design.event_time()
+    eb = np.clip(e, lead, lag)
+    present = np.unique(eb[~np.isnan(eb)]).astype(int)
+    times = [k for k in range(lead, lag + 1) if k != -1 and k in present]
+    regs = {f"e{k}": (eb == k).astype(float) for k in times}
+    df = _panel_frame(design, y, regs)
+    res = _fit_panelols(df, list(regs), groups, y.shape[1])
+    kept = [k for k in times if f"e{k}" in res.params.index]
+    est = np.array([res.params[f"e{k}"] for k in kept])
+    se = np.array([res.std_errors[f"e{k}"] for k in kept])
+    lo, hi, p = normal_inference(est, se, alpha, df=G - 1)
+    n_at = {k: int((eb == k).sum()) for k in kept}
+    rows = pd.DataFrame(
+        {"method": "twfe_event_study", "outcome": label_, "estimand": "event_time", "event_time": kept, "estimate": est, "std_error": se, "ci_lower": lo, "ci_upper": hi, "p_value": p, "n_obs": int(res.nobs), "n_units": y.shape[0], "n_clusters": G}
+    )
+    # joint Wald test that all leads are zero (pre-trends), with the cluster-robust covariance
+    leads = [f"e{k}" for k in kept if k < -1]
+    pretest = None
+    if leads:
+        from scipy import stats
+
+        V = res.cov.loc[leads, leads].to_numpy()
+        b = res.params[leads].to_numpy()
+        W = float(b @ np.linalg.pinv(V) @ b)
+        q = len(leads)
+        F = W / q
+        pretest = {"W": W, "df": q, "F": F, "p_value": float(stats.f.sf(F, q, G - 1))}
+    return EventStudyResult(rows, method="twfe_event_study", outcome=label_, estimand="event_time", description=DESCRIPTIONS["twfe_event_study"], alpha=alpha, details={"reference": -1, "window": (lead, lag), "n_at_event_time": n_at, "pretest": pretest, "binned": True})

@@ -1,0 +1,343 @@
+"""The validated area x period panel every analysis starts from.
+
+A :class:`Panel` holds a long DataFrame with standard column names (``unit``, ``time``, ``t``, ``cluster``,
+optionally ``unit_name`` and ``population``, then the outcome and covariate columns under their own names),
+sorted by unit and time, one row per unit and period, balanced. :func:`validate_panel` is the single gate through
+which the built-in NHS data and a user's file both pass; it raises a one-line
+:class:`~evidence.errors.DataError` naming the file and column for every problem it finds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError
+from .periods import FREQ_CODES, infer_date_frequency, labels, month_index
+
+RESERVED: tuple[str, ...] = ("unit", "unit_name", "time", "t", "cluster", "population")
+
+DEFAULT_KIND = "count"
+
+
+@dataclass
+class Panel:
+    """A validated, balanced area x period panel.
+
+    Attributes
+    ----------
+    data
+        Long DataFrame sorted by ``unit`` then ``time``: ``unit``, ``time`` (``Period`` or int), ``t`` (0-based
+        period index), ``cluster``, optional ``unit_name`` and ``population``, outcomes, covariates.
+    outcomes
+        Outcome column names.
+    outcome_kinds
+        ``count`` | ``continuous`` | ``percent`` | ``proportion`` per outcome.
+    frequency
+        ``month`` | ``quarter`` | ``year`` | ``fy`` | ``integer``.
+    covariates
+        Baseline (time-invariant) covariate columns.
+    source
+        Where the data came from (file path or built-in source name).
+    files
+        Input file -> sha256 checksum, for provenance.
+    notes
+        Messages about what validation changed or found (dropped units, unmapped codes ...).
+    columns
+        Standard column -> the user's original column name.
+    """
+
+    data: pd.DataFrame
+    outcomes: list[str]
+    outcome_kinds: dict[str, str]
+    frequency: str
+    covariates: list[str] = field(default_factory=list)
+    source: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def periods(self) -> np.ndarray:
+        """The ordered periods of the panel."""
+        return self.data.loc[self.data["unit"] == self.data["unit"].iloc[0], "time"].to_numpy()
+
+    @property
+    def period_labels(self) -> list[str]:
+        return labels(self.periods, self.frequency)
+
+    @property
+    def units(self) -> np.ndarray:
+        return self.data["unit"].drop_duplicates().to_numpy()
+
+    @property
+    def n_units(self) -> int:
+        return int(self.data["unit"].nunique())
+
+    @property
+    def n_periods(self) -> int:
+        return int(self.data["t"].max()) + 1
+
+    @property
+    def has_population(self) -> bool:
+        return "population" in self.data.columns
+
+    def matrix(self, column: str) -> np.ndarray:
+        """Values of ``column`` as an (units x periods) array, rows in :attr:`units` order."""
+        return self.data[column].to_numpy(dtype=float).reshape(self.n_units, self.n_periods)
+
+    def unit_table(self) -> pd.DataFrame:
+        """One row per unit: unit, unit_name (if any), cluster and the baseline covariates."""
+        cols = ["unit"] + [c for c in ("unit_name", "cluster") if c in self.data.columns] + self.covariates
+        return self.data.loc[self.data["t"] == 0, cols].reset_index(drop=True)
+
+    def subset(self, units: np.ndarray | list | None = None, t_min: int | None = None, t_max: int | None = None) -> "Panel":
+        """A new panel restricted to some units and/or a range of period indexes (re-indexed from 0)."""
+        keep = pd.Series(True, index=self.data.index)
+        if units is not None:
+            keep &= self.data["unit"].isin(units)
+        if t_min is not None:
+            keep &= self.data["t"] >= t_min
+        if t_max is not None:
+            keep &= self.data["t"] <= t_max
+        df = self.data.loc[keep].copy()
+        df["t"] = df["t"] - int(df["t"].min())
+        return Panel(df.reset_index(drop=True), list(self.outcomes), dict(self.outcome_kinds), self.frequency, list(self.covariates), self.source, dict(self.files), list(self.notes), dict(self.columns), dict(self.extras))
+
+    def to_frame(self) -> pd.DataFrame:
+        """The panel as written to ``panel.csv``: period labels instead of Period objects, original column names."""
+        df = self.data.copy()
+        df["time"] = labels(df["time"].to_numpy(), self.frequency)
+        return df
+
+
+def sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, pd.Period):
+        return str(value)
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def validate_panel(
+    df: pd.DataFrame,
+    *,
+    name: str,
+    unit: str,
+    time: str,
+    outcomes: list[str],
+    outcome_kinds: dict[str, str] | None = None,
+    unit_name: str | None = None,
+    population: str | None = None,
+    cluster: str | None = None,
+    covariates: list[str] | None = None,
+    extra: list[str] | None = None,
+    frequency: str | None = None,
+    balance: str = "error",
+    param_prefix: str = "data",
+) -> tuple[pd.DataFrame, str, list[str]]:
+    """Check a long table and return it in standard form.
+
+    Parameters
+    ----------
+    df
+        One row per unit and period.
+    name
+        File name (or source name) used in error messages.
+    unit, time, outcomes, unit_name, population, cluster, covariates
+        The user's column names (``data.*`` parameters).
+    outcome_kinds
+        Kind per outcome; missing outcomes are counts.
+    extra
+        Other columns to carry along unchanged (treatment columns).
+    frequency
+        Force a frequency; inferred from the time column when ``None``.
+    balance
+        ``error``: units missing periods stop the run; ``drop``: such units are dropped and counted in the notes.
+
+    Returns
+    -------
+    (DataFrame, frequency, notes)
+        The standardised table, the frequency and notes about changes made.
+
+    Raises
+    ------
+    DataError
+        Missing columns, duplicate unit-period rows, non-numeric or out-of-range outcome values, missing values,
+        unparseable or mixed-frequency times, gaps in time, unbalanced units, time-varying covariates.
+    """
+    outcome_kinds = dict(outcome_kinds or {})
+    covariates = list(covariates or [])
+    extra = list(extra or [])
+    notes: list[str] = []
+    named = {f"{param_prefix}.unit": unit, f"{param_prefix}.time": time}
+    for i, o in enumerate(outcomes):
+        named[f"{param_prefix}.outcomes[{i}]"] = o
+    for key, col in (("unit_name", unit_name), ("population", population), ("cluster", cluster)):
+        if col is not None:
+            named[f"{param_prefix}.{key}"] = col
+    for i, c in enumerate(covariates):
+        named[f"{param_prefix}.covariates[{i}]"] = c
+    for key, col in named.items():
+        if col not in df.columns:
+            avail = ", ".join(map(str, list(df.columns)[:12]))
+            raise DataError(f"{name}: column '{col}' (from {key}) is missing; the file has columns {avail}{' ...' if df.shape[1] > 12 else ''}. Fix the column name in the params file.")
+    for col in extra:
+        if col not in df.columns:
+            raise DataError(f"{name}: column '{col}' is missing; the file has columns {', '.join(map(str, df.columns[:12]))}.")
+    clash = [o for o in outcomes + covariates if o in RESERVED]
+    if clash:
+        raise DataError(f"{name}: column '{clash[0]}' cannot be an outcome or covariate (the name is reserved); rename it.")
+    if df.empty:
+        raise DataError(f"{name}: has no rows.")
+
+    out = pd.DataFrame(index=df.index)
+    out["unit"] = df[unit].astype("string")
+    if out["unit"].isna().any():
+        raise DataError(f"{name}: column '{unit}' (the unit) has {int(out['unit'].isna().sum())} empty values; every row needs a unit.")
+
+    # --- time ------------------------------------------------------------------------------------------------
+    tcol = df[time]
+    if tcol.isna().any():
+        raise DataError(f"{name}: column '{time}' (the period) has {int(tcol.isna().sum())} empty values; every row needs a period.")
+    is_int_time = pd.api.types.is_integer_dtype(tcol) or (
+        pd.api.types.is_float_dtype(tcol) and bool(np.all(np.mod(tcol.to_numpy(dtype=float), 1) == 0))
+    )
+    if frequency == "integer" or (frequency is None and is_int_time):
+        if not is_int_time:
+            raise DataError(f"{name}: column '{time}' must hold whole numbers when data.frequency is integer; found {tcol.iloc[0]!r}.")
+        tvals = tcol.astype("int64")
+        freq = "integer"
+        uniq = np.unique(tvals.to_numpy())
+        step = int(np.min(np.diff(uniq))) if len(uniq) > 1 else 1
+        scale = (tvals - int(uniq.min())).to_numpy()
+        if len(uniq) > 1 and np.any(np.diff(uniq) % step):
+            raise DataError(f"{name}: column '{time}' has periods {uniq[:6].tolist()}... that are not evenly spaced; use one frequency.")
+        out["time"] = tvals.to_numpy()
+        grid_scale = scale // step
+    else:
+        parsed = pd.to_datetime(tcol.astype(str), errors="coerce", format="mixed") if not pd.api.types.is_datetime64_any_dtype(tcol) else tcol
+        if parsed.isna().any():
+            bad = tcol[parsed.isna()].iloc[0]
+            raise DataError(f"{name}: column '{time}' has {bad!r}, which is not a date; write periods as YYYY-MM-DD (first day of the period) or as integers.")
+        freq = frequency or infer_date_frequency(parsed)
+        if freq is None or freq == "integer":
+            raise DataError(f"{name}: column '{time}' mixes frequencies or has irregular dates (steps of {sorted(set(np.diff(np.unique(month_index(parsed)))))[:4]} months); give one row per month, quarter or year, or set data.frequency.")
+        per = parsed.dt.to_period(FREQ_CODES[freq])
+        out["time"] = per
+        ordinals = per.array.asi8  # period ordinals: consecutive periods differ by one
+        grid_scale = ordinals - ordinals.min()
+    out["_k"] = grid_scale.astype("int64")
+
+    # --- duplicates ------------------------------------------------------------------------------------------
+    dup = out.duplicated(["unit", "_k"], keep=False)
+    if dup.any():
+        first = out.loc[dup].iloc[0]
+        n = int(out.duplicated(["unit", "_k"]).sum())
+        raise DataError(f"{name}: {n} duplicate unit-period rows in columns '{unit}' and '{time}' (first: {first['unit']} at {_fmt(first['time'])}); keep one row per unit and period.")
+
+    # --- mixed frequencies and gaps, per unit (vectorised over the sorted table) --------------------------------
+    out = out.sort_values(["unit", "_k"], kind="stable")
+    step_k = out.groupby("unit", sort=False)["_k"].diff()
+    steps = step_k.dropna()
+    if len(steps) and (steps > 1).any():
+        per_unit_min = steps.groupby(out.loc[steps.index, "unit"]).min()
+        coarse = per_unit_min[per_unit_min > 1]
+        if len(coarse) and freq != "integer":
+            u = coarse.index[0]
+            raise DataError(f"{name}: column '{time}' mixes frequencies: unit {u} has a row every {int(coarse.iloc[0])} {freq}s while others have one every {freq}; give all units the same frequency.")
+        gap_idx = steps[steps > 1].index[0]
+        u = out.loc[gap_idx, "unit"]
+        prev_k = int(out.loc[gap_idx, "_k"] - steps.loc[gap_idx])
+        missing = _describe_k(prev_k + 1, out, freq)
+        raise DataError(f"{name}: column '{time}' has a gap for unit {u}: no row for {missing} (and {int(steps.loc[gap_idx]) - 1} period(s) in all); fill the missing periods or drop the unit.")
+
+    # --- balance -----------------------------------------------------------------------------------------------
+    n_k = int(out["_k"].max()) + 1
+    counts = out.groupby("unit", sort=False)["_k"].agg(["size", "min", "max"])
+    short = counts[counts["size"] < n_k]
+    if len(short):
+        if balance == "drop":
+            out = out[~out["unit"].isin(short.index)]
+            notes.append(f"Dropped {len(short)} unit(s) with incomplete periods (data.balance: drop): {', '.join(map(str, short.index[:5]))}{' ...' if len(short) > 5 else ''}.")
+            if out.empty:
+                raise DataError(f"{name}: no unit has every period; check column '{time}'.")
+            out["_k"] = out["_k"] - out["_k"].min()
+        else:
+            u = short.index[0]
+            raise DataError(f"{name}: the panel is unbalanced: unit {u} has {int(short.iloc[0]['size'])} of {n_k} periods in column '{time}' ({len(short)} unit(s) affected); supply every period or set data.balance: drop.")
+    out = out.rename(columns={"_k": "t"})
+
+    idx = out.index
+    src = df.loc[idx]
+    if unit_name is not None:
+        out["unit_name"] = src[unit_name].astype("string")
+    if cluster is not None:
+        out["cluster"] = src[cluster].astype("string")
+        if out["cluster"].isna().any():
+            raise DataError(f"{name}: column '{cluster}' (data.cluster) has empty values; every unit needs a cluster.")
+        nclu = out.groupby("unit")["cluster"].nunique()
+        if (nclu > 1).any():
+            raise DataError(f"{name}: column '{cluster}' (data.cluster) changes over time for unit {nclu[nclu > 1].index[0]}; clusters must contain whole units.")
+    else:
+        out["cluster"] = out["unit"]
+
+    # --- outcomes -----------------------------------------------------------------------------------------------
+    for col in ([population] if population else []) + outcomes:
+        vals = pd.to_numeric(src[col], errors="coerce")
+        bad = vals.isna() & src[col].notna()
+        if bad.any():
+            raise DataError(f"{name}: column '{col}' has non-numeric values such as {src.loc[bad, col].iloc[0]!r}; give numbers only.")
+        if vals.isna().any():
+            r = out.loc[vals.isna()].iloc[0]
+            raise DataError(f"{name}: column '{col}' has {int(vals.isna().sum())} missing values (first: unit {r['unit']} at {_fmt(r['time'])}); fill them or drop the unit.")
+        if not np.isfinite(vals.to_numpy(dtype=float)).all():
+            raise DataError(f"{name}: column '{col}' has infinite values; give finite numbers.")
+        kind = "count" if col == population else outcome_kinds.get(col, DEFAULT_KIND)
+        v = vals.to_numpy(dtype=float)
+        if kind in ("count", "percent", "proportion") and (v < 0).any():
+            r = out.loc[vals < 0].iloc[0]
+            what = "population" if col == population else f"a {kind} outcome"
+            raise DataError(f"{name}: column '{col}' has negative values (first: unit {r['unit']} at {_fmt(r['time'])}) but is {what}; counts cannot be negative — fix the data or declare the kind in data.outcome_kinds.")
+        if kind == "percent" and (v > 100).any():
+            raise DataError(f"{name}: column '{col}' is a percent outcome but has values above 100; give percentages 0-100 or declare it as proportion/continuous in data.outcome_kinds.")
+        if kind == "proportion" and (v > 1).any():
+            raise DataError(f"{name}: column '{col}' is a proportion outcome but has values above 1; give proportions 0-1 or declare it as percent in data.outcome_kinds.")
+        if col == population and (v <= 0).any():
+            raise DataError(f"{name}: column '{col}' (data.population) has zero or negative values; populations must be positive.")
+        out["population" if col == population else col] = v
+    for col in covariates:
+        vals = pd.to_numeric(src[col], errors="coerce")
+        if (vals.isna() & src[col].notna()).any():
+            raise DataError(f"{name}: covariate column '{col}' has non-numeric values such as {src.loc[vals.isna() & src[col].notna(), col].iloc[0]!r}; encode categories as numbers (dummies).")
+        if vals.isna().any():
+            raise DataError(f"{name}: covariate column '{col}' has missing values; fill them or drop the covariate.")
+        varying = vals.groupby(out["unit"]).nunique()
+        if (varying > 1).any():
+            raise DataError(f"{name}: covariate column '{col}' varies over time for unit {varying[varying > 1].index[0]}; data.covariates must be baseline (time-invariant) values — use the value in the first period.")
+        out[col] = vals.to_numpy(dtype=float)
+    for col in extra:
+        out[col] = src[col].to_numpy()
+    return out.reset_index(drop=True), freq, notes
+
+
+def _describe_k(k: int, out: pd.DataFrame, freq: str) -> str:
+    if freq == "integer":
+        times = np.unique(out["time"].to_numpy())
+        step = int(np.min(np.diff(times))) if len(times) > 1 else 1
+        return str(int(times.min()) + k * step)
+    base = out["time"].min()
+    return str(base + k)

@@ -1,0 +1,395 @@
+"""Parameters: one YAML file per evaluation, validated before anything runs.
+
+A parameters file is read with ``yaml.safe_load`` (never evaluated as code), merged over the defaults below,
+then checked key by key: unknown keys (with the nearest known key suggested), wrong types, values outside their
+choices, malformed dates and missing files each raise a one-line :class:`~evidence.errors.ParamsError` naming
+the key. ``--set key=value`` overrides are parsed as YAML scalars/lists and validated the same way.
+
+Relative paths in a parameters file are resolved against the project root (see :mod:`evidence.paths`).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ParamsError
+from .paths import display, resolve
+
+NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did")
+"""Notebooks of the workbook, in reading order."""
+
+BUILTIN_SOURCES: tuple[str, ...] = ("nhs_ae",)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One parameter: its type, default, allowed values and help text (shown in errors and the README)."""
+
+    kind: str
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    nullable: bool = False
+    check: Callable[[Any, str], None] | None = None
+
+
+_DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+def _check_period(value: Any, key: str) -> None:
+    if isinstance(value, bool):
+        raise ParamsError(f"params key '{key}': {value!r} is not a period; give a date like 2016-04 or 2016-04-01, or an integer period such as 2004.")
+    if isinstance(value, int):
+        return
+    text = str(value)
+    if not _DATE_RE.match(text):
+        raise ParamsError(f"params key '{key}': {value!r} is not a date; write it as YYYY-MM or YYYY-MM-DD (for example 2016-04), or an integer period such as 2004.")
+    parts = [int(p) for p in text.split("-")]
+    if len(parts) >= 2 and not 1 <= parts[1] <= 12:
+        raise ParamsError(f"params key '{key}': {value!r} has month {parts[1]}; months run 01-12.")
+    if len(parts) == 3:
+        import datetime as _dt
+
+        try:
+            _dt.date(*parts)
+        except ValueError:
+            raise ParamsError(f"params key '{key}': {value!r} is not a calendar date; check the day of the month.") from None
+
+
+def _check_run_name(value: Any, key: str) -> None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", str(value)):
+        raise ParamsError(f"params key '{key}': {value!r} is not a usable folder name; use letters, digits, '-', '_' or '.' (at most 64 characters).")
+
+
+def _check_notebooks(value: Any, key: str) -> None:
+    unknown = [v for v in value if v not in NOTEBOOK_ORDER]
+    if unknown:
+        raise ParamsError(f"params key '{key}': unknown notebook {unknown[0]!r}; choose from {', '.join(NOTEBOOK_ORDER)}.")
+    if len(set(value)) != len(value):
+        raise ParamsError(f"params key '{key}': a notebook is listed twice.")
+
+
+def _check_event_window(value: Any, key: str) -> None:
+    if len(value) != 2 or value[0] > -1 or value[1] < 0:
+        raise ParamsError(f"params key '{key}': give [first_lead, last_lag] with first_lead <= -2 and last_lag >= 0, for example [-12, 12].")
+    if value[0] > -2:
+        raise ParamsError(f"params key '{key}': the first lead must be -2 or earlier (event time -1 is the reference period).")
+
+
+def _check_outcome_kinds(value: Any, key: str) -> None:
+    for name, kind in value.items():
+        if kind not in OUTCOME_KINDS:
+            raise ParamsError(f"params key '{key}.{name}': {kind!r} is not an outcome kind; choose from {', '.join(OUTCOME_KINDS)}.")
+
+
+OUTCOME_KINDS: tuple[str, ...] = ("count", "continuous", "percent", "proportion")
+
+SCHEMA: dict[str, Field] = {
+    "run_name": Field("str", "default", "Name of the run; the report goes to reports/<run_name>/.", check=_check_run_name),
+    "title": Field("str", "ICS evaluation", "Title printed at the top of every report."),
+    "description": Field("str", "", "Free text describing the run (shown in the report header)."),
+    "notebooks": Field("list[str]", list(NOTEBOOK_ORDER), "Notebooks to run, from: " + ", ".join(NOTEBOOK_ORDER) + ".", check=_check_notebooks),
+    # --- data -------------------------------------------------------------------------------------------------
+    "data.source": Field("str", "nhs_ae", "Built-in source name (nhs_ae: NHS England A&E by trust, mapped to 2021 footprints) or 'file' for a user's CSV/Parquet file given in data.path.", choices=("nhs_ae", "file")),
+    "data.path": Field("path", None, "A user's CSV or Parquet file (one row per unit and period); implies data.source: file.", nullable=True),
+    "data.ae_types": Field("list[str]", ["1"], "A&E department types to include (nhs_ae only): '1' major emergency departments, '2' single-specialty, 'other' minor injury units / urgent treatment centres.", check=lambda v, k: _check_subset(v, k, ("1", "2", "other"))),
+    "data.unit": Field("str", "stp21_code", "Column identifying the unit (area)."),
+    "data.unit_name": Field("str", None, "Optional column with a readable unit name.", nullable=True),
+    "data.time": Field("str", "period", "Column identifying the period: a date (first day of the period) or an integer such as a year."),
+    "data.frequency": Field("str", None, "Period frequency: month, quarter, year, fy (April-March financial year) or integer; inferred from the time column when empty.", choices=("month", "quarter", "year", "fy", "integer"), nullable=True),
+    "data.outcomes": Field("list[str]", ["attendances", "admissions", "pct_within_4h"], "Outcome columns to analyse."),
+    "data.outcome_kinds": Field("dict[str,str]", {}, "Kind of each outcome (count, continuous, percent, proportion); counts must be non-negative, percents 0-100, proportions 0-1. Outcomes not listed are counts for user files; built-in outcomes know their kind.", check=_check_outcome_kinds),
+    "data.population": Field("str", None, "Optional population column (denominator for rates and offsets).", nullable=True),
+    "data.cluster": Field("str", None, "Column defining clusters for inference; defaults to the unit.", nullable=True),
+    "data.covariates": Field("list[str]", [], "Baseline (time-invariant) covariate columns."),
+    "data.balance": Field("str", "error", "What to do with units missing some periods: 'error' stops, 'drop' drops those units and reports how many.", choices=("error", "drop")),
+    # --- treatment ----------------------------------------------------------------------------------------------
+    "treatment.designations": Field("path", "data/reference/ics_designations.csv", "Designation table (one row per designation event) used when no treatment column is given."),
+    "treatment.cohort": Field("str", None, "Column holding each unit's first treated period (0 or blank = never treated).", nullable=True),
+    "treatment.indicator": Field("str", None, "Column holding an absorbing 0/1 treatment indicator from which cohorts are derived.", nullable=True),
+    "treatment.date_basis": Field("str", "announced", "Which designation date starts treatment: announced or effective.", choices=("announced", "effective")),
+    "treatment.disputed_dates": Field("str", "primary", "Where sources give two effective dates (wave 5), use the primary (December 2020) or the alternative (1 April 2021).", choices=("primary", "alternative")),
+    "treatment.partial": Field("str", "treat", "Designations covering part of a footprint: 'treat' (the footprint is treated from the partial designation), 'whole_only' (treated from its first whole-footprint designation), or 'exclude' (drop such footprints).", choices=("treat", "whole_only", "exclude")),
+    "treatment.waves": Field("list[int]", [1, 2], "Designation waves counted as treated."),
+    "treatment.other_waves": Field("str", "exclude", "Units of waves not counted as treated but designated inside the window: 'exclude' them or use them as 'comparison' units.", choices=("exclude", "comparison")),
+    "treatment.first_period": Field("str", "first_full", "Which period a designation first counts in: 'first_full' (the first whole period after the designation date) or 'containing' (the period containing the date).", choices=("first_full", "containing")),
+    # --- design --------------------------------------------------------------------------------------------------
+    "design.start": Field("period", "2016-04", "First period of the analysis window.", check=_check_period),
+    "design.end": Field("period", "2019-03", "Last period of the analysis window.", check=_check_period),
+    "design.comparison": Field("str", "not_yet_treated", "Comparison group: not_yet_treated (units treated later, before their treatment, and never-treated units) or never_treated (only units untreated throughout the window).", choices=("not_yet_treated", "never_treated")),
+    # --- methods -------------------------------------------------------------------------------------------------
+    "methods.did.log_outcomes": Field("bool", True, "Also estimate on log outcomes (count outcomes only; effects read as approximate proportional changes)."),
+    "methods.did.event_window": Field("list[int]", [-12, 12], "Event-study leads and lags [first_lead, last_lag]; effects beyond are binned into the end points.", check=_check_event_window),
+    "methods.staggered.control_group": Field("str", "not_yet_treated", "Callaway-Sant'Anna comparison group.", choices=("never_treated", "not_yet_treated")),
+    "methods.staggered.est_method": Field("str", "dr", "Callaway-Sant'Anna estimation method: dr, ipw or reg.", choices=("dr", "ipw", "reg")),
+    "methods.staggered.base_period": Field("str", "varying", "Base period for pre-treatment ATT(g,t): varying or universal.", choices=("varying", "universal")),
+    "methods.staggered.anticipation": Field("int", 0, "Periods of anticipation before treatment.", minimum=0),
+    # --- inference -----------------------------------------------------------------------------------------------
+    "inference.alpha": Field("float", 0.05, "Significance level; intervals are (1 - alpha).", minimum=0.001, maximum=0.5),
+    "inference.seed": Field("int", 20170615, "Seed for every random draw in the run.", minimum=0),
+    "inference.bootstrap_draws": Field("int", 999, "Bootstrap draws where a method uses the bootstrap.", minimum=0),
+    # --- report --------------------------------------------------------------------------------------------------
+    "report.hide_code": Field("bool", True, "Hide code cells in the HTML reports."),
+    "report.synthetic": Field("bool", False, "Mark every output of this run as made from synthetic data."),
+}
+
+
+def _check_subset(value: Iterable[Any], key: str, allowed: tuple[str, ...]) -> None:
+    bad = [v for v in value if v not in allowed]
+    if bad:
+        raise ParamsError(f"params key '{key}': {bad[0]!r} is not allowed; choose from {', '.join(allowed)}.")
+    if not list(value):
+        raise ParamsError(f"params key '{key}': the list is empty; give at least one of {', '.join(allowed)}.")
+
+
+def defaults() -> dict[str, Any]:
+    """The default parameters as a nested dictionary."""
+    out: dict[str, Any] = {}
+    for key, spec in SCHEMA.items():
+        _set_nested(out, key, copy.deepcopy(spec.default))
+    return out
+
+
+def _set_nested(d: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    for p in parts[:-1]:
+        d = d.setdefault(p, {})
+    d[parts[-1]] = value
+
+
+def _flatten(d: Mapping[str, Any], prefix: str, source: str) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for k, v in d.items():
+        if not isinstance(k, str):
+            raise ParamsError(f"{source}: key {k!r} under '{prefix or 'top level'}' is not text; keys are words like run_name or data.outcomes.")
+        key = f"{prefix}.{k}" if prefix else k
+        is_section = any(s.startswith(key + ".") for s in SCHEMA)
+        if is_section:
+            if v is None:
+                continue
+            if not isinstance(v, Mapping):
+                raise ParamsError(f"{source}: '{key}' is a section; give it keys such as {', '.join(sorted({s[len(key) + 1:].split('.')[0] for s in SCHEMA if s.startswith(key + '.')})[:4])}.")
+            flat.update(_flatten(v, key, source))
+        else:
+            flat[key] = v
+    return flat
+
+
+def _suggest(key: str) -> str:
+    close = difflib.get_close_matches(key, list(SCHEMA), n=1, cutoff=0.6)
+    if not close:
+        leaf = key.split(".")[-1]
+        close = [k for k in SCHEMA if k.split(".")[-1] == leaf][:1] or difflib.get_close_matches(leaf, [k.split(".")[-1] for k in SCHEMA], n=1, cutoff=0.75)
+        close = [k for k in SCHEMA if k.split(".")[-1] in close][:1]
+    return f"; did you mean '{close[0]}'?" if close else "; see the parameter list in README.md."
+
+
+def _coerce(key: str, value: Any, spec: Field, source: str) -> Any:
+    where = f"{source}: key '{key}'"
+    if value is None:
+        if spec.nullable:
+            return None
+        raise ParamsError(f"{where} is empty; {spec.help}")
+    kind = spec.kind
+    if kind in ("str", "period"):
+        if kind == "period":
+            if isinstance(value, (int, str)) and not isinstance(value, bool):
+                value = value if isinstance(value, int) else str(value)
+            elif hasattr(value, "isoformat"):
+                value = value.isoformat()
+            else:
+                raise ParamsError(f"{where}: {value!r} is not a period; write a date like 2016-04 or an integer period.")
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and key in ("data.unit", "data.time"):
+            raise ParamsError(f"{where} must name a column, not the number {value!r}.")
+        elif not isinstance(value, str):
+            raise ParamsError(f"{where} must be text, got {type(value).__name__} {value!r}.")
+    elif kind == "path":
+        if not isinstance(value, str):
+            raise ParamsError(f"{where} must be a file path, got {type(value).__name__} {value!r}.")
+    elif kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ParamsError(f"{where} must be a whole number, got {value!r}.")
+    elif kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ParamsError(f"{where} must be a number, got {value!r}.")
+        value = float(value)
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            raise ParamsError(f"{where} must be true or false, got {value!r}.")
+    elif kind.startswith("list["):
+        inner = kind[5:-1]
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            value = [value]
+        if not isinstance(value, list):
+            raise ParamsError(f"{where} must be a list such as [a, b], got {value!r}.")
+        for item in value:
+            if inner == "int" and (isinstance(item, bool) or not isinstance(item, int)):
+                raise ParamsError(f"{where}: list item {item!r} must be a whole number.")
+            if inner == "str" and not isinstance(item, (str, int)) or isinstance(item, bool):
+                raise ParamsError(f"{where}: list item {item!r} must be text.")
+        if inner == "str":
+            value = [str(v) for v in value]
+    elif kind == "dict[str,str]":
+        if not isinstance(value, Mapping):
+            raise ParamsError(f"{where} must be a mapping such as {{column: kind}}, got {value!r}.")
+        value = {str(k): str(v) for k, v in value.items()}
+    if spec.choices is not None and value not in spec.choices:
+        raise ParamsError(f"{where}: {value!r} is not allowed; choose from {', '.join(map(str, spec.choices))}.")
+    if spec.minimum is not None and value < spec.minimum:
+        raise ParamsError(f"{where}: {value!r} is below the minimum {spec.minimum:g}.")
+    if spec.maximum is not None and value > spec.maximum:
+        raise ParamsError(f"{where}: {value!r} is above the maximum {spec.maximum:g}.")
+    if spec.check is not None:
+        spec.check(value, key)
+    return value
+
+
+@dataclass
+class Params:
+    """Validated parameters: nested values plus where they came from."""
+
+    values: dict[str, Any]
+    source: str = "<defaults>"
+    overrides: list[str] = field(default_factory=list)
+
+    def get(self, key: str) -> Any:
+        """Value of a dotted key, for example ``params.get("data.outcomes")``."""
+        d: Any = self.values
+        for part in key.split("."):
+            d = d[part]
+        return d
+
+    def __getitem__(self, key: str) -> Any:
+        return self.get(key)
+
+    def flat(self) -> dict[str, Any]:
+        """Dotted key -> value for every parameter."""
+        return {k: self.get(k) for k in SCHEMA}
+
+    def to_yaml(self) -> str:
+        """The full, resolved parameters as YAML (what a run actually used)."""
+        return yaml.safe_dump(self.values, sort_keys=False, allow_unicode=True)
+
+    @property
+    def run_name(self) -> str:
+        return str(self.values["run_name"])
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse one ``key=value`` override; the value is read as a YAML scalar or list."""
+    if "=" not in text:
+        raise ParamsError(f"--set {text!r}: write overrides as key=value, for example --set inference.seed=7.")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise ParamsError(f"--set {key}: the value {raw!r} is not valid YAML; quote text or write lists as [a, b].") from None
+    return key, value
+
+
+def load_params(path: str | Path | None = None, overrides: Iterable[str] = (), data: Mapping[str, Any] | None = None) -> Params:
+    """Read, merge and validate a parameters file.
+
+    Parameters
+    ----------
+    path
+        YAML file; ``None`` uses the defaults only (or ``data``).
+    overrides
+        ``key=value`` strings applied after the file (as from ``evidence run --set``).
+    data
+        Parameters as a mapping instead of a file (tests, notebooks).
+
+    Returns
+    -------
+    Params
+        Validated parameters with every key present.
+    """
+    source = "<defaults>"
+    raw: Any = {}
+    if path is not None:
+        p = resolve(path)
+        source = display(p)
+        if not p.is_file():
+            raise ParamsError(f"params file {source} does not exist; give the path to a YAML file such as params/default.yaml.")
+        try:
+            raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ParamsError(f"params file {source} is not valid YAML{where}; check indentation and quoting.") from None
+        except UnicodeDecodeError:
+            raise ParamsError(f"params file {source} is not UTF-8 text; save it as a plain-text YAML file.") from None
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            raise ParamsError(f"params file {source} must be a mapping of keys to values (key: value), not a {type(raw).__name__}.")
+    elif data is not None:
+        raw = data
+        source = "<params>"
+    flat = _flatten(raw, "", f"params file {source}" if path is not None else source)
+    override_list = list(overrides)
+    for text in override_list:
+        key, value = parse_override(text)
+        if key not in SCHEMA:
+            raise ParamsError(f"--set {key}: unknown key{_suggest(key)}")
+        flat[key] = value
+    for key in flat:
+        if key not in SCHEMA:
+            raise ParamsError(f"params file {source}: unknown key '{key}'{_suggest(key)}")
+    values = defaults()
+    for key, value in flat.items():
+        _set_nested(values, key, _coerce(key, value, SCHEMA[key], f"params file {source}" if path is not None else source))
+    _cross_checks(values, source)
+    return Params(values=values, source=source, overrides=override_list)
+
+
+def _cross_checks(values: dict[str, Any], source: str) -> None:
+    where = f"params file {source}" if not source.startswith("<") else source
+    data = values["data"]
+    if data["path"] is not None:
+        data["source"] = "file"
+        p = resolve(data["path"])
+        if not p.is_file():
+            raise ParamsError(f"{where}: key 'data.path' names {data['path']}, which does not exist; check the path (relative paths start at the project root).")
+        if p.suffix.lower() not in (".csv", ".parquet", ".pq", ".gz"):
+            raise ParamsError(f"{where}: key 'data.path' names {data['path']}; give a .csv, .csv.gz or .parquet file.")
+    elif data["source"] == "file":
+        raise ParamsError(f"{where}: key 'data.source' is 'file' but 'data.path' is empty; give the path to your CSV or Parquet file.")
+    if not data["outcomes"]:
+        raise ParamsError(f"{where}: key 'data.outcomes' is empty; name at least one outcome column.")
+    if len(set(data["outcomes"])) != len(data["outcomes"]):
+        raise ParamsError(f"{where}: key 'data.outcomes' lists an outcome twice.")
+    treat = values["treatment"]
+    if treat["cohort"] is not None and treat["indicator"] is not None:
+        raise ParamsError(f"{where}: give either 'treatment.cohort' or 'treatment.indicator', not both.")
+    if treat["cohort"] is None and treat["indicator"] is None:
+        p = resolve(treat["designations"])
+        if not p.is_file():
+            raise ParamsError(f"{where}: key 'treatment.designations' names {treat['designations']}, which does not exist; restore data/reference/ics_designations.csv or give treatment.cohort / treatment.indicator.")
+        if not treat["waves"]:
+            raise ParamsError(f"{where}: key 'treatment.waves' is empty; list the designation waves counted as treated, for example [1, 2].")
+        bad = [w for w in treat["waves"] if not 1 <= w <= 6]
+        if bad:
+            raise ParamsError(f"{where}: key 'treatment.waves' has wave {bad[0]}; ICS designation waves run 1-6.")
+    start, end = values["design"]["start"], values["design"]["end"]
+    if type(start) is not type(end):
+        raise ParamsError(f"{where}: keys 'design.start' ({start!r}) and 'design.end' ({end!r}) must both be dates or both integers.")
+    if _period_key(start) > _period_key(end):
+        raise ParamsError(f"{where}: key 'design.start' ({start}) is after 'design.end' ({end}); swap them.")
+
+
+def _period_key(value: Any) -> tuple[int, ...]:
+    if isinstance(value, int):
+        return (value,)
+    return tuple(int(p) for p in str(value).split("-"))
