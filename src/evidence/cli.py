@@ -1,0 +1,78 @@
+"""Command line: ``evidence run``, ``evidence validate``, ``evidence build-designations``, ``evidence refresh-notebooks``.
+
+User errors print one line (``error: ...``) and exit with status 2; an interrupted run exits with 130. Neither
+shows a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="evidence", description="ICS evidence workbook")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run the workbook notebooks on a parameters file and publish reports/<run_name>/")
+    r.add_argument("params", help="parameters file (YAML)")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable)")
+    r.add_argument("--only", action="append", default=None, metavar="NOTEBOOK", help="run only this notebook (repeatable)")
+    r.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default 2)")
+    r.add_argument("--quiet", action="store_true", help="no progress lines")
+    v = sub.add_parser("validate", help="validate a parameters file and its data without running notebooks")
+    v.add_argument("params")
+    v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    sub.add_parser("build-designations", help="rebuild data/reference/ics_designations.csv from the raw waves file")
+    n = sub.add_parser("refresh-notebooks", help="re-execute notebooks/ in place on their default parameters (outputs committed for reading and nbval)")
+    n.add_argument("--only", action="append", default=None, metavar="NOTEBOOK")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from .errors import EvidenceError
+
+    try:
+        if args.command == "run":
+            from .runner import run
+
+            out = run(args.params, args.overrides, args.only, jobs=args.jobs, quiet=args.quiet)
+            if not args.quiet:
+                from .paths import display
+
+                print(f"report: {display(out)}/ ({', '.join(p.name for p in sorted(out.glob('*.html')))})")
+        elif args.command == "validate":
+            from .params import load_params
+            from .pipeline import prepare
+
+            params = load_params(args.params, args.overrides)
+            panel, design = prepare(params)
+            print(f"ok: {panel.n_units} units x {panel.n_periods} periods; {design.describe()}")
+        elif args.command == "build-designations":
+            from .data.designations import write_designations
+
+            print(f"wrote {write_designations()}")
+        elif args.command == "refresh-notebooks":
+            from .notebooks import refresh
+
+            for path in refresh(args.only):
+                print(f"refreshed {path}")
+        return 0
+    except EvidenceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing was published and the previous report is unchanged.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, not a user error: one line here, the traceback with EVIDENCE_DEBUG=1
+        import os
+
+        if os.environ.get("EVIDENCE_DEBUG"):
+            raise
+        print(f"error: internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); rerun with EVIDENCE_DEBUG=1 for the traceback and report it.", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

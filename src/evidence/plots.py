@@ -1,0 +1,148 @@
+"""Plots. Plotting never estimates: every function takes results (or a design) and returns the Axes it drew on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+PALETTE = ["#005EB8", "#DA291C", "#009639", "#ED8B00", "#7C2855", "#00A9CE", "#425563"]  # NHS identity colours
+
+
+def _ax(ax: Any) -> Any:
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    return ax
+
+
+def _synthetic_mark(ax: Any, synthetic: bool) -> None:
+    if synthetic:
+        ax.text(0.99, 0.98, "SYNTHETIC DATA", transform=ax.transAxes, ha="right", va="top", color="#DA291C", fontsize=9, fontweight="bold")
+
+
+def plot_event_study(result: Any, ax: Any = None, label: str | None = None, color: str | None = None, offset: float = 0.0, synthetic: bool = False) -> Any:
+    """Event-study estimates with confidence intervals; the reference period (-1) is drawn at zero when omitted."""
+    ax = _ax(ax)
+    df = result.tidy()
+    df = df[df["event_time"].notna()].sort_values("event_time")
+    et = df["event_time"].astype(float).to_numpy()
+    est = df["estimate"].to_numpy()
+    lo, hi = df["ci_lower"].to_numpy(), df["ci_upper"].to_numpy()
+    ref = getattr(result, "reference", -1)
+    if ref is not None and ref not in et:
+        et = np.append(et, ref)
+        est, lo, hi = np.append(est, 0.0), np.append(lo, np.nan), np.append(hi, np.nan)
+        order = np.argsort(et)
+        et, est, lo, hi = et[order], est[order], lo[order], hi[order]
+    color = color or PALETTE[0]
+    ax.errorbar(et + offset, est, yerr=[est - lo, hi - est], fmt="o", ms=4, capsize=2, color=color, label=label or getattr(result, "method", None))
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.axvline(-0.5, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("periods since treatment (event time)")
+    ax.set_ylabel(f"effect on {getattr(result, 'outcome', '')}")
+    _synthetic_mark(ax, synthetic)
+    return ax
+
+
+def plot_event_studies(results: list[Any], ax: Any = None, labels: list[str] | None = None, synthetic: bool = False) -> Any:
+    """Overlay several event studies (e.g. TWFE, Callaway-Sant'Anna, Sun-Abraham, imputation), dodged horizontally."""
+    ax = _ax(ax)
+    n = len(results)
+    for i, res in enumerate(results):
+        off = (i - (n - 1) / 2) * 0.15
+        plot_event_study(res, ax=ax, label=(labels[i] if labels else None), color=PALETTE[i % len(PALETTE)], offset=off)
+    ax.legend(frameon=False, fontsize=8)
+    _synthetic_mark(ax, synthetic)
+    return ax
+
+
+def plot_coefficients(result: Any, ax: Any = None, synthetic: bool = False) -> Any:
+    """Point estimates with intervals, one row per group/estimand (a small forest plot)."""
+    ax = _ax(ax)
+    df = result.tidy()
+    lab = df["group"].fillna("").astype(str)
+    lab = np.where(lab == "", df["estimand"].astype(str), lab)
+    y = np.arange(len(df))[::-1]
+    est = df["estimate"].to_numpy()
+    ax.errorbar(est, y, xerr=[est - df["ci_lower"].to_numpy(), df["ci_upper"].to_numpy() - est], fmt="o", color=PALETTE[0], capsize=3)
+    ax.set_yticks(y, lab)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_xlabel(f"effect on {getattr(result, 'outcome', '')}")
+    ax.set_title(getattr(result, "method", ""))
+    _synthetic_mark(ax, synthetic)
+    return ax
+
+
+def plot_trends(design: Any, outcome: str, ax: Any = None, synthetic: bool = False) -> Any:
+    """Mean outcome per unit over time, by cohort (seaborn), with each cohort's first treated period marked."""
+    import seaborn as sns
+
+    ax = _ax(ax)
+    panel = design.panel
+    inc = design.included.set_index("unit")
+    groups = np.where(design.treated, "cohort " + inc["first_treated"].astype(str).to_numpy(), "comparison")
+    gmap = dict(zip(panel.units, groups))
+    df = pd.DataFrame({"period": pd.PeriodIndex(panel.data["time"]).to_timestamp() if panel.frequency != "integer" else panel.data["time"], "value": panel.data[outcome], "group": panel.data["unit"].map(gmap)})
+    order = ["comparison"] + sorted(set(groups) - {"comparison"})
+    sns.lineplot(data=df, x="period", y="value", hue="group", hue_order=order, estimator="mean", errorbar=None, ax=ax, palette=PALETTE[: len(order)][::-1])
+    for i, c in enumerate(design.cohort_labels):
+        x = pd.Period(c, panel.periods[0].freqstr).to_timestamp() if panel.frequency != "integer" else int(c)
+        ax.axvline(x, color="grey", lw=0.8, ls="--")
+    if panel.frequency != "integer":
+        import matplotlib.dates as mdates
+
+        loc = mdates.AutoDateLocator(maxticks=7)
+        ax.xaxis.set_major_locator(loc)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
+    ax.set_xlabel("")
+    ax.set_ylabel(f"mean {outcome} per unit")
+    ax.legend(frameon=False, fontsize=8, title=None)
+    _synthetic_mark(ax, synthetic)
+    return ax
+
+
+def plot_att_gt(result: Any, ax: Any = None, synthetic: bool = False) -> Any:
+    """Heatmap of ATT(g,t): cohorts by rows, periods by columns."""
+    import seaborn as sns
+
+    ax = _ax(ax)
+    df = result.tidy()
+    df = df[df["estimand"] == "att_gt"]
+    grid = df.pivot(index="group", columns="period", values="estimate")
+    lim = np.nanmax(np.abs(grid.to_numpy())) if grid.size else 1.0
+    sns.heatmap(grid, cmap="RdBu_r", center=0, vmin=-lim, vmax=lim, ax=ax, cbar_kws={"label": "ATT(g,t)"})
+    ax.set_xlabel("period")
+    ax.set_ylabel("cohort")
+    _synthetic_mark(ax, synthetic)
+    return ax
+
+
+def _grid(n: int, ncols: int = 2, height: float = 3.2) -> tuple[Any, np.ndarray]:
+    ncols = min(ncols, n)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, height * nrows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig, axes.ravel()
+
+
+def trends_grid(design: Any, outcomes: list[str], synthetic: bool = False) -> Any:
+    """One trends panel (:func:`plot_trends`) per outcome; returns the Figure."""
+    fig, axes = _grid(len(outcomes))
+    for ax, o in zip(axes, outcomes):
+        plot_trends(design, o, ax=ax, synthetic=synthetic)
+        ax.set_title(o)
+    fig.tight_layout()
+    return fig
+
+
+def event_study_grid(results: list[Any], synthetic: bool = False) -> Any:
+    """One event-study panel per result; returns the Figure."""
+    fig, axes = _grid(len(results))
+    for ax, r in zip(axes, results):
+        plot_event_study(r, ax=ax, synthetic=synthetic)
+        ax.set_title(r.outcome)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,223 @@
+"""Tables and sentences for the notebooks, generated from data and results (never written by hand).
+
+Every function here returns a DataFrame, a string, or an IPython ``Markdown`` object built from numbers it is given,
+so the narrative a reviewer reads is true for the data the run used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .design import Design
+from .panel import Panel
+from .results import stack
+
+
+def md(text: str) -> Any:
+    """Wrap text as IPython Markdown (plain string when IPython is absent)."""
+    try:
+        from IPython.display import Markdown
+
+        return Markdown(text)
+    except ImportError:  # pragma: no cover - IPython ships with ipykernel
+        return text
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    """A number with ``digits`` significant figures, thousands separated; '-' for missing."""
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "-"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}g}"
+
+
+def header(ctx: Any) -> Any:
+    """Run title, description and, for synthetic runs, a banner."""
+    p = ctx.params
+    lines = [f"**{p['title']}** — run `{p.run_name}`, parameters `{p.source}`" + (f" with overrides {', '.join('`' + o + '`' for o in p.overrides)}" if p.overrides else "") + "."]
+    if p["description"]:
+        lines.append(p["description"])
+    src = "NHS England A&E attendances and emergency admissions (monthly, by provider), mapped to 2021 ICS footprints" if ctx.panel.source == "nhs_ae" else f"user file `{ctx.panel.source}`"
+    lines.append(f"Data: {src}; {ctx.panel.n_units} units x {ctx.panel.n_periods} {ctx.panel.frequency} periods ({ctx.panel.period_labels[0]} to {ctx.panel.period_labels[-1]}).")
+    if ctx.synthetic:
+        lines.insert(0, "<div style='border:2px solid #DA291C;padding:6px;color:#DA291C'><b>SYNTHETIC DATA</b> — every number below comes from simulated data, not from the NHS.</div>")
+    return md("\n\n".join(lines))
+
+
+def coverage(panel: Panel) -> pd.DataFrame:
+    """Coverage of the panel: units, periods, and per outcome the total, mean and range per unit-period."""
+    rows = []
+    for o in panel.outcomes:
+        v = panel.data[o]
+        rows.append({"outcome": o, "kind": panel.outcome_kinds.get(o, ""), "total": float(v.sum()) if panel.outcome_kinds.get(o) == "count" else np.nan, "mean per unit-period": float(v.mean()), "min": float(v.min()), "max": float(v.max())})
+    df = pd.DataFrame(rows)
+    df.attrs["caption"] = f"{panel.n_units} units x {panel.n_periods} periods ({panel.period_labels[0]} to {panel.period_labels[-1]}, {panel.frequency})"
+    return df
+
+
+def data_quality(panel: Panel) -> pd.DataFrame:
+    """Checks performed on the panel, with their results."""
+    rows = [
+        {"check": "one row per unit and period (no duplicates)", "result": "passed"},
+        {"check": "balanced panel", "result": f"passed: {panel.n_units} units x {panel.n_periods} periods = {len(panel.data)} rows"},
+        {"check": "no gaps in time, one frequency", "result": f"passed ({panel.frequency})"},
+        {"check": "outcomes numeric, no missing values, counts non-negative", "result": "passed"},
+    ]
+    mapping = panel.extras.get("mapping")
+    if mapping is not None:
+        for t, share in mapping.share_unmapped_by_type.items():
+            rows.append({"check": f"A&E type {t} activity mapped to a 2021 footprint", "result": f"{1 - share:.4%} mapped ({share:.4%} unmapped)"})
+    for note in panel.notes:
+        rows.append({"check": "note", "result": note})
+    return pd.DataFrame(rows)
+
+
+def unmapped_codes(panel: Panel, top: int = 15) -> pd.DataFrame:
+    """Provider codes that could not be mapped, largest first (built-in A&E source only)."""
+    mapping = panel.extras.get("mapping")
+    if mapping is None or mapping.unmapped.empty:
+        return pd.DataFrame(columns=["org_code", "type", "attendances", "share_of_selected", "provider_kind"])
+    return mapping.unmapped[["org_code", "type", "attendances", "share_of_selected", "provider_kind"]].head(top)
+
+
+def mapping_routes(panel: Panel) -> pd.DataFrame:
+    """How provider codes reached a footprint: directly, through successor chains, or not at all."""
+    mapping = panel.extras.get("mapping")
+    if mapping is None:
+        return pd.DataFrame()
+    codes = mapping.codes
+    succ = codes[codes["route"] == "successor"][["org_code", "chain", "stp21_code"]]
+    return succ.reset_index(drop=True)
+
+
+def designation_table(design: Design) -> pd.DataFrame:
+    """The cohort table of the design (status, cohort, wave, date, scope, confidence, reason)."""
+    cols = ["unit", "unit_name", "status", "first_treated", "wave", "designation_date", "scope", "confidence", "reason"]
+    df = design.cohorts[[c for c in cols if c in design.cohorts.columns]].copy()
+    order = {"treated": 0, "excluded": 1, "not_yet_treated": 2, "never_treated": 3}
+    return df.sort_values(by=["status", "first_treated", "unit"], key=lambda s: s.map(order) if s.name == "status" else s, kind="stable").reset_index(drop=True)
+
+
+def estimates_table(results: Iterable[Any], digits: int = 4) -> pd.DataFrame:
+    """Compact table of several results' rows: outcome, method, group/event time, estimate, CI, p."""
+    df = stack([r.tidy() if hasattr(r, "tidy") else r for r in results])
+    cols = ["outcome", "method", "estimand", "group", "event_time", "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "n_clusters"]
+    df = df[[c for c in cols if df[c].notna().any()]]
+    return df.round(digits)
+
+
+def key_numbers(results: Iterable[Any], digits: int = 4) -> str:
+    """Plain-text key results (for nbval comparison): estimate and CI rounded to ``digits`` significant figures."""
+    df = stack([r.tidy() if hasattr(r, "tidy") else r for r in results])
+    lines = []
+    for r in df.itertuples():
+        where = r.group if isinstance(r.group, str) else (f"e={r.event_time}" if pd.notna(r.event_time) else "")
+        lines.append(f"{r.method:<18} {r.outcome:<22} {where:<8} {r.estimate:>12.{digits}g} [{r.ci_lower:.{digits}g}, {r.ci_upper:.{digits}g}] p={r.p_value:.2g}")
+    return "\n".join(lines)
+
+
+def _effect_sentence(row: pd.Series, alpha: float) -> str:
+    level = f"{100 * (1 - alpha):.0f}%"
+    out = row["outcome"]
+    is_log = str(out).endswith("_log")
+    est = row["estimate"]
+    if is_log:
+        pct = 100 * (np.exp(est) - 1)
+        lo, hi = 100 * (np.exp(row["ci_lower"]) - 1), 100 * (np.exp(row["ci_upper"]) - 1)
+        text = f"{pct:+.1f}% ({level} CI {lo:+.1f}% to {hi:+.1f}%)"
+    else:
+        text = f"{fmt(est)} ({level} CI {fmt(row['ci_lower'])} to {fmt(row['ci_upper'])})"
+    sig = row["p_value"] < alpha
+    return text + ("; the interval excludes zero" if sig else "; the interval includes zero")
+
+
+def did_verdict(ctx: Any, results_2x2: list[Any], results_twfe: list[Any], results_es: list[Any]) -> Any:
+    """What the 2x2, TWFE and event-study results say, outcome by outcome, generated from the results.
+
+    Also records run warnings (failed pre-trend tests, few treated clusters) for the run index.
+    """
+    design, alpha = ctx.design, ctx.alpha
+    lines = []
+    es_by = {r.outcome: r for r in results_es}
+    d2 = {r.outcome: r.tidy() for r in results_2x2}
+    for r in results_twfe:
+        row = r.tidy().iloc[0]
+        o = r.outcome
+        text = f"- **{o}**: TWFE effect {_effect_sentence(row, alpha)}"
+        if o in d2:
+            all_row = d2[o][d2[o]["group"] == "all"].iloc[0]
+            same = np.sign(all_row["estimate"]) == np.sign(row["estimate"])
+            text += f"; the 2x2 on pre/post means gives {_effect_sentence(all_row, alpha)}{'' if same else ', of the opposite sign'}"
+        es = es_by.get(o)
+        if es is not None and es.details.get("pretest"):
+            pt = es.details["pretest"]
+            if pt["p_value"] < alpha:
+                ctx.warn(f"Pre-trend test rejects parallel trends for {o} in the TWFE event study (p = {pt['p_value']:.3f}).")
+            text += (
+                f". Pre-trend test (all {pt['df']} leads zero): F = {pt['F']:.2f}, p = {pt['p_value']:.3f} — "
+                + ("**parallel trends are rejected** at the chosen level, so the effect estimates for this outcome are not credible as they stand." if pt["p_value"] < alpha else "no evidence against parallel trends in the leads (which does not prove them).")
+            )
+        lines.append(text.rstrip(".") + ".")
+    head = []
+    if design.is_staggered:
+        head.append(
+            f"Treatment timing is **staggered** ({len(design.cohort_labels)} cohorts: {', '.join(design.cohort_labels)}), so the single TWFE coefficient "
+            "and the TWFE event study may mix in comparisons with already-treated units; read them beside the staggered-adoption estimators."
+        )
+    g_tr = design.n_treated_clusters
+    if g_tr < 20:
+        ctx.warn(f"Few treated clusters ({g_tr} of {design.n_clusters}): cluster-robust intervals are likely too narrow.")
+        head.append(f"Only {g_tr} treated cluster(s) out of {design.n_clusters}: cluster-robust standard errors can be too small with so few treated clusters, so intervals here are likely too narrow.")
+    return md("\n\n".join(head + lines))
+
+
+def pretest_table(results_es: list[Any]) -> pd.DataFrame:
+    """Joint pre-trend tests of the event studies."""
+    rows = []
+    for r in results_es:
+        pt = r.details.get("pretest")
+        if pt:
+            rows.append({"outcome": r.outcome, "leads tested": pt["df"], "F": round(pt["F"], 3), "p_value": round(pt["p_value"], 4)})
+    return pd.DataFrame(rows)
+
+
+def panel_fingerprint(panel: Panel, design: Design) -> str:
+    """Short text fingerprint of the panel and design (for nbval comparison): sizes, totals, cohorts."""
+    lines = [f"units={panel.n_units} periods={panel.n_periods} frequency={panel.frequency} window={design.window[0]}..{design.window[1]}"]
+    for o in panel.outcomes:
+        v = panel.data[o]
+        lines.append(f"{o}: sum={v.sum():.6g} mean={v.mean():.6g}")
+    sizes = design.cohort_sizes()
+    lines.append("cohorts: " + "; ".join(f"{r.cohort}={r.units}" for r in sizes.itertuples()))
+    return "\n".join(lines)
+
+
+NHS_CAVEATS = [
+    "**Provider, not residence.** A&E counts are recorded by the trust that treated the patient and mapped to the footprint of that trust (or its successor), so patients who cross boundaries count where they were treated.",
+    "**Waves were selected, not randomised.** Early ICSs volunteered or were chosen (wave 2 among better performers on finance and access), so treated and comparison areas can differ in ways that also shape trends.",
+    "**Overlapping programmes.** Integrated Care Pioneers (2013-2015) and New Care Models vanguards (2015) ran in many of the same places; effects here are of ICS designation on top of whatever those did.",
+    "**Designation is not a dose.** Designation marked the start of a development programme; what changed on the ground, and when, varied by area.",
+]
+
+
+def caveats(ctx: Any) -> Any:
+    """Caveats of the data and design of this run, generated from its source and design notes."""
+    items = list(NHS_CAVEATS) if ctx.panel.source == "nhs_ae" else [f"**Data supplied by the user** (`{ctx.panel.source}`): its definitions, coverage and quality are the supplier's; check them before reading effects."]
+    if ctx.panel.source == "nhs_ae":
+        part = ctx.design.cohorts[(ctx.design.cohorts["status"] == "treated") & (ctx.design.cohorts["scope"] == "partial")]
+        if len(part):
+            items.append(f"**Partial designations.** {len(part)} treated footprint(s) were first designated for only part of their area ({', '.join(part['unit'])}); counting the whole footprint as treated dilutes any effect (see `treatment.partial`).")
+        mapping = ctx.panel.extras.get("mapping")
+        if mapping is not None and mapping.share_unmapped > 0:
+            items.append(f"**Unmapped activity.** {mapping.share_unmapped:.1%} of the selected attendances come from providers that map to no footprint (mainly non-trust providers of minor injury services) and are left out.")
+    for n in ctx.design.notes:
+        if "Dropped" in n or "Excluded" in n:
+            items.append(n)
+    if ctx.synthetic:
+        items.insert(0, "**Synthetic data.** Every number here comes from simulated data.")
+    return md("\n".join(f"- {i}" for i in items))

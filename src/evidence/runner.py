@@ -1,0 +1,299 @@
+"""``evidence run``: execute the workbook's notebooks with papermill and publish a report atomically.
+
+Steps: validate parameters -> build the panel and design once -> execute notebooks (in parallel processes, each a
+fresh interpreter) into a temporary folder -> render HTML with a provenance header -> stack ``estimates.csv`` ->
+write ``manifest.json`` -> move the folder into ``reports/<run_name>/`` in one rename.
+
+Decisions (Context / Decision / Consequences)
+---------------------------------------------
+Atomic publication
+    Context: a failed or interrupted run must never destroy the previous report. Decision: everything is written to
+    ``reports/.tmp-<run_name>-<pid>/``; only when every notebook has succeeded is the old report renamed aside and
+    the new folder renamed into place. Consequences: a report folder is always complete; a failed run's notebooks
+    are kept in ``reports/.failed/<run_name>/`` for inspection and the previous report is untouched.
+Kernel
+    Context: a notebook's stored kernelspec may not exist on another machine, and a user-level ``python3`` kernel can
+    point to another interpreter. Decision: the runner writes a private kernelspec for the current interpreter and
+    points ``JUPYTER_PATH`` at it. Consequences: notebooks always run in the environment that runs ``evidence``.
+Parallel notebooks
+    Context: papermill in several threads of one process can collide on ZMQ ports. Decision: one fresh process per
+    notebook (``spawn``), at most ``--jobs`` at a time. Consequences: independent notebooks overlap their kernel
+    start-up; output is deterministic because each notebook writes only its own files.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import EvidenceError
+from .params import NOTEBOOK_ORDER, Params, load_params
+from .paths import NOTEBOOKS, REPORTS, display
+from .provenance import collect, now
+
+KERNEL_NAME = "evidence-workbook"
+
+
+class RunFailed(EvidenceError):
+    """A notebook failed; the message names the notebook and cell."""
+
+
+@dataclass
+class NotebookOutcome:
+    name: str
+    ok: bool
+    seconds: float
+    message: str = ""
+
+
+def _write_kernelspec(base: Path) -> Path:
+    kdir = base / "kernels" / KERNEL_NAME
+    kdir.mkdir(parents=True, exist_ok=True)
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"], "display_name": "Python (evidence workbook)", "language": "python", "env": {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0"}}
+    (kdir / "kernel.json").write_text(json.dumps(spec, indent=1))
+    return base
+
+
+def _provenance_cell(title: str, prov: dict[str, Any], notebook: str, seconds: float | None, synthetic: bool) -> str:
+    git = prov["git"]
+    commit = git["commit"][:12] + (" (uncommitted changes)" if git.get("dirty") else "")
+    versions = ", ".join(f"{k} {v}" for k, v in prov["versions"].items())
+    sums = "\n".join(f"| `{k}` | `{v[:16]}…` |" for k, v in prov["data_checksums"].items())
+    banner = "<div style='border:2px solid #DA291C;padding:6px;color:#DA291C'><b>SYNTHETIC DATA</b> — made from simulated data, not NHS data.</div>\n\n" if synthetic else ""
+    took = f"{seconds:.1f} s" if seconds is not None else "-"
+    return (
+        f"{banner}<details><summary><b>{title}</b> · notebook <code>{notebook}</code> · run started {prov['started']} · git {commit} · "
+        f"(click for parameters, data checksums and package versions)</summary>\n\n"
+        f"**Notebook run time:** {took}  \n**Package versions:** {versions}\n\n"
+        f"| data file | sha256 |\n|---|---|\n{sums}\n\n**Parameters**\n\n```yaml\n{prov['params']}```\n</details>"
+    )
+
+
+def execute_notebook(name: str, run_dir: str, params_path: str, kernel_base: str, title: str, prov: dict[str, Any], hide_code: bool, synthetic: bool) -> NotebookOutcome:
+    """Execute one notebook and render it (runs in a fresh worker process)."""
+    os.environ["JUPYTER_PATH"] = kernel_base + os.pathsep + os.environ.get("JUPYTER_PATH", "")
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    import nbformat
+    import papermill as pm
+
+    src = NOTEBOOKS / f"{name}.ipynb"
+    out = Path(run_dir) / f"{name}.ipynb"
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(src),
+            str(out),
+            parameters={"params_file": params_path, "run_dir": run_dir},
+            kernel_name=KERNEL_NAME,
+            cwd=str(NOTEBOOKS),
+            progress_bar=False,
+            log_output=False,
+            request_save_on_cell_execute=False,
+        )
+    except pm.PapermillExecutionError as exc:
+        nb = nbformat.read(out, as_version=4) if out.exists() else None
+        cell_no = exc.cell_index
+        if nb is not None:
+            code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+            cell_no = code_cells.index(exc.cell_index) + 1 if exc.cell_index in code_cells else exc.cell_index
+        evalue = " ".join(str(exc.evalue).split())
+        return NotebookOutcome(name, False, time.perf_counter() - t0, f"notebook {name} failed in code cell {cell_no} (execution count {exc.exec_count}): {exc.ename}: {evalue}")
+    except Exception as exc:  # kernel death, missing notebook ...
+        return NotebookOutcome(name, False, time.perf_counter() - t0, f"notebook {name} could not run: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+    seconds = time.perf_counter() - t0
+    try:
+        render_html(out, title, prov, name, seconds, synthetic, hide_code)
+    except Exception as exc:
+        return NotebookOutcome(name, False, seconds, f"notebook {name} ran but its HTML could not be rendered: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+    return NotebookOutcome(name, True, seconds)
+
+
+def render_html(out: Path, title: str, prov: dict[str, Any], name: str, seconds: float | None, synthetic: bool, hide_code: bool) -> Path:
+    """Insert the provenance header into an executed notebook and render it to HTML beside it (offline template)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(out, as_version=4)
+    cell = nbformat.v4.new_markdown_cell(_provenance_cell(title, prov, name, seconds, synthetic), metadata={"tags": ["provenance"]})
+    nb.cells.insert(0, cell)
+    nbformat.write(nb, out)
+    templates = Path(__file__).parent / "templates"
+    exporter = HTMLExporter(template_name="lab", extra_template_basedirs=[str(templates)], template_file=str(templates / "evidence_offline.html.j2"))
+    exporter.exclude_input = hide_code
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": f"{title} — {name}"}})
+    html_path = out.with_suffix(".html")
+    html_path.write_text(html, encoding="utf-8")
+    return html_path
+
+
+def _log(fh: Any, text: str, quiet: bool = False) -> None:
+    fh.write(f"{now()} {text}\n")
+    fh.flush()
+    if not quiet:
+        print(text, flush=True)
+
+
+def run(params_file: str, overrides: list[str] | None = None, only: list[str] | None = None, jobs: int = 2, reports: Path = REPORTS, quiet: bool = False) -> Path:
+    """Run the workbook and publish ``reports/<run_name>/``.
+
+    Parameters
+    ----------
+    params_file
+        YAML parameters file.
+    overrides
+        ``key=value`` strings (``--set``).
+    only
+        Run only these notebooks (names like ``01_did``); the report then holds only them.
+    jobs
+        Notebooks executed at once.
+    reports
+        Folder holding the reports.
+
+    Returns
+    -------
+    pathlib.Path
+        The published report folder.
+
+    Raises
+    ------
+    EvidenceError
+        Bad parameters or data (before anything runs), or a failed notebook (named, with its cell).
+    """
+    started = now()
+    t_start = time.perf_counter()
+    params = load_params(params_file, overrides or [])
+    notebooks = list(params["notebooks"])
+    if only:
+        unknown = [n for n in only if n not in NOTEBOOK_ORDER]
+        if unknown:
+            raise EvidenceError(f"--only {unknown[0]}: unknown notebook; choose from {', '.join(NOTEBOOK_ORDER)}.")
+        notebooks = [n for n in NOTEBOOK_ORDER if n in only]
+    missing = [n for n in notebooks if not (NOTEBOOKS / f"{n}.ipynb").is_file()]
+    if missing:
+        raise EvidenceError(f"notebook {display(NOTEBOOKS / (missing[0] + '.ipynb'))} is missing; restore it from the repository.")
+    reports = Path(reports)
+    reports.mkdir(parents=True, exist_ok=True)
+    final = reports / params.run_name
+    tmp = reports / f".tmp-{params.run_name}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    log = open(tmp / "run.log", "w", encoding="utf-8")
+    try:
+        _log(log, f"evidence run {display(params_file)} -> {display(final)} ({len(notebooks)} notebook(s): {', '.join(notebooks)})", quiet)
+        return _run(params, notebooks, jobs, tmp, final, reports, log, started, t_start, quiet)
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        msg = "interrupted" if interrupted else str(exc)
+        try:
+            _log(log, f"FAILED: {msg}", True)
+            if not isinstance(exc, EvidenceError) and not interrupted:
+                log.write(traceback.format_exc())
+            log.close()
+        except Exception:
+            pass
+        failed = reports / ".failed" / params.run_name
+        if failed.exists():
+            shutil.rmtree(failed, ignore_errors=True)
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp / "_work", ignore_errors=True)
+            os.replace(tmp, failed)
+        raise
+    finally:
+        if not log.closed:
+            log.close()
+
+
+def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path, reports: Path, log: Any, started: str, t_start: float, quiet: bool) -> Path:
+    from .pipeline import prepare
+    from .results import stack
+    from .workbook import save_prepared, work_dir
+
+    import pandas as pd
+
+    t0 = time.perf_counter()
+    panel, design = prepare(params)
+    params_path = tmp / "params.yaml"
+    params_path.write_text(f"# resolved parameters of run {params.run_name} (from {params.source}{', overrides: ' + '; '.join(params.overrides) if params.overrides else ''})\n" + params.to_yaml(), encoding="utf-8")
+    panel.to_frame().to_csv(tmp / "panel.csv", index=False, lineterminator="\n")
+    design.cohorts.to_csv(tmp / "cohorts.csv", index=False, lineterminator="\n")
+    save_prepared(tmp, panel, design, params)
+    _log(log, f"panel: {panel.n_units} units x {panel.n_periods} periods from {panel.source}; design: {design.n_treated} treated, {design.n_comparison} comparison ({time.perf_counter() - t0:.1f} s)", quiet)
+    for note in panel.notes + design.notes:
+        _log(log, f"  note: {note}", True)
+    prov = collect(params.to_yaml(), panel.files, started)
+    kernel_base = str(_write_kernelspec(work_dir(tmp)))
+    outcomes: dict[str, NotebookOutcome] = {}
+    args = dict(run_dir=str(tmp), params_path=str(params_path), kernel_base=kernel_base, title=str(params["title"]), prov=prov, hide_code=bool(params["report.hide_code"]), synthetic=bool(params["report.synthetic"]))
+    ctx = mp.get_context("spawn")
+    with cf.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(notebooks))), mp_context=ctx) as pool:
+        futures = {pool.submit(execute_notebook, n, **args): n for n in notebooks}
+        try:
+            for fut in cf.as_completed(futures):
+                res = fut.result()
+                outcomes[res.name] = res
+                _log(log, f"  [{len(outcomes)}/{len(notebooks)}] {res.name}: {'ok' if res.ok else 'FAILED'} ({res.seconds:.1f} s)", quiet)
+                if not res.ok:
+                    for f in futures:
+                        f.cancel()
+                    kept = f"the previous report in {display(final)} is unchanged" if final.exists() else "nothing was published"
+                    raise RunFailed(f"{res.message} — {kept}; the failed notebook is in {display(reports / '.failed' / params.run_name)}.")
+        except BaseException:
+            for p in list(getattr(pool, "_processes", {}).values()):
+                p.terminate()
+            raise
+    frames = []
+    warnings: dict[str, list[str]] = {}
+    for n in notebooks:
+        f = work_dir(tmp) / "estimates" / f"{n}.csv"
+        if f.is_file():
+            frames.append(pd.read_csv(f, dtype={"group": "string", "period": "string"}))
+        w = work_dir(tmp) / "warnings" / f"{n}.json"
+        if w.is_file():
+            warnings[n] = json.loads(w.read_text())
+    estimates = stack(frames)
+    estimates.to_csv(tmp / "estimates.csv", index=False, lineterminator="\n")
+    from .panel import sha256
+
+    manifest = {
+        "run_name": params.run_name,
+        "title": params["title"],
+        "params_file": params.source,
+        "overrides": params.overrides,
+        "notebooks": {n: {"seconds": round(outcomes[n].seconds, 2), "ipynb": f"{n}.ipynb", "html": f"{n}.html"} for n in notebooks},
+        "outputs": {},
+        "estimates_rows": int(len(estimates)),
+        "synthetic": bool(params["report.synthetic"]),
+        "panel": {"units": panel.n_units, "periods": panel.n_periods, "frequency": panel.frequency, "source": panel.source},
+        "design": {"treated": design.n_treated, "comparison": design.n_comparison, "cohorts": design.cohort_labels, "window": list(design.window), "staggered": design.is_staggered},
+        "notes": panel.notes + design.notes,
+        "warnings": warnings,
+        **{k: v for k, v in prov.items() if k != "params"},
+    }
+    shutil.rmtree(work_dir(tmp))
+    manifest["outputs"] = {p.name: sha256(p) for p in sorted(tmp.iterdir()) if p.is_file() and p.name not in ("run.log",)}
+    manifest["finished"] = now()
+    manifest["seconds"] = round(time.perf_counter() - t_start, 2)
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
+    _log(log, f"published {display(final)} in {manifest['seconds']:.1f} s: {len(estimates)} estimate rows", quiet)
+    log.close()
+    # publish: rename the old report aside, the new one into place, then delete the old one
+    old = reports / f".old-{params.run_name}-{os.getpid()}"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+    return final

@@ -1,0 +1,132 @@
+"""The notebook side of a run: one call gives a notebook its parameters, panel and design, and records results.
+
+A notebook's parameters cell holds ``params_file`` and ``run_dir``. Under ``evidence run`` the runner builds the
+panel and design once, stores them in ``run_dir``, and every notebook loads them from there; opened by hand or by
+nbval (``run_dir`` empty) the notebook builds them itself from ``params_file``. Results recorded with
+:meth:`RunContext.record` go to ``run_dir/_work/estimates/<notebook>.csv``, which the runner stacks into
+``estimates.csv``.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .design import Design
+from .panel import Panel
+from .params import Params, load_params
+from .paths import resolve
+from .results import stack, tidy_frame
+
+WORK = "_work"
+
+
+def work_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / WORK
+
+
+def save_prepared(run_dir: str | Path, panel: Panel, design: Design, params: Params | None = None) -> None:
+    """Store the panel and design for the notebooks of a run (internal; removed before publishing)."""
+    w = work_dir(run_dir)
+    w.mkdir(parents=True, exist_ok=True)
+    if params is not None:
+        (w / "origin.json").write_text(json.dumps({"source": params.source, "overrides": params.overrides}))
+    with open(w / "prepared.pkl", "wb") as fh:
+        pickle.dump((panel, design), fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+@dataclass
+class RunContext:
+    """What a notebook needs: parameters, panel, design, and a place to record results and warnings."""
+
+    params: Params
+    panel: Panel
+    design: Design
+    notebook: str
+    run_dir: Path | None
+    results: list[pd.DataFrame] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def alpha(self) -> float:
+        return float(self.params["inference.alpha"])
+
+    @property
+    def seed(self) -> int:
+        return int(self.params["inference.seed"])
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.params["report.synthetic"])
+
+    def outcome_specs(self) -> list[tuple[str, bool]]:
+        """(outcome, log) pairs to analyse: every outcome in levels, counts also in logs when methods.did.log_outcomes."""
+        specs = [(o, False) for o in self.panel.outcomes]
+        if self.params["methods.did.log_outcomes"]:
+            specs += [(o, True) for o in self.panel.outcomes if self.panel.outcome_kinds.get(o) == "count"]
+        return specs
+
+    def record(self, result: Any) -> Any:
+        """Add a result's tidy rows (or a tidy DataFrame) to the run's estimates; returns the result unchanged."""
+        rows = tidy_frame(result.tidy() if hasattr(result, "tidy") else result)
+        rows["notebook"] = self.notebook
+        self.results.append(rows)
+        if self.run_dir is not None:
+            out = work_dir(self.run_dir) / "estimates"
+            out.mkdir(parents=True, exist_ok=True)
+            stack(self.results).to_csv(out / f"{self.notebook}.csv", index=False)
+        return result
+
+    def warn(self, text: str) -> None:
+        """A warning for the run index (few treated clusters, failed pre-trend test ...)."""
+        if text not in self.warnings:
+            self.warnings.append(text)
+        if self.run_dir is not None:
+            out = work_dir(self.run_dir) / "warnings"
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{self.notebook}.json").write_text(json.dumps(self.warnings, indent=1))
+
+    def estimates(self) -> pd.DataFrame:
+        """Everything this notebook has recorded."""
+        return stack(self.results)
+
+
+def open_run(params_file: str, run_dir: str | None = "", notebook: str = "notebook") -> RunContext:
+    """Open a run from a notebook.
+
+    Parameters
+    ----------
+    params_file
+        Parameters file (relative paths start at the project root).
+    run_dir
+        The run's working folder when executed by ``evidence run``; empty when the notebook runs on its own.
+    notebook
+        This notebook's name (``01_did``), stamped on every recorded row.
+    """
+    params = load_params(params_file)
+    rd = Path(run_dir) if run_dir else None
+    origin = work_dir(rd) / "origin.json" if rd is not None else None
+    if origin is not None and origin.is_file():  # report the user's file and overrides, not the resolved copy
+        info = json.loads(origin.read_text())
+        params.source, params.overrides = info["source"], list(info["overrides"])
+    cached = work_dir(rd) / "prepared.pkl" if rd is not None else None
+    if cached is not None and cached.is_file():
+        with open(cached, "rb") as fh:
+            panel, design = pickle.load(fh)
+    else:
+        from .pipeline import prepare
+
+        panel, design = prepare(params)
+    ctx = RunContext(params, panel, design, notebook, rd)
+    if params["report.synthetic"]:
+        ctx.warn("SYNTHETIC DATA: every number in this run comes from simulated data, not from the NHS.")
+    return ctx
+
+
+def resolve_params_path(params_file: str) -> Path:
+    return resolve(params_file)
