@@ -20,6 +20,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--only", action="append", default=None, metavar="NOTEBOOK", help="run only this notebook (repeatable)")
     r.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default 2)")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
+    r.add_argument("--reports", default=None, metavar="DIR", help="folder for reports (default: reports/ in the project, or $EVIDENCE_REPORTS)")
     v = sub.add_parser("validate", help="validate a parameters file and its data without running notebooks")
     v.add_argument("params")
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -37,7 +38,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             from .runner import run
 
-            out = run(args.params, args.overrides, args.only, jobs=args.jobs, quiet=args.quiet)
+            import os
+            from pathlib import Path
+
+            from .paths import REPORTS
+
+            reports = Path(args.reports or os.environ.get("EVIDENCE_REPORTS") or REPORTS)
+            out = run(args.params, args.overrides, args.only, jobs=args.jobs, reports=reports, quiet=args.quiet)
             if not args.quiet:
                 from .paths import display
 

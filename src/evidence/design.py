@@ -29,6 +29,7 @@ Waves not counted as treated
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -71,13 +72,13 @@ class Design:
     settings: dict[str, Any] = field(default_factory=dict)
 
     # -- per-unit arrays in panel.units order -----------------------------------------------------------------
-    @property
+    @cached_property
     def included(self) -> pd.DataFrame:
         """Cohort rows of the units in the analysis panel, in panel order."""
         c = self.cohorts[self.cohorts["status"] != "excluded"].set_index("unit")
         return c.loc[self.panel.units].reset_index()
 
-    @property
+    @cached_property
     def g(self) -> np.ndarray:
         """First treated period index per unit (``inf`` when untreated within the window)."""
         g = pd.to_numeric(self.included["g"], errors="coerce").to_numpy(dtype=float)
@@ -116,6 +117,11 @@ class Design:
     def is_staggered(self) -> bool:
         """More than one treated cohort."""
         return len(self.cohort_labels) > 1
+
+    @cached_property
+    def cluster_codes(self) -> np.ndarray:
+        """Integer cluster code per unit (0..G-1), in panel order."""
+        return pd.factorize(self.panel.unit_table()["cluster"].to_numpy())[0]
 
     @property
     def n_clusters(self) -> int:

@@ -90,22 +90,21 @@ def normal_inference(
 
 def tidy_frame(rows: Iterable[dict] | pd.DataFrame) -> pd.DataFrame:
     """Coerce rows to the contract: all columns present, in order, with stable dtypes."""
-    df = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     unknown = [c for c in df.columns if c not in ESTIMATE_COLUMNS]
     if unknown:
         raise ValueError(f"tidy rows carry columns outside the estimates contract: {unknown}")
-    for col in ESTIMATE_COLUMNS:
-        if col not in df.columns:
-            df[col] = pd.NA
-    df = df[ESTIMATE_COLUMNS]
+    n = len(df)
+    out = {}
     for col, dtype in _DTYPES.items():
+        values = df[col] if col in df.columns else pd.Series([pd.NA] * n, dtype="object")
         if dtype == "string":
-            df[col] = df[col].astype("string")
+            out[col] = pd.array(values.astype("object").where(values.notna(), None), dtype="string")
         elif dtype == "Int64":
-            df[col] = pd.to_numeric(df[col], errors="coerce").round().astype("Int64")
+            out[col] = pd.array(pd.to_numeric(values, errors="coerce").round(), dtype="Float64").astype("Int64")
         else:
-            df[col] = pd.to_numeric(df[col], errors="coerce").astype("float64")
-    return df.reset_index(drop=True)
+            out[col] = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return pd.DataFrame(out, index=pd.RangeIndex(n))
 
 
 def stack(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:

@@ -58,7 +58,7 @@ class NotebookOutcome:
 def _write_kernelspec(base: Path) -> Path:
     kdir = base / "kernels" / KERNEL_NAME
     kdir.mkdir(parents=True, exist_ok=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=ERROR"], "display_name": "Python (evidence workbook)", "language": "python", "env": {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0"}}
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=CRITICAL"], "display_name": "Python (evidence workbook)", "language": "python", "env": {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0"}}
     (kdir / "kernel.json").write_text(json.dumps(spec, indent=1))
     return base
 
@@ -238,22 +238,27 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
     outcomes: dict[str, NotebookOutcome] = {}
     args = dict(run_dir=str(tmp), params_path=str(params_path), kernel_base=kernel_base, title=str(params["title"]), prov=prov, hide_code=bool(params["report.hide_code"]), synthetic=bool(params["report.synthetic"]))
     ctx = mp.get_context("spawn")
-    with cf.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(notebooks))), mp_context=ctx) as pool:
+    failure: NotebookOutcome | None = None
+    pool = cf.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(notebooks))), mp_context=ctx)
+    try:
         futures = {pool.submit(execute_notebook, n, **args): n for n in notebooks}
-        try:
-            for fut in cf.as_completed(futures):
-                res = fut.result()
-                outcomes[res.name] = res
-                _log(log, f"  [{len(outcomes)}/{len(notebooks)}] {res.name}: {'ok' if res.ok else 'FAILED'} ({res.seconds:.1f} s)", quiet)
-                if not res.ok:
-                    for f in futures:
-                        f.cancel()
-                    kept = f"the previous report in {display(final)} is unchanged" if final.exists() else "nothing was published"
-                    raise RunFailed(f"{res.message} — {kept}; the failed notebook is in {display(reports / '.failed' / params.run_name)}.")
-        except BaseException:
-            for p in list(getattr(pool, "_processes", {}).values()):
-                p.terminate()
-            raise
+        for fut in cf.as_completed(futures):
+            res = fut.result()
+            outcomes[res.name] = res
+            _log(log, f"  [{len(outcomes)}/{len(notebooks)}] {res.name}: {'ok' if res.ok else 'FAILED'} ({res.seconds:.1f} s)", quiet)
+            if not res.ok and failure is None:
+                failure = res
+                for f in futures:
+                    f.cancel()  # notebooks not yet started are skipped; running ones finish cleanly
+    except BaseException:  # Ctrl-C: the kernels received it too; stop the workers at once
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    if failure is not None:
+        kept = f"the previous report in {display(final)} is unchanged" if final.exists() else "nothing was published"
+        raise RunFailed(f"{failure.message} — {kept}; the failed notebook is in {display(reports / '.failed' / params.run_name)}.")
     frames = []
     warnings: dict[str, list[str]] = {}
     for n in notebooks:

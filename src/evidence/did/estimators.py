@@ -1,8 +1,9 @@
 """2x2 difference-in-differences, two-way fixed effects and the TWFE event study.
 
-Inference throughout: cluster-robust (CR1: the sandwich times G/(G-1)) standard errors with clusters from the
-panel's ``cluster`` column (the unit by default), and Student-t intervals and p-values with G - 1 degrees of
-freedom. With few treated clusters these still over-reject; the robustness layer adds the wild cluster bootstrap.
+Inference throughout: cluster-robust standard errors with clusters from the panel's ``cluster`` column (the unit by
+default), with the small-sample factor G/(G-1)·(n-1)/n (linearmodels' ``group_debias``; fixed effects are not counted
+as regressors because the unit effects are nested in the clusters), and Student-t intervals and p-values with G - 1
+degrees of freedom. With few treated clusters these still over-reject; the robustness layer adds the wild cluster bootstrap.
 """
 
 from __future__ import annotations
@@ -52,18 +53,18 @@ def outcome_matrix(design: Design, outcome: str, log: bool = False) -> tuple[np.
 
 
 def _cluster_codes(design: Design) -> np.ndarray:
-    clusters = design.panel.unit_table()["cluster"].to_numpy()
-    return pd.factorize(clusters)[0]
+    return design.cluster_codes
 
 
 def _cr1(X: np.ndarray, resid: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """CR1 cluster-robust covariance: G/(G-1) (X'X)^-1 [sum_g X_g'e_g e_g'X_g] (X'X)^-1."""
+    """Cluster-robust covariance G/(G-1)·(n-1)/n (X'X)^-1 [sum_g X_g'e_g e_g'X_g] (X'X)^-1 (linearmodels' convention)."""
     bread = np.linalg.pinv(X.T @ X)
     G = int(groups.max()) + 1
     scores = np.zeros((G, X.shape[1]))
     np.add.at(scores, groups, X * resid[:, None])
     meat = scores.T @ scores
-    return G / (G - 1) * bread @ meat @ bread
+    n = X.shape[0]
+    return G / (G - 1) * (n - 1) / n * bread @ meat @ bread
 
 
 def _check_clusters(G: int) -> None:
@@ -167,7 +168,8 @@ def _fit_panelols(df: pd.DataFrame, exog: list[str], groups: np.ndarray, T: int)
     clusters = pd.DataFrame({"cluster": np.repeat(groups, T)}, index=df.index)
     try:
         model = PanelOLS(df["y"], df[exog], entity_effects=True, time_effects=True, drop_absorbed=True, check_rank=True)
-        return model.fit(cov_type="clustered", clusters=clusters, group_debias=True, debiased=False)
+        # sandwich times G/(G-1)·(n-1)/n, effects not counted: the same convention as did_2x2
+        return model.fit(cov_type="clustered", clusters=clusters, group_debias=True, debiased=False, auto_df=False, count_effects=False)
     except ValueError as exc:  # rank problems are the user's design, not a bug
         first = str(exc).splitlines()[0]
         raise EstimationError(f"the fixed-effects regression cannot be estimated on this design ({first[:140]}); check the cohorts and the comparison group.") from None

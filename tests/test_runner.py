@@ -1,0 +1,126 @@
+"""End to end: `evidence run` publishes a complete report, or nothing, and never damages the previous one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evidence.results import ESTIMATE_COLUMNS
+
+ROOT = Path(__file__).resolve().parents[1]
+EVIDENCE = [sys.executable, "-m", "evidence.cli"]
+
+pytestmark = pytest.mark.e2e
+
+
+def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, MPLBACKEND="Agg")
+    return subprocess.run([*EVIDENCE, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    reports = tmp_path_factory.mktemp("reports")
+    t0 = time.perf_counter()
+    proc = run_cli("run", "params/default.yaml", "--reports", str(reports), "--set", "run_name=e2e")
+    seconds = time.perf_counter() - t0
+    assert proc.returncode == 0, proc.stderr
+    return reports, reports / "e2e", proc, seconds
+
+
+def test_report_folder_is_complete(default_run):
+    reports, out, proc, _ = default_run
+    names = {p.name for p in out.iterdir()}
+    assert {"00_data.ipynb", "00_data.html", "01_did.ipynb", "01_did.html", "estimates.csv", "panel.csv", "cohorts.csv", "params.yaml", "manifest.json", "run.log"} <= names
+    assert not [p for p in reports.iterdir() if p.name.startswith(".tmp")]
+    assert "[1/2]" in proc.stdout and "[2/2]" in proc.stdout  # progress per notebook
+
+
+def test_estimates_follow_the_contract(default_run):
+    _, out, _, _ = default_run
+    est = pd.read_csv(out / "estimates.csv")
+    assert list(est.columns) == ESTIMATE_COLUMNS
+    assert set(est["method"]) == {"did_2x2", "twfe", "twfe_event_study"}
+    assert set(est["notebook"]) == {"01_did"}
+    assert set(est["outcome"]) == {"attendances", "admissions", "pct_within_4h", "attendances_log", "admissions_log"}
+    twfe = est[est["method"] == "twfe"]
+    assert len(twfe) == 5 and (twfe["n_clusters"] == 42).all() and (twfe["n_obs"] == 42 * 36).all()
+    assert np.isfinite(est[["estimate", "std_error"]].to_numpy()).all()
+
+
+def test_panel_file_is_the_analysis_panel(default_run):
+    _, out, _, _ = default_run
+    panel = pd.read_csv(out / "panel.csv")
+    assert len(panel) == 42 * 36 and panel["unit"].nunique() == 42
+    raw = pd.read_csv(ROOT / "data/raw/nhs/ae_attendances_2016_2019.csv", dtype={"type": str})
+    assert panel["attendances"].sum() == pytest.approx(raw.loc[raw["type"] == "1", "attendances"].sum())
+
+
+def test_manifest_and_html_carry_provenance(default_run):
+    _, out, _, _ = default_run
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["params_file"] == "params/default.yaml" and m["overrides"] == ["run_name=e2e"]
+    assert "data/raw/nhs/ae_attendances_2016_2019.csv" in m["data_checksums"]
+    assert m["versions"]["pandas"] and len(m["git"]["commit"]) in (7, 40) or m["git"]["commit"] == "unknown"
+    assert m["outputs"]["estimates.csv"] == hashlib.sha256((out / "estimates.csv").read_bytes()).hexdigest()
+    html = (out / "01_did.html").read_text()
+    assert "Package versions" in html and "<th>sha256</th>" in html and "data/raw/nhs/ae_attendances_2016_2019.csv" in html
+    assert "run_name" in html and "e2e" in html  # the parameters block
+    assert "<script src=" not in html and "cdnjs" not in html  # works offline
+    assert "import evidence" not in html  # code hidden by default
+
+
+def test_failed_notebook_leaves_previous_report_intact(default_run, tmp_path):
+    reports, out, _, _ = default_run
+    before = tree_digest(out)
+    # a user's file whose counts contain zeros: the log models in 01_did cannot run
+    months = pd.date_range("2018-01-01", periods=12, freq="MS").strftime("%Y-%m-%d")
+    df = pd.DataFrame({"area": np.repeat(["A", "B", "C", "D"], 12), "month": np.tile(months, 4), "visits": np.tile(np.arange(12), 4), "first": np.repeat(["2018-07-01", "0", "0", "0"], 12)})
+    data = tmp_path / "zeros.csv"
+    df.to_csv(data, index=False)
+    params = tmp_path / "p.yaml"
+    params.write_text(f"run_name: e2e\ndata:\n  path: {data}\n  unit: area\n  time: month\n  outcomes: [visits]\ntreatment:\n  cohort: first\ndesign:\n  start: 2018-01\n  end: 2018-12\n")
+    proc = run_cli("run", str(params), "--reports", str(reports))
+    assert proc.returncode == 2
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: notebook 01_did failed in code cell")
+    assert "cannot be logged" in err[0] and "unchanged" in err[0]
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert tree_digest(out) == before
+    assert (reports / ".failed" / "e2e" / "01_did.ipynb").is_file()
+    assert not [p for p in reports.iterdir() if p.name.startswith(".tmp")]
+
+
+def test_interrupted_run_publishes_nothing(default_run):
+    reports, out, _, _ = default_run
+    before = tree_digest(out)
+    env = dict(os.environ, MPLBACKEND="Agg")
+    proc = subprocess.Popen([*EVIDENCE, "run", "params/default.yaml", "--reports", str(reports), "--set", "run_name=e2e"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    # wait until notebooks are executing, then press Ctrl-C (SIGINT to the whole process group)
+    deadline = time.time() + 60
+    line = ""
+    while time.time() < deadline and "panel:" not in line:
+        line = proc.stdout.readline()
+    time.sleep(2.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].startswith("error: interrupted")
+    assert tree_digest(out) == before
+    assert not [p for p in reports.iterdir() if p.name.startswith(".tmp")]
+    assert (reports / ".failed" / "e2e" / "run.log").is_file()
