@@ -393,3 +393,13 @@ def _period_key(value: Any) -> tuple[int, ...]:
     if isinstance(value, int):
         return (value,)
     return tuple(int(p) for p in str(value).split("-"))
+
+
+def markdown_table() -> str:
+    """The parameter reference as a Markdown table (README.md embeds it; a test keeps the two in step)."""
+    lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for key, spec in SCHEMA.items():
+        default = "" if spec.default is None else yaml.safe_dump(spec.default, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+        choices = f" One of: {', '.join(f'`{c}`' for c in spec.choices)}." if spec.choices else ""
+        lines.append(f"| `{key}` | {spec.kind} | `{default}` | {spec.help}{choices} |".replace("``", ""))
+    return "\n".join(lines)
