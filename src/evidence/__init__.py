@@ -13,13 +13,20 @@ from typing import Any
 __version__ = "0.1.0"
 
 from .errors import DataError, DesignError, EstimationError, EvidenceError, ParamsError
-from .params import load_params
-from .workbook import open_run
 
 _SUBMODULES = {"did", "staggered", "plots", "report", "pipeline", "design", "panel", "results", "runner", "provenance", "periods", "data"}
 
 
 def __getattr__(name: str) -> Any:
+    # lazy: `evidence validate` and error messages should not pay for pandas/scipy imports they do not need
+    if name == "open_run":
+        from .workbook import open_run
+
+        return open_run
+    if name == "load_params":
+        from .params import load_params
+
+        return load_params
     if name in _SUBMODULES:
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'evidence' has no attribute {name!r}")

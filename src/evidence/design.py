@@ -39,6 +39,11 @@ from .errors import DesignError
 from .panel import Panel
 from .periods import FREQ_CODES, first_treated_period, label
 
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as plain Python values, for messages."""
+    return value.item() if isinstance(value, np.generic) else value
+
 STATUSES: tuple[str, ...] = ("treated", "not_yet_treated", "never_treated", "excluded")
 
 
@@ -181,8 +186,8 @@ class Design:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-def _window(panel: Panel, start: Any, end: Any) -> tuple[int, int]:
-    """Indexes of the window's first and last period in the panel."""
+def _window(panel: Panel, start: Any, end: Any) -> tuple[int, int, str | None]:
+    """Indexes of the window's first and last period in the panel, and a note when the window was cut to the data."""
     periods = panel.periods
     if panel.frequency == "integer":
         if not isinstance(start, int) or not isinstance(end, int):
@@ -202,9 +207,21 @@ def _window(panel: Panel, start: Any, end: Any) -> tuple[int, int]:
     first, last = label(periods[0], panel.frequency), label(periods[-1], panel.frequency)
     if idx_s >= len(periods) or idx_e < 0 or idx_e < idx_s:
         raise DesignError(f"design.start/design.end ({start} to {end}) select no period of the data, which runs {first} to {last}; choose a window inside it.")
+    clipped = []
+    if panel.frequency == "integer":
+        if start < int(periods[0]):
+            clipped.append(f"design.start {start} is before the first period of the data ({first})")
+        if end > int(periods[-1]):
+            clipped.append(f"design.end {end} is after the last period of the data ({last})")
+    else:
+        if ps.ordinal < periods[0].ordinal:
+            clipped.append(f"design.start {start} is before the first period of the data ({first})")
+        if pe.ordinal > periods[-1].ordinal:
+            clipped.append(f"design.end {end} is after the last period of the data ({last})")
+    note = "; ".join(clipped) + f": the window used is {label(periods[idx_s], panel.frequency)} to {label(periods[idx_e], panel.frequency)}." if clipped else None
     if idx_e - idx_s + 1 < 2:
         raise DesignError(f"design.start/design.end ({start} to {end}) select a single period; a difference-in-differences needs at least two.")
-    return idx_s, idx_e
+    return idx_s, idx_e, note
 
 
 def _finalise(panel: Panel, unit_info: pd.DataFrame, first: pd.Series, comparison: str, start: Any, end: Any, notes: list[str], source: str, settings: dict[str, Any]) -> Design:
@@ -212,7 +229,9 @@ def _finalise(panel: Panel, unit_info: pd.DataFrame, first: pd.Series, compariso
 
     ``first`` holds each unit's first treated period over the whole data (Period / int, or missing) indexed by unit.
     """
-    idx_s, idx_e = _window(panel, start, end)
+    idx_s, idx_e, window_note = _window(panel, start, end)
+    if window_note:
+        notes.append(window_note)
     win = panel.subset(t_min=idx_s, t_max=idx_e)
     periods = win.periods
     freq = panel.frequency
@@ -264,7 +283,8 @@ def _finalise(panel: Panel, unit_info: pd.DataFrame, first: pd.Series, compariso
     n_tr = int((cohorts["status"] == "treated").sum())
     n_cmp = int(cohorts["status"].isin(["not_yet_treated", "never_treated"]).sum())
     if n_tr == 0:
-        raise DesignError(f"no unit is treated inside the window {label(t_first, freq)} to {label(t_last, freq)}; widen design.start/design.end or change treatment.waves.")
+        fix = "change treatment.waves" if source == "designations" else f"check the {source}"
+        raise DesignError(f"no unit is treated inside the window {label(t_first, freq)} to {label(t_last, freq)}; widen design.start/design.end or {fix}.")
     if comparison == "never_treated" and n_cmp == 0:
         raise DesignError("design.comparison is never_treated but every unit is treated within the window; use design.comparison: not_yet_treated or extend the data.")
     if n_cmp == 0:
@@ -331,7 +351,7 @@ def design_from_designations(
     first = first_treated_period(chosen["date"], chosen["precision"], panel.frequency, first_period)
     first.index = units
     # waves not counted as treated
-    _, idx_e = _window(panel, start, end)
+    _, idx_e, _ = _window(panel, start, end)
     last_ord = panel.periods[idx_e].ordinal
     counted = chosen["wave"].isin(list(waves)).to_numpy()
     has = first.notna().to_numpy()
@@ -366,7 +386,7 @@ def design_from_cohort_column(panel: Panel, column: str, *, start: Any, end: Any
     if panel.frequency == "integer":
         vals = pd.to_numeric(raw[~never], errors="coerce")
         if vals.isna().any() or (vals % 1 != 0).any():
-            raise DesignError(f"column '{column}' (treatment.cohort) has {raw[~never][vals.isna() | (vals % 1 != 0)].iloc[0]!r}; give the first treated period as a whole number like the time column, or 0 for never treated.")
+            raise DesignError(f"column '{column}' (treatment.cohort) has {_plain(raw[~never][vals.isna() | (vals % 1 != 0)].iloc[0])!r}; give the first treated period as a whole number like the time column, or 0 for never treated.")
         first[~never] = vals.astype(int).to_numpy()
         periods = panel.periods.astype(int)
         off = ~np.isin(vals.astype(int), periods) & (vals.astype(int) >= periods.min()) & (vals.astype(int) <= periods.max())
@@ -375,7 +395,7 @@ def design_from_cohort_column(panel: Panel, column: str, *, start: Any, end: Any
     else:
         dates = pd.to_datetime(raw[~never].astype(str), errors="coerce", format="mixed")
         if dates.isna().any():
-            raise DesignError(f"column '{column}' (treatment.cohort) has {raw[~never][dates.isna()].iloc[0]!r}, which is not a date; give the first treated period as YYYY-MM-DD, or 0/blank for never treated.")
+            raise DesignError(f"column '{column}' (treatment.cohort) has {_plain(raw[~never][dates.isna()].iloc[0])!r}, which is not a date; give the first treated period as YYYY-MM-DD, or 0/blank for never treated.")
         first[~never] = list(dates.dt.to_period(FREQ_CODES[panel.frequency]))
     info = pd.DataFrame({"unit": panel.units})
     if "unit_name" in panel.data:
@@ -389,7 +409,7 @@ def design_from_indicator(panel: Panel, column: str, *, start: Any, end: Any, co
     bad = ~d.isin([0, 1])
     if bad.any():
         r = panel.data.loc[bad].iloc[0]
-        raise DesignError(f"column '{column}' (treatment.indicator) has {r[column]!r} for unit {r['unit']}; the indicator must be 0 or 1.")
+        raise DesignError(f"column '{column}' (treatment.indicator) has {_plain(r[column])!r} for unit {r['unit']}; the indicator must be 0 or 1.")
     mat = d.to_numpy(dtype=float).reshape(panel.n_units, panel.n_periods)
     off = np.diff(mat, axis=1) < 0
     if off.any():

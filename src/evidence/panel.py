@@ -127,8 +127,11 @@ def sha256(path: str | Path) -> str:
 
 
 def _fmt(value: Any) -> str:
+    """A value as users write it: no numpy reprs."""
     if isinstance(value, pd.Period):
         return str(value)
+    if isinstance(value, np.generic):
+        value = value.item()
     return repr(value) if isinstance(value, str) else str(value)
 
 
@@ -218,24 +221,31 @@ def validate_panel(
     )
     if frequency == "integer" or (frequency is None and is_int_time):
         if not is_int_time:
-            raise DataError(f"{name}: column '{time}' must hold whole numbers when data.frequency is integer; found {tcol.iloc[0]!r}.")
+            raise DataError(f"{name}: column '{time}' must hold whole numbers when data.frequency is integer; found {_fmt(tcol.iloc[0])}.")
         tvals = tcol.astype("int64")
         freq = "integer"
         uniq = np.unique(tvals.to_numpy())
         step = int(np.min(np.diff(uniq))) if len(uniq) > 1 else 1
         scale = (tvals - int(uniq.min())).to_numpy()
         if len(uniq) > 1 and np.any(np.diff(uniq) % step):
-            raise DataError(f"{name}: column '{time}' has periods {uniq[:6].tolist()}... that are not evenly spaced; use one frequency.")
+            raise DataError(f"{name}: column '{time}' has periods {[int(v) for v in uniq[:6]]}... that are not evenly spaced; use one frequency.")
         out["time"] = tvals.to_numpy()
         grid_scale = scale // step
     else:
+        if not pd.api.types.is_datetime64_any_dtype(tcol) and tcol.astype(str).str.contains("/", regex=False).any():
+            raise DataError(f"{name}: column '{time}' has dates like {str(tcol.iloc[0])!r}, whose day/month order is ambiguous; write them as YYYY-MM-DD (for example 2016-04-01).")
         parsed = pd.to_datetime(tcol.astype(str), errors="coerce", format="mixed") if not pd.api.types.is_datetime64_any_dtype(tcol) else tcol
         if parsed.isna().any():
             bad = tcol[parsed.isna()].iloc[0]
-            raise DataError(f"{name}: column '{time}' has {bad!r}, which is not a date; write periods as YYYY-MM-DD (first day of the period) or as integers.")
+            raise DataError(f"{name}: column '{time}' has {_fmt(bad)}, which is not a date; write periods as YYYY-MM-DD (first day of the period) or as integers.")
         freq = frequency or infer_date_frequency(parsed)
         if freq is None or freq == "integer":
-            raise DataError(f"{name}: column '{time}' mixes frequencies or has irregular dates (steps of {sorted(set(np.diff(np.unique(month_index(parsed)))))[:4]} months); give one row per month, quarter or year, or set data.frequency.")
+            by_unit = pd.DataFrame({"u": out["unit"], "d": parsed, "m": month_index(parsed)})
+            if (by_unit.groupby(["u", "m"])["d"].nunique() > 1).any():
+                raise DataError(f"{name}: column '{time}' has several dates in one month for a unit (weekly or daily data?); the workbook analyses months, quarters or years — aggregate to months first.")
+            steps = sorted({int(v) for v in np.diff(np.unique(month_index(parsed)))})[:4]
+            what = f"steps of {', '.join(map(str, steps))} months between dates" if steps else "a single period"
+            raise DataError(f"{name}: column '{time}' has irregular or mixed-frequency dates ({what}); give one row per month, quarter or year, or set data.frequency.")
         per = parsed.dt.to_period(FREQ_CODES[freq])
         out["time"] = per
         ordinals = per.array.asi8  # period ordinals: consecutive periods differ by one
@@ -247,7 +257,7 @@ def validate_panel(
     if dup.any():
         first = out.loc[dup].iloc[0]
         n = int(out.duplicated(["unit", "_k"]).sum())
-        raise DataError(f"{name}: {n} duplicate unit-period rows in columns '{unit}' and '{time}' (first: {first['unit']} at {_fmt(first['time'])}); keep one row per unit and period.")
+        raise DataError(f"{name}: {n} duplicate unit-period row{'s' if n != 1 else ''} in columns '{unit}' and '{time}' (first: {first['unit']} at {_fmt(first['time'])}); keep one row per unit and period.")
 
     # --- mixed frequencies and gaps, per unit (vectorised over the sorted table) --------------------------------
     out = out.sort_values(["unit", "_k"], kind="stable")
@@ -300,7 +310,7 @@ def validate_panel(
         vals = pd.to_numeric(src[col], errors="coerce")
         bad = vals.isna() & src[col].notna()
         if bad.any():
-            raise DataError(f"{name}: column '{col}' has non-numeric values such as {src.loc[bad, col].iloc[0]!r}; give numbers only.")
+            raise DataError(f"{name}: column '{col}' has non-numeric values such as {_fmt(src.loc[bad, col].iloc[0])}; give numbers only.")
         if vals.isna().any():
             r = out.loc[vals.isna()].iloc[0]
             raise DataError(f"{name}: column '{col}' has {int(vals.isna().sum())} missing values (first: unit {r['unit']} at {_fmt(r['time'])}); fill them or drop the unit.")
@@ -322,7 +332,7 @@ def validate_panel(
     for col in covariates:
         vals = pd.to_numeric(src[col], errors="coerce")
         if (vals.isna() & src[col].notna()).any():
-            raise DataError(f"{name}: covariate column '{col}' has non-numeric values such as {src.loc[vals.isna() & src[col].notna(), col].iloc[0]!r}; encode categories as numbers (dummies).")
+            raise DataError(f"{name}: covariate column '{col}' has non-numeric values such as {_fmt(src.loc[vals.isna() & src[col].notna(), col].iloc[0])}; encode categories as numbers (dummies).")
         if vals.isna().any():
             raise DataError(f"{name}: covariate column '{col}' has missing values; fill them or drop the covariate.")
         varying = vals.groupby(out["unit"]).nunique()

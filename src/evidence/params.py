@@ -29,6 +29,26 @@ NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did")
 BUILTIN_SOURCES: tuple[str, ...] = ("nhs_ae",)
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML loader that keeps dates as text (so they are checked key by key) and refuses duplicate keys."""
+
+    def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN201 - PyYAML signature
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ParamsError(f"key '{key}' appears twice (lines {seen[key] + 1} and {key_node.start_mark.line + 1}); keep one.")
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+_Loader.yaml_implicit_resolvers = {k: [(tag, rx) for tag, rx in v if tag != "tag:yaml.org,2002:timestamp"] for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def _safe_load(text: str):  # noqa: ANN202
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+
+
 @dataclass(frozen=True)
 class Field:
     """One parameter: its type, default, allowed values and help text (shown in errors and the README)."""
@@ -48,48 +68,48 @@ _DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 def _check_period(value: Any, key: str) -> None:
     if isinstance(value, bool):
-        raise ParamsError(f"params key '{key}': {value!r} is not a period; give a date like 2016-04 or 2016-04-01, or an integer period such as 2004.")
+        raise ParamsError(f"key '{key}': {value!r} is not a period; give a date like 2016-04 or 2016-04-01, or an integer period such as 2004.")
     if isinstance(value, int):
         return
     text = str(value)
     if not _DATE_RE.match(text):
-        raise ParamsError(f"params key '{key}': {value!r} is not a date; write it as YYYY-MM or YYYY-MM-DD (for example 2016-04), or an integer period such as 2004.")
+        raise ParamsError(f"key '{key}': {value!r} is not a date; write it as YYYY-MM or YYYY-MM-DD (for example 2016-04), or an integer period such as 2004.")
     parts = [int(p) for p in text.split("-")]
     if len(parts) >= 2 and not 1 <= parts[1] <= 12:
-        raise ParamsError(f"params key '{key}': {value!r} has month {parts[1]}; months run 01-12.")
+        raise ParamsError(f"key '{key}': {value!r} has month {parts[1]}; months run 01-12.")
     if len(parts) == 3:
         import datetime as _dt
 
         try:
             _dt.date(*parts)
         except ValueError:
-            raise ParamsError(f"params key '{key}': {value!r} is not a calendar date; check the day of the month.") from None
+            raise ParamsError(f"key '{key}': {value!r} is not a calendar date; check the day of the month.") from None
 
 
 def _check_run_name(value: Any, key: str) -> None:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", str(value)):
-        raise ParamsError(f"params key '{key}': {value!r} is not a usable folder name; use letters, digits, '-', '_' or '.' (at most 64 characters).")
+        raise ParamsError(f"key '{key}': {value!r} is not a usable folder name; use letters, digits, '-', '_' or '.' (at most 64 characters).")
 
 
 def _check_notebooks(value: Any, key: str) -> None:
     unknown = [v for v in value if v not in NOTEBOOK_ORDER]
     if unknown:
-        raise ParamsError(f"params key '{key}': unknown notebook {unknown[0]!r}; choose from {', '.join(NOTEBOOK_ORDER)}.")
+        raise ParamsError(f"key '{key}': unknown notebook {unknown[0]!r}; choose from {', '.join(NOTEBOOK_ORDER)}.")
     if len(set(value)) != len(value):
-        raise ParamsError(f"params key '{key}': a notebook is listed twice.")
+        raise ParamsError(f"key '{key}': a notebook is listed twice.")
 
 
 def _check_event_window(value: Any, key: str) -> None:
     if len(value) != 2 or value[0] > -1 or value[1] < 0:
-        raise ParamsError(f"params key '{key}': give [first_lead, last_lag] with first_lead <= -2 and last_lag >= 0, for example [-12, 12].")
+        raise ParamsError(f"key '{key}': give [first_lead, last_lag] with first_lead <= -2 and last_lag >= 0, for example [-12, 12].")
     if value[0] > -2:
-        raise ParamsError(f"params key '{key}': the first lead must be -2 or earlier (event time -1 is the reference period).")
+        raise ParamsError(f"key '{key}': the first lead must be -2 or earlier (event time -1 is the reference period).")
 
 
 def _check_outcome_kinds(value: Any, key: str) -> None:
     for name, kind in value.items():
         if kind not in OUTCOME_KINDS:
-            raise ParamsError(f"params key '{key}.{name}': {kind!r} is not an outcome kind; choose from {', '.join(OUTCOME_KINDS)}.")
+            raise ParamsError(f"key '{key}.{name}': {kind!r} is not an outcome kind; choose from {', '.join(OUTCOME_KINDS)}.")
 
 
 OUTCOME_KINDS: tuple[str, ...] = ("count", "continuous", "percent", "proportion")
@@ -147,9 +167,9 @@ SCHEMA: dict[str, Field] = {
 def _check_subset(value: Iterable[Any], key: str, allowed: tuple[str, ...]) -> None:
     bad = [v for v in value if v not in allowed]
     if bad:
-        raise ParamsError(f"params key '{key}': {bad[0]!r} is not allowed; choose from {', '.join(allowed)}.")
+        raise ParamsError(f"key '{key}': {bad[0]!r} is not allowed; choose from {', '.join(allowed)}.")
     if not list(value):
-        raise ParamsError(f"params key '{key}': the list is empty; give at least one of {', '.join(allowed)}.")
+        raise ParamsError(f"key '{key}': the list is empty; give at least one of {', '.join(allowed)}.")
 
 
 def defaults() -> dict[str, Any]:
@@ -250,7 +270,10 @@ def _coerce(key: str, value: Any, spec: Field, source: str) -> Any:
     if spec.maximum is not None and value > spec.maximum:
         raise ParamsError(f"{where}: {value!r} is above the maximum {spec.maximum:g}.")
     if spec.check is not None:
-        spec.check(value, key)
+        try:
+            spec.check(value, key)
+        except ParamsError as exc:
+            raise ParamsError(f"{source}: {exc}") from None
     return value
 
 
@@ -291,8 +314,10 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ParamsError(f"--set {text!r}: write overrides as key=value, for example --set inference.seed=7.")
     key, raw = text.split("=", 1)
     key = key.strip()
+    if not key:
+        raise ParamsError(f"--set {text!r}: the key is missing; write key=value, for example --set inference.seed=7.")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
+        value = _safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         raise ParamsError(f"--set {key}: the value {raw!r} is not valid YAML; quote text or write lists as [a, b].") from None
     return key, value
@@ -323,7 +348,13 @@ def load_params(path: str | Path | None = None, overrides: Iterable[str] = (), d
         if not p.is_file():
             raise ParamsError(f"params file {source} does not exist; give the path to a YAML file such as params/default.yaml.")
         try:
-            raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+            raw = _safe_load(p.read_text(encoding="utf-8"))
+        except ParamsError as exc:
+            raise ParamsError(f"params file {source}: {exc}") from None
+        except yaml.constructor.ConstructorError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            raise ParamsError(f"params file {source} uses a YAML tag such as !!python/...{where}; tags are not allowed (nothing was run) — write plain values.") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -337,19 +368,22 @@ def load_params(path: str | Path | None = None, overrides: Iterable[str] = (), d
     elif data is not None:
         raw = data
         source = "<params>"
-    flat = _flatten(raw, "", f"params file {source}" if path is not None else source)
+    file_label = f"params file {source}" if path is not None else source
+    flat = _flatten(raw, "", file_label)
+    origin = {k: file_label for k in flat}
     override_list = list(overrides)
     for text in override_list:
         key, value = parse_override(text)
         if key not in SCHEMA:
             raise ParamsError(f"--set {key}: unknown key{_suggest(key)}")
         flat[key] = value
+        origin[key] = "--set"
     for key in flat:
         if key not in SCHEMA:
             raise ParamsError(f"params file {source}: unknown key '{key}'{_suggest(key)}")
     values = defaults()
     for key, value in flat.items():
-        _set_nested(values, key, _coerce(key, value, SCHEMA[key], f"params file {source}" if path is not None else source))
+        _set_nested(values, key, _coerce(key, value, SCHEMA[key], origin[key]))
     _cross_checks(values, source)
     return Params(values=values, source=source, overrides=override_list)
 

@@ -52,8 +52,8 @@ def infer_date_frequency(dates: pd.Series) -> str | None:
     April are NHS financial years (``fy``).
     """
     uniq = np.unique(month_index(dates).to_numpy())
-    if len(uniq) < 2:
-        return None
+    if len(uniq) < 2 or pd.Series(pd.to_datetime(dates)).nunique() > len(uniq):
+        return None  # one period, or several dates within a month (weekly or daily data)
     steps = np.diff(uniq)
     step = int(np.min(steps))
     freq = STEP_MONTHS.get(step)

@@ -26,7 +26,7 @@ def plot_event_study(result: Any, ax: Any = None, label: str | None = None, colo
     """Event-study estimates with confidence intervals; the reference period (-1) is drawn at zero when omitted."""
     ax = _ax(ax)
     df = result.tidy()
-    df = df[df["event_time"].notna()].sort_values("event_time")
+    df = df[df["event_time"].notna() & df["estimand"].isin(["event_time", "dynamic"])].sort_values("event_time")
     et = df["event_time"].astype(float).to_numpy()
     est = df["estimate"].to_numpy()
     lo, hi = df["ci_lower"].to_numpy(), df["ci_upper"].to_numpy()
@@ -146,3 +146,18 @@ def event_study_grid(results: list[Any], synthetic: bool = False) -> Any:
         ax.set_title(r.outcome)
     fig.tight_layout()
     return fig
+
+
+def plot_bacon(result: Any, ax: Any = None, synthetic: bool = False) -> Any:
+    """Goodman-Bacon decomposition: each 2x2 estimate against its weight, by comparison type; TWFE as a line."""
+    ax = _ax(ax)
+    c = result.components()
+    markers = {"treated vs never treated": "o", "earlier vs later treated": "s", "later vs earlier treated": "^"}
+    for i, (kind, d) in enumerate(c.groupby("type", sort=False)):
+        ax.scatter(d["weight"], d["estimate"], marker=markers.get(kind, "o"), color=PALETTE[i], label=kind, s=40)
+    ax.axhline(result.twfe, color="grey", lw=1, ls="--", label=f"TWFE = {result.twfe:.3g}")
+    ax.set_xlabel("weight in the TWFE estimate")
+    ax.set_ylabel(f"2x2 estimate ({result.outcome})")
+    ax.legend(frameon=False, fontsize=8)
+    _synthetic_mark(ax, synthetic)
+    return ax

@@ -34,7 +34,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"{name} is not UTF-8 text; save the CSV as UTF-8.") from None
     except (pd.errors.ParserError, OSError, ValueError) as exc:
         kind = "Parquet" if path.suffix.lower() in (".parquet", ".pq") else "CSV"
-        first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        first = " ".join(str(exc).replace(str(path), "the file").split())[:200] if str(exc) else type(exc).__name__
         raise DataError(f"{name} cannot be read as {kind} ({first}); check the file format.") from None
     raise DataError(f"{name}: unknown file type; give a .csv, .csv.gz or .parquet file.")
 
@@ -71,6 +71,9 @@ def load_user_panel(
     """
     path = Path(path)
     raw = read_table(path)
+    for col in treatment_columns or []:
+        if col not in raw.columns:
+            raise DataError(f"{display(path)}: column '{col}' (from treatment.cohort / treatment.indicator) is missing; the file has columns {', '.join(map(str, list(raw.columns)[:12]))}.")
     kinds = {o: (outcome_kinds or {}).get(o, "count") for o in outcomes}
     df, freq, notes = validate_panel(
         raw,

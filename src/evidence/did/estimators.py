@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..design import Design
 from ..errors import EstimationError
+from ..inference import cluster_vcov
 from ..results import EstimateResult, EventStudyResult, normal_inference
 
 DESCRIPTIONS = {
@@ -57,14 +58,8 @@ def _cluster_codes(design: Design) -> np.ndarray:
 
 
 def _cr1(X: np.ndarray, resid: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Cluster-robust covariance G/(G-1)·(n-1)/n (X'X)^-1 [sum_g X_g'e_g e_g'X_g] (X'X)^-1 (linearmodels' convention)."""
-    bread = np.linalg.pinv(X.T @ X)
-    G = int(groups.max()) + 1
-    scores = np.zeros((G, X.shape[1]))
-    np.add.at(scores, groups, X * resid[:, None])
-    meat = scores.T @ scores
-    n = X.shape[0]
-    return G / (G - 1) * (n - 1) / n * bread @ meat @ bread
+    """Cluster-robust covariance (the package convention, :func:`evidence.inference.cluster_vcov`)."""
+    return cluster_vcov(X, resid, groups)
 
 
 def _check_clusters(G: int) -> None:
