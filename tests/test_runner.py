@@ -97,7 +97,7 @@ def test_failed_notebook_leaves_previous_report_intact(default_run, tmp_path):
     proc = run_cli("run", str(params), "--reports", str(reports))
     assert proc.returncode == 2
     err = proc.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: notebook 01_did failed in code cell")
+    assert len(err) == 1 and err[0].startswith("error: notebook 01_did failed in cell In [")
     assert "cannot be logged" in err[0] and "unchanged" in err[0]
     assert "Traceback" not in proc.stderr + proc.stdout
     assert tree_digest(out) == before

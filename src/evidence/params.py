@@ -23,7 +23,7 @@ import yaml
 from .errors import ParamsError
 from .paths import display, resolve
 
-NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did")
+NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did", "02_staggered")
 """Notebooks of the workbook, in reading order."""
 
 BUILTIN_SOURCES: tuple[str, ...] = ("nhs_ae",)
@@ -150,7 +150,7 @@ SCHEMA: dict[str, Field] = {
     # --- methods -------------------------------------------------------------------------------------------------
     "methods.did.log_outcomes": Field("bool", True, "Also estimate on log outcomes (count outcomes only; effects read as approximate proportional changes)."),
     "methods.did.event_window": Field("list[int]", [-12, 12], "Event-study leads and lags [first_lead, last_lag]; effects beyond are binned into the end points.", check=_check_event_window),
-    "methods.staggered.control_group": Field("str", "not_yet_treated", "Callaway-Sant'Anna comparison group.", choices=("never_treated", "not_yet_treated")),
+    "methods.staggered.control_group": Field("str", None, "Callaway-Sant'Anna comparison group; empty = the same as design.comparison.", choices=("never_treated", "not_yet_treated"), nullable=True),
     "methods.staggered.est_method": Field("str", "dr", "Callaway-Sant'Anna estimation method: dr, ipw or reg.", choices=("dr", "ipw", "reg")),
     "methods.staggered.base_period": Field("str", "varying", "Base period for pre-treatment ATT(g,t): varying or universal.", choices=("varying", "universal")),
     "methods.staggered.anticipation": Field("int", 0, "Periods of anticipation before treatment.", minimum=0),

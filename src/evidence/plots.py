@@ -104,15 +104,19 @@ def plot_trends(design: Any, outcome: str, ax: Any = None, synthetic: bool = Fal
 
 
 def plot_att_gt(result: Any, ax: Any = None, synthetic: bool = False) -> Any:
-    """Heatmap of ATT(g,t): cohorts by rows, periods by columns."""
-    import seaborn as sns
-
+    """Heatmap of ATT(g,t): cohorts by rows, periods by columns (diverging colours centred on zero)."""
     ax = _ax(ax)
     df = result.tidy()
     df = df[df["estimand"] == "att_gt"]
-    grid = df.pivot(index="group", columns="period", values="estimate")
-    lim = np.nanmax(np.abs(grid.to_numpy())) if grid.size else 1.0
-    sns.heatmap(grid, cmap="RdBu_r", center=0, vmin=-lim, vmax=lim, ax=ax, cbar_kws={"label": "ATT(g,t)"})
+    cols = list(dict.fromkeys(df["period"]))
+    rows = list(dict.fromkeys(df["group"]))
+    grid = df.pivot(index="group", columns="period", values="estimate").reindex(index=rows, columns=cols).to_numpy(dtype=float)
+    lim = float(np.nanmax(np.abs(grid))) if np.isfinite(grid).any() else 1.0
+    im = ax.imshow(grid, aspect="auto", cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+    ax.figure.colorbar(im, ax=ax, label="ATT(g,t)")
+    step = max(1, len(cols) // 12)
+    ax.set_xticks(range(0, len(cols), step), [cols[i] for i in range(0, len(cols), step)], rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)), rows)
     ax.set_xlabel("period")
     ax.set_ylabel("cohort")
     _synthetic_mark(ax, synthetic)
@@ -161,3 +165,38 @@ def plot_bacon(result: Any, ax: Any = None, synthetic: bool = False) -> Any:
     ax.legend(frameon=False, fontsize=8)
     _synthetic_mark(ax, synthetic)
     return ax
+
+
+def event_study_overlay_grid(groups: dict[str, list[Any]], labels: list[str], window: tuple[int, int] | None = None, synthetic: bool = False) -> Any:
+    """For each outcome, the event studies of several methods overlaid (:func:`plot_event_studies`); returns the Figure.
+
+    ``window`` limits the event times shown (for readability; estimates outside it are not dropped).
+    """
+    fig, axes = _grid(len(groups))
+    for ax, (outcome, results) in zip(axes, groups.items()):
+        plot_event_studies(results, ax=ax, labels=labels, synthetic=synthetic)
+        if window is not None:
+            ax.set_xlim(window[0] - 0.5, window[1] + 0.5)
+        ax.set_title(outcome)
+    fig.tight_layout()
+    return fig
+
+
+def att_gt_grid(results: list[Any], synthetic: bool = False) -> Any:
+    """ATT(g,t) heatmaps, one per outcome; returns the Figure."""
+    fig, axes = _grid(len(results), ncols=1, height=2.4)
+    for ax, r in zip(axes, results):
+        plot_att_gt(r, ax=ax, synthetic=synthetic)
+        ax.set_title(r.outcome)
+    fig.tight_layout()
+    return fig
+
+
+def bacon_grid(results: list[Any], synthetic: bool = False) -> Any:
+    """Goodman-Bacon decomposition plots, one per outcome; returns the Figure."""
+    fig, axes = _grid(len(results))
+    for ax, r in zip(axes, results):
+        plot_bacon(r, ax=ax, synthetic=synthetic)
+        ax.set_title(r.outcome)
+    fig.tight_layout()
+    return fig

@@ -221,3 +221,93 @@ def caveats(ctx: Any) -> Any:
     if ctx.synthetic:
         items.insert(0, "**Synthetic data.** Every number here comes from simulated data.")
     return md("\n".join(f"- {i}" for i in items))
+
+
+def cs_pretest_table(results_cs: list[Any], design: Design) -> pd.DataFrame:
+    """Callaway-Sant'Anna Wald pre-tests, with the number of clusters the covariance rests on."""
+    rows = []
+    for r in results_cs:
+        pt = r.pretest
+        if pt is None:
+            continue
+        rows.append({"outcome": r.outcome, "pre-period cells": pt.df, "W": round(pt.W, 2), "p_value": round(pt.p_value, 4), "clusters": design.n_clusters, "reliable": pt.df < design.n_clusters / 3})
+    return pd.DataFrame(rows)
+
+
+def uniform_band_pretrends(dynamic: list[Any]) -> pd.DataFrame:
+    """Pre-treatment event times whose simultaneous (uniform) band excludes zero, per outcome."""
+    rows = []
+    for r in dynamic:
+        d = r.tidy()
+        pre = d[(d["estimand"] == "dynamic") & d["event_time"].notna() & (d["event_time"] < 0)]
+        excl = pre[(pre["ci_lower"] > 0) | (pre["ci_upper"] < 0)]
+        rows.append({"outcome": r.outcome, "pre-treatment event times": len(pre), "bands excluding zero": len(excl), "event times": ", ".join(str(int(e)) for e in excl["event_time"])})
+    return pd.DataFrame(rows)
+
+
+def method_comparison(rows_by_method: dict[str, list[Any]], estimands: dict[str, str]) -> pd.DataFrame:
+    """One row per outcome and method: the overall ATT estimate and interval (TWFE vs CS vs Sun-Abraham vs imputation)."""
+    out = []
+    for method, results in rows_by_method.items():
+        for r in results:
+            d = r.tidy()
+            est = estimands[method]
+            row = d[(d["estimand"] == est) & (d["group"].fillna("") == "all")]
+            if row.empty:
+                continue
+            row = row.iloc[0]
+            out.append({"outcome": row["outcome"], "method": method, "estimand": est, "estimate": row["estimate"], "ci_lower": row["ci_lower"], "ci_upper": row["ci_upper"], "p_value": row["p_value"]})
+    df = pd.DataFrame(out)
+    order = {m: i for i, m in enumerate(rows_by_method)}
+    return df.sort_values(["outcome", "method"], key=lambda s: s.map(order) if s.name == "method" else s, kind="stable").reset_index(drop=True)
+
+
+def staggered_verdict(ctx: Any, comparison: pd.DataFrame, bacon: list[Any], bands: pd.DataFrame) -> Any:
+    """What TWFE vs the staggered estimators say, outcome by outcome, generated from the results."""
+    alpha = ctx.alpha
+    lines = []
+    for outcome, d in comparison.groupby("outcome", sort=False):
+        d = d.set_index("method")
+        signs = np.sign(d["estimate"])
+        sig = d["p_value"] < alpha
+        txt = f"- **{outcome}**: " + "; ".join(f"{m} {fmt(r.estimate)} [{fmt(r.ci_lower)}, {fmt(r.ci_upper)}]" for m, r in d.iterrows())
+        agree_sign = signs.nunique() == 1
+        txt += ". The methods " + ("agree in sign" if agree_sign else "**disagree in sign**")
+        txt += f"; {int(sig.sum())} of {len(d)} intervals exclude zero"
+        if "twfe" in d.index and len(d) > 1:
+            others = d.drop(index="twfe")["estimate"]
+            gap = float(d.loc["twfe", "estimate"] - others.mean())
+            spread = float(max(d["ci_upper"] - d["ci_lower"]))
+            txt += f"; TWFE differs from the robust estimators' mean by {fmt(gap)} ({'small' if abs(gap) < spread / 4 else 'large'} relative to the widest interval)"
+        if {"twfe", "imputation", "cs", "sun_abraham"} <= set(d.index):
+            whole = float(d.loc[["twfe", "imputation"], "estimate"].mean())
+            anchored = float(d.loc[["cs", "sun_abraham"], "estimate"].mean())
+            spread = float(max(d["ci_upper"] - d["ci_lower"]))
+            if abs(whole - anchored) > spread / 4:
+                txt += (
+                    f". TWFE and imputation (which use the whole pre-period as the baseline) average {fmt(whole)}, Callaway-Sant'Anna and "
+                    f"Sun-Abraham (anchored at the last pre-treatment period) {fmt(anchored)}: the pattern expected when treated and comparison "
+                    "areas were already on different trends before designation"
+                )
+        b = next((x for x in bacon if x.outcome == outcome), None)
+        if b is not None:
+            bt = b.by_type().set_index("type")
+            if "later vs earlier treated" in bt.index:
+                w = float(bt.loc["later vs earlier treated", "weight"])
+                txt += f". In the Goodman-Bacon decomposition, comparisons against already-treated cohorts carry {w:.0%} of the TWFE weight"
+        band = bands[bands["outcome"] == outcome]
+        if len(band):
+            n_ex = int(band["bands excluding zero"].iloc[0])
+            n_pre = int(band["pre-treatment event times"].iloc[0])
+            if n_ex:
+                ctx.warn(f"Callaway-Sant'Anna uniform bands exclude zero at {n_ex} pre-treatment event time(s) for {outcome}: parallel trends doubtful.")
+            txt += f". Pre-trends: the simultaneous band excludes zero at {n_ex} of {n_pre} pre-treatment event times" + (" — evidence against parallel trends" if n_ex else "")
+        lines.append(txt + ".")
+    return md("\n".join(lines))
+
+
+def bacon_table(results: list[Any]) -> pd.DataFrame:
+    """Weight and weighted-average estimate by comparison type, per outcome (Goodman-Bacon)."""
+    frames = [r.by_type().assign(outcome=r.outcome, twfe=r.twfe) for r in results]
+    df = pd.concat(frames, ignore_index=True)
+    return df[["outcome", "type", "weight", "average estimate", "twfe"]]

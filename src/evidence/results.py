@@ -181,5 +181,7 @@ class EventStudyResult(EstimateResult):
     kind = "event_study"
 
     @property
-    def reference(self) -> int:
-        return int(self.details.get("reference", -1))
+    def reference(self) -> int | None:
+        """Event time normalised to zero (``None`` when every event time is estimated, as in imputation)."""
+        ref = self.details.get("reference", -1)
+        return None if ref is None else int(ref)

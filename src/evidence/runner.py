@@ -100,13 +100,15 @@ def execute_notebook(name: str, run_dir: str, params_path: str, kernel_base: str
             request_save_on_cell_execute=False,
         )
     except pm.PapermillExecutionError as exc:
-        nb = nbformat.read(out, as_version=4) if out.exists() else None
-        cell_no = exc.cell_index
-        if nb is not None:
-            code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-            cell_no = code_cells.index(exc.cell_index) + 1 if exc.cell_index in code_cells else exc.cell_index
+        where = f"In [{exc.exec_count}]"
+        if out.exists():  # name the cell by its first line (papermill adds a banner cell, so indexes shift)
+            nb = nbformat.read(out, as_version=4)
+            hit = [c for c in nb.cells if c.cell_type == "code" and c.get("execution_count") == exc.exec_count]
+            if hit:
+                first = next((ln.strip() for ln in hit[0].source.splitlines() if ln.strip() and not ln.strip().startswith("#")), "")
+                where += f" ({first[:60]}{'...' if len(first) > 60 else ''})"
         evalue = " ".join(str(exc.evalue).split())
-        return NotebookOutcome(name, False, time.perf_counter() - t0, f"notebook {name} failed in code cell {cell_no} (execution count {exc.exec_count}): {exc.ename}: {evalue}")
+        return NotebookOutcome(name, False, time.perf_counter() - t0, f"notebook {name} failed in cell {where}: {exc.ename}: {evalue}")
     except Exception as exc:  # kernel death, missing notebook ...
         return NotebookOutcome(name, False, time.perf_counter() - t0, f"notebook {name} could not run: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
     seconds = time.perf_counter() - t0

@@ -71,6 +71,25 @@ class RunContext:
             specs += [(o, True) for o in self.panel.outcomes if self.panel.outcome_kinds.get(o) == "count"]
         return specs
 
+    def cs_options(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`evidence.staggered.from_design.cs` from ``methods.staggered.*``, ``data.covariates`` and ``inference.*``."""
+        st = self.params["methods.staggered"]
+        return dict(
+            control_group=st["control_group"] or self.params["design.comparison"],
+            est_method=st["est_method"],
+            base_period=st["base_period"],
+            anticipation=int(st["anticipation"]),
+            covariates=list(self.panel.covariates) if self.params["data.covariates"] else None,
+            bootstrap_draws=int(self.params["inference.bootstrap_draws"]),
+            seed=self.seed,
+            alpha=self.alpha,
+        )
+
+    @property
+    def sa_control(self) -> str:
+        """Sun-Abraham control group: never-treated units when the design has any, else the last treated cohort."""
+        return "never_treated" if (~self.design.treated).any() else "last_cohort"
+
     def record(self, result: Any) -> Any:
         """Add a result's tidy rows (or a tidy DataFrame) to the run's estimates; returns the result unchanged."""
         rows = tidy_frame(result.tidy() if hasattr(result, "tidy") else result)

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.special import expit
 
 TRIM_LEVEL = 0.995
+OVERLAP_CHECK = 0.999
 
 
 class CellEstimationError(RuntimeError):
@@ -70,7 +71,11 @@ def _ps_pieces(X: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Fitted propensity score (capped) and the asymptotic linear representation matrix of the logit."""
     n = X.shape[0]
     beta = logit_fit(X, D)
-    ps = np.minimum(expit(X @ beta), 1 - 1e-6)
+    ps = expit(X @ beta)
+    if ps.max() >= OVERLAP_CHECK:
+        # R did's preliminary check before calling DRDID: the cell is reported as missing
+        raise CellEstimationError(f"overlap condition violated (a propensity score >= {OVERLAP_CHECK})")
+    ps = np.minimum(ps, 1 - 1e-6)
     W = ps * (1 - ps)
     XtWX = (X * W[:, None]).T @ X
     if np.linalg.cond(XtWX) > 1 / np.finfo(float).eps:
@@ -108,7 +113,6 @@ def drdid_panel(y1: np.ndarray, y0: np.ndarray, D: np.ndarray, X: np.ndarray) ->
     att, inf
         The estimate and its influence function (length ``n``).
     """
-    n = len(D)
     dY = y1 - y0
     ps, hess = _ps_pieces(X, D)
     trim = np.where(D == 0, ps < TRIM_LEVEL, True)

@@ -34,7 +34,7 @@ class PreparedPanel:
     Y
         ``n_units x n_periods`` outcome matrix (C order), rows in ``unit_ids`` order.
     periods
-        Sorted period values (``float64``) and ``period_values`` in the caller's dtype.
+        Sorted period values (``float64``).
     unit_ids
         Unit identifiers, one per row of ``Y``.
     cohort
@@ -54,7 +54,6 @@ class PreparedPanel:
 
     Y: np.ndarray
     periods: np.ndarray
-    period_values: np.ndarray
     unit_ids: np.ndarray
     cohort: np.ndarray
     groups: np.ndarray
@@ -116,6 +115,29 @@ def check_options(
     return cg
 
 
+def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted unique values and each value's position among them.
+
+    Integer-valued arrays spanning a modest range use a lookup table (linear time); others are factorised.
+    """
+    v = values
+    if v.dtype.kind == "f" and np.all(np.isfinite(v)) and np.all(v == np.round(v)):
+        v = v.astype(np.int64)
+    if v.dtype.kind in "iu" and v.size:
+        lo, hi = int(v.min()), int(v.max())
+        if hi - lo <= 4 * v.size + 1024:
+            present = np.zeros(hi - lo + 1, dtype=bool)
+            present[v - lo] = True
+            pos = np.cumsum(present) - 1
+            uniq = np.flatnonzero(present) + lo
+            return pos[v - lo], uniq.astype(values.dtype)
+    try:
+        codes, uniq = pd.factorize(values, sort=True)
+    except TypeError:
+        codes, uniq = pd.factorize(values, sort=False)
+    return codes, np.asarray(uniq)
+
+
 def _pivot_codes(ids: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """Unit ids, sorted periods, and either ``None`` (rows already form an N x T block) or each row's flat index.
 
@@ -145,12 +167,8 @@ def _pivot_codes(ids: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray
                 if increasing or len(pd.unique(uid)) == n_units:
                     return uid.copy(), first.copy(), None, np.ones(n_rows, dtype=bool)
     # General path: integer codes for units and periods.
-    try:
-        ucodes, uniq_ids = pd.factorize(ids, sort=True)
-    except TypeError:
-        ucodes, uniq_ids = pd.factorize(ids, sort=False)
-    tcodes, uniq_t = pd.factorize(t, sort=True)
-    uniq_ids = np.asarray(uniq_ids)
+    ucodes, uniq_ids = _codes(ids)
+    tcodes, uniq_t = _codes(t)
     uniq_t = np.asarray(uniq_t, dtype=np.float64)
     T = len(uniq_t)
     lin = ucodes.astype(np.int64) * T + tcodes
@@ -174,8 +192,6 @@ def prepare_panel(
     if not isinstance(data, pd.DataFrame):
         raise EstimationError(f"data must be a pandas DataFrame in long format (got {type(data).__name__})")
     covariates = list(covariates or [])
-    if isinstance(covariates, str):  # pragma: no cover - guarded by list() above
-        covariates = [covariates]
     roles = {"yname": yname, "tname": tname, "idname": idname, "gname": gname}
     for role, col in roles.items():
         if not isinstance(col, str) or col not in data.columns:
@@ -258,7 +274,8 @@ def prepare_panel(
     # only complete units are kept, so every cell read below was observed
     Gm = to_matrix(g, fill=0.0)
     keep = complete
-    Gk = Gm[keep]
+    all_complete = n_incomplete == 0
+    Gk = Gm if all_complete else Gm[keep]
     g_unit = Gk[:, 0].copy()
     varies = (Gk != g_unit[:, None]).any(axis=1)
     if varies.any():
@@ -272,7 +289,7 @@ def prepare_panel(
     if Xm:
         X = np.empty((int(keep.sum()), len(Xm)), dtype=np.float64)
         for j, (col, xm) in enumerate(zip(covariates, Xm, strict=True)):
-            xk = xm[keep]
+            xk = xm if all_complete else xm[keep]
             v = (xk != xk[:, :1]).any(axis=1)
             if v.any():
                 bad = unit_ids[keep][v]
@@ -335,7 +352,8 @@ def prepare_panel(
         if cluster_codes is not None:
             cluster_codes = cluster_codes[keep_u]
 
-    groups = np.unique(cohort[np.isfinite(cohort)])
+    groups = np.sort(pd.unique(cohort))
+    groups = groups[np.isfinite(groups)]
     has_never = bool(np.isinf(cohort).any())
     if not has_never:
         if control_group == "never_treated":
@@ -372,12 +390,9 @@ def prepare_panel(
     else:
         n_clusters = int(Ym.shape[0])
 
-    pv = data[tname].to_numpy()
-    period_values = periods.astype(pv.dtype) if pv.dtype.kind in "iuf" else periods
     return PreparedPanel(
         Y=Ym,
         periods=np.asarray(periods, dtype=np.float64),
-        period_values=period_values,
         unit_ids=unit_ids,
         cohort=cohort,
         groups=groups.astype(np.float64),

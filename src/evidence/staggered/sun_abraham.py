@@ -1,0 +1,140 @@
+"""Sun and Abraham (2021) interaction-weighted event study.
+
+Estimand: the effect at each event time l (periods since treatment), averaged over the cohorts observed at l with
+weights equal to their shares of treated units — the same weights as the Callaway-Sant'Anna dynamic aggregation.
+Method: a regression with unit and period fixed effects and a full set of cohort x event-time indicators (except
+l = -1), so each cohort's effects are estimated against the control group only (never-treated units, or the last
+treated cohort before its treatment) and are not contaminated by other cohorts' effects as in the TWFE event study.
+Assumptions: parallel trends between each cohort and the control group, no anticipation, and (for the unbinned
+default) nothing else. Inference: cluster-robust covariance of the cohort x event-time coefficients (package
+convention, :mod:`evidence.inference`); event-time averages use the cohort shares as fixed weights, ``w' V w``.
+Without binning and with never-treated controls, the post-treatment estimates equal the Callaway-Sant'Anna dynamic
+aggregation with never-treated comparisons.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..design import Design
+from ..did.estimators import outcome_matrix
+from ..errors import EstimationError
+from ..inference import cluster_vcov, demean_two_way
+from ..results import EventStudyResult, normal_inference
+
+DESCRIPTION = (
+    "Sun-Abraham interaction-weighted event study: cohort x event-time effects from a two-way fixed effects regression "
+    "saturated in cohort x event time (each cohort compared with the control group only), averaged over cohorts with their "
+    "shares of treated units. Assumes parallel trends with the control group and no anticipation. Cluster-robust standard "
+    "errors with the cohort shares as fixed weights; t with G-1 df."
+)
+
+
+def sun_abraham(
+    design: Design,
+    outcome: str,
+    *,
+    log: bool = False,
+    control: str = "never_treated",
+    window: tuple[int, int] | None = None,
+    alpha: float = 0.05,
+) -> EventStudyResult:
+    """Sun-Abraham interaction-weighted event study.
+
+    Parameters
+    ----------
+    design
+        Analysis design (balanced panel, cohorts).
+    outcome
+        Outcome column.
+    log
+        Analyse log(outcome).
+    control
+        ``never_treated`` (units untreated throughout the window) or ``last_cohort`` (the last treated cohort, with
+        the periods from its treatment on dropped).
+    window
+        ``(first_lead, last_lag)`` to bin event times beyond; ``None`` (default) saturates every event time.
+    alpha
+        1 - confidence level.
+
+    Returns
+    -------
+    EventStudyResult
+        ``estimand='dynamic'`` rows by event time (reference -1 omitted), ``estimand='simple'`` (all post-treatment
+        cohort x event-time cells weighted by their number of treated unit-periods) and ``estimand='cohort_event'``
+        rows (group = cohort, the cohort-specific effects).
+    """
+    y, label_ = outcome_matrix(design, outcome, log)
+    g = design.g.copy()
+    groups = design.cluster_codes
+    T = y.shape[1]
+    periods = design.panel.period_labels
+    if control == "never_treated":
+        ctrl = ~np.isfinite(g)
+        if not ctrl.any():
+            raise EstimationError("Sun-Abraham with never-treated controls needs units untreated throughout the window; there are none — use control='last_cohort'.")
+        t_keep = T
+    elif control == "last_cohort":
+        if np.unique(g[np.isfinite(g)]).size < 2:
+            raise EstimationError("Sun-Abraham with the last cohort as control needs at least two treated cohorts.")
+        last = np.max(g[np.isfinite(g)])
+        ctrl = (g == last) | ~np.isfinite(g)
+        t_keep = int(last)
+        g = np.where(g == last, np.inf, g)
+    else:
+        raise EstimationError(f"methods.staggered: Sun-Abraham control {control!r} is unknown; use never_treated or last_cohort.")
+    y = y[:, :t_keep]
+    T = t_keep
+    treated = np.isfinite(g) & (g < T)
+    cohorts = np.unique(g[treated]).astype(int)
+    if cohorts.size == 0:
+        raise EstimationError("Sun-Abraham: no treated cohort is observed inside the (restricted) window.")
+    t = np.arange(T)
+    E = np.where(treated[:, None], t[None, :] - g[:, None], np.nan)
+    if window is not None:
+        E = np.clip(E, window[0], window[1])
+    # one column per (cohort, event time) cell present in the data, except event time -1
+    cells = []
+    for c in cohorts:  # a few cohorts; columns are built with array operations
+        ev = np.unique(E[g == c][~np.isnan(E[g == c])]).astype(int)
+        cells += [(int(c), int(l)) for l in ev if l != -1]
+    if not any(l < -1 for _, l in cells) and not any(l >= 0 for _, l in cells):
+        raise EstimationError("Sun-Abraham: no event time besides the reference period is observed.")
+    N = y.shape[0]
+    X = np.zeros((N, T, len(cells)))
+    for j, (c, l) in enumerate(cells):
+        X[:, :, j] = (g[:, None] == c) & (E == l)
+    Xd = demean_two_way(X).reshape(N * T, -1)
+    yd = demean_two_way(y).ravel()
+    bread = np.linalg.pinv(Xd.T @ Xd)
+    beta = bread @ (Xd.T @ yd)
+    resid = yd - Xd @ beta
+    rows_groups = np.repeat(groups, T)
+    V = cluster_vcov(Xd, resid, rows_groups, bread)
+    G = int(groups.max()) + 1
+    n_units = int(treated.sum() + ctrl.sum())
+    size = {int(c): int((g == c).sum()) for c in cohorts}
+    cell_e = np.array([l for _, l in cells])
+    cell_c = np.array([c for c, _ in cells])
+    rows = []
+    # interaction-weighted averages by event time: cohort shares among cohorts observed at that event time
+    for l in np.unique(cell_e):
+        idx = np.flatnonzero(cell_e == l)
+        w = np.array([size[int(c)] for c in cell_c[idx]], float)
+        w /= w.sum()
+        est = float(w @ beta[idx])
+        se = float(np.sqrt(w @ V[np.ix_(idx, idx)] @ w))
+        rows.append({"estimand": "dynamic", "event_time": int(l), "estimate": est, "std_error": se})
+    # overall: post cells weighted by their number of treated unit-periods
+    post = np.flatnonzero(cell_e >= 0)
+    if post.size:
+        w = np.array([size[int(c)] for c in cell_c[post]], float)
+        w /= w.sum()
+        rows.append({"estimand": "simple", "group": "all", "estimate": float(w @ beta[post]), "std_error": float(np.sqrt(w @ V[np.ix_(post, post)] @ w))})
+    for j, (c, l) in enumerate(cells):
+        rows.append({"estimand": "cohort_event", "group": periods[c], "event_time": l, "estimate": float(beta[j]), "std_error": float(np.sqrt(V[j, j]))})
+    df = pd.DataFrame(rows)
+    lo, hi, p = normal_inference(df["estimate"].to_numpy(), df["std_error"].to_numpy(), alpha, df=G - 1)
+    df = df.assign(method="sun_abraham", outcome=label_, ci_lower=lo, ci_upper=hi, p_value=p, n_obs=n_units * T, n_units=n_units, n_clusters=G)
+    return EventStudyResult(df, method="sun_abraham", outcome=label_, estimand="dynamic", description=DESCRIPTION, alpha=alpha, details={"reference": -1, "control": control, "cells": cells, "vcov": V, "coef": beta})
