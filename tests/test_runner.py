@@ -47,19 +47,27 @@ def test_report_folder_is_complete(default_run):
     names = {p.name for p in out.iterdir()}
     assert {"00_data.ipynb", "00_data.html", "01_did.ipynb", "01_did.html", "estimates.csv", "panel.csv", "cohorts.csv", "params.yaml", "manifest.json", "run.log"} <= names
     assert not [p for p in reports.iterdir() if p.name.startswith(".tmp")]
-    assert "[1/2]" in proc.stdout and "[2/2]" in proc.stdout  # progress per notebook
+    from evidence.params import NOTEBOOK_ORDER
+
+    n = len(NOTEBOOK_ORDER)
+    assert all(f"[{i}/{n}]" in proc.stdout for i in range(1, n + 1))  # progress per notebook
+    assert {f"{nb}.html" for nb in NOTEBOOK_ORDER} <= names
 
 
 def test_estimates_follow_the_contract(default_run):
     _, out, _, _ = default_run
     est = pd.read_csv(out / "estimates.csv")
     assert list(est.columns) == ESTIMATE_COLUMNS
-    assert set(est["method"]) == {"did_2x2", "twfe", "twfe_event_study"}
-    assert set(est["notebook"]) == {"01_did"}
+    assert set(est["method"]) == {"did_2x2", "twfe", "twfe_event_study", "cs", "sun_abraham", "imputation", "bacon"}
+    assert set(est["notebook"]) == {"01_did", "02_staggered"}
+    assert {"att_gt", "simple", "group", "dynamic", "calendar"} <= set(est.loc[est["method"] == "cs", "estimand"])
     assert set(est["outcome"]) == {"attendances", "admissions", "pct_within_4h", "attendances_log", "admissions_log"}
     twfe = est[est["method"] == "twfe"]
     assert len(twfe) == 5 and (twfe["n_clusters"] == 42).all() and (twfe["n_obs"] == 42 * 36).all()
-    assert np.isfinite(est[["estimate", "std_error"]].to_numpy()).all()
+    assert np.isfinite(est["estimate"].to_numpy()).all()
+    # every estimator reports a standard error; the Goodman-Bacon rows describe TWFE and have none
+    assert np.isfinite(est.loc[est["method"] != "bacon", "std_error"].to_numpy()).all()
+    assert est.loc[est["method"] == "bacon", "std_error"].isna().all()
 
 
 def test_panel_file_is_the_analysis_panel(default_run):
