@@ -105,6 +105,26 @@ class Design:
         e = t[None, :] - self.g[:, None]
         return np.where(np.isfinite(self.g)[:, None], e, np.nan)
 
+    def only_cohort(self, cohort: str | None = None) -> "Design":
+        """A design with one treated cohort (the earliest by default) and the units untreated throughout the window.
+
+        Other cohorts are excluded (status ``excluded``, with the reason), so single-cohort methods (synthetic
+        control, interrupted time series) compare that cohort only with clean comparison units.
+        """
+        labels = self.cohort_labels
+        if not labels:
+            raise DesignError("the design has no treated cohort.")
+        cohort = labels[0] if cohort is None else str(cohort)
+        if cohort not in labels:
+            raise DesignError(f"cohort {cohort!r} is not in the design; choose from {', '.join(labels)}.")
+        cohorts = self.cohorts.copy()
+        other = (cohorts["status"] == "treated") & (cohorts["first_treated"] != cohort)
+        cohorts.loc[other, "status"] = "excluded"
+        cohorts.loc[other, "reason"] = f"treated in another cohort (analysis restricted to cohort {cohort})"
+        keep = cohorts.loc[cohorts["status"] != "excluded", "unit"].to_numpy()
+        notes = list(self.notes) + [f"Restricted to cohort {cohort}: {int(other.sum())} unit(s) of other cohorts excluded."]
+        return Design(self.panel.subset(units=keep), cohorts, self.comparison, self.window, notes, self.treatment_source, dict(self.settings, cohort=cohort))
+
     # -- summaries -------------------------------------------------------------------------------------------
     @property
     def cohort_labels(self) -> list[str]:
