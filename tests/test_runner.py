@@ -45,7 +45,7 @@ def default_run(tmp_path_factory):
 def test_report_folder_is_complete(default_run):
     reports, out, proc, _ = default_run
     names = {p.name for p in out.iterdir()}
-    assert {"00_data.ipynb", "00_data.html", "01_did.ipynb", "01_did.html", "estimates.csv", "panel.csv", "cohorts.csv", "params.yaml", "manifest.json", "run.log"} <= names
+    assert {"index.html", "00_data.ipynb", "00_data.html", "01_did.ipynb", "01_did.html", "estimates.csv", "panel.csv", "cohorts.csv", "params.yaml", "manifest.json", "run.log"} <= names
     assert not [p for p in reports.iterdir() if p.name.startswith(".tmp")]
     from evidence.params import NOTEBOOK_ORDER
 
@@ -90,6 +90,20 @@ def test_manifest_and_html_carry_provenance(default_run):
     assert "run_name" in html and "e2e" in html  # the parameters block
     assert "<script src=" not in html and "cdnjs" not in html  # works offline
     assert "import evidence" not in html  # code hidden by default
+
+
+def test_index_links_every_notebook_and_works_offline(default_run):
+    _, out, _, _ = default_run
+    page = (out / "index.html").read_text()
+    from evidence.params import NOTEBOOK_ORDER
+
+    for nb in NOTEBOOK_ORDER:
+        assert f"href='{nb}.html'" in page
+    assert "<script" not in page and "http://" not in page and "https://" not in page and "<link" not in page
+    assert "Key results" in page and "Warnings" in page and "Provenance" in page
+    est = pd.read_csv(out / "estimates.csv")
+    twfe = est[(est["method"] == "twfe") & (est["outcome"] == "admissions")].iloc[0]
+    assert f"{twfe['estimate']:.4g} [{twfe['ci_lower']:.4g}, {twfe['ci_upper']:.4g}]" in page  # numbers come from estimates.csv
 
 
 def test_failed_notebook_leaves_previous_report_intact(default_run, tmp_path):

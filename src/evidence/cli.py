@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.quiet:
                 from .paths import display
 
-                print(f"report: {display(out)}/ ({', '.join(p.name for p in sorted(out.glob('*.html')))})")
+                print(f"report: {display(out / 'index.html')}")
         elif args.command == "validate":
             from .params import load_params
             from .pipeline import prepare

@@ -294,6 +294,9 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
     manifest["finished"] = now()
     manifest["seconds"] = round(time.perf_counter() - t_start, 2)
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, default=str), encoding="utf-8")
+    from .index import build_index
+
+    build_index(tmp)
     _log(log, f"published {display(final)} in {manifest['seconds']:.1f} s: {len(estimates)} estimate rows", quiet)
     log.close()
     # publish: rename the old report aside, the new one into place, then delete the old one

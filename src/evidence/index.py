@@ -1,0 +1,98 @@
+"""The landing page of a run: ``reports/<run_name>/index.html``.
+
+Built from the run's own files (``manifest.json``, ``estimates.csv``, ``params.yaml``) after every notebook has
+succeeded: links to each rendered notebook, a key-results table, the run's warnings, the parameters and the
+provenance. Self-contained: inline CSS, no scripts, fonts or external requests, so it opens offline.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Arial,sans-serif;margin:2rem auto;max-width:1100px;color:#231f20;line-height:1.45;padding:0 1rem}
+h1{color:#005EB8;font-size:1.6rem;margin-bottom:.2rem}h2{color:#003087;font-size:1.2rem;border-bottom:2px solid #005EB8;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse;font-size:.88rem;margin:.5rem 0}th,td{border:1px solid #d8dde0;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th{background:#f0f4f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.banner{border:3px solid #DA291C;color:#DA291C;padding:.6rem;font-weight:bold;margin:1rem 0}
+.warn{background:#fff9c4;border-left:4px solid #ED8B00;padding:.3rem .6rem;margin:.3rem 0}
+pre{background:#f0f4f5;padding:.6rem;overflow-x:auto;font-size:.8rem}code{font-size:.85rem}.muted{color:#425563;font-size:.85rem}
+a{color:#005EB8}
+"""
+
+NOTEBOOK_TITLES = {
+    "00_data": "Data: panel, quality checks and the designation design",
+    "01_did": "Difference-in-differences: 2x2, TWFE and the event study",
+    "02_staggered": "Staggered adoption: Callaway-Sant'Anna, Sun-Abraham, imputation, Goodman-Bacon",
+    "03_synthetic_control": "Synthetic control and synthetic difference-in-differences",
+    "04_its": "Interrupted time series",
+}
+
+OVERALL = {"did_2x2": "att", "twfe": "att", "cs": "simple", "sun_abraham": "simple", "imputation": "simple", "sdid": "att", "synthetic_control": "att", "did_sdid_form": "att", "its": "rate_ratio_post"}
+
+
+def key_results(estimates: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Overall estimate and interval per outcome (rows) and method (columns), as text; * marks p < alpha."""
+    rows = []
+    for method, estimand in OVERALL.items():
+        d = estimates[(estimates["method"] == method) & (estimates["estimand"] == estimand)]
+        d = d[d["group"].fillna("all").astype(str).str.startswith(("all", "pooled"))]
+        for r in d.drop_duplicates("outcome").itertuples():
+            rows.append({"outcome": r.outcome, "method": method, "cell": f"{r.estimate:.4g} [{r.ci_lower:.4g}, {r.ci_upper:.4g}]" + ("*" if r.p_value < alpha else "")})
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows)
+    order = [m for m in OVERALL if m in set(df["method"])]
+    return df.pivot(index="outcome", columns="method", values="cell").reindex(columns=order).fillna("").reset_index()
+
+
+def _table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "<p class='muted'>No rows.</p>"
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def build_index(run_dir: str | Path) -> Path:
+    """Write ``index.html`` into a run folder from its manifest, estimates and parameters."""
+    run_dir = Path(run_dir)
+    m = json.loads((run_dir / "manifest.json").read_text())
+    est = pd.read_csv(run_dir / "estimates.csv", dtype={"group": "string", "period": "string"})
+    params = (run_dir / "params.yaml").read_text()
+    import yaml
+
+    alpha = float((yaml.safe_load(params) or {}).get("inference", {}).get("alpha", 0.05))
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(m['title'])} — run {html.escape(m['run_name'])}</title><style>{CSS}</style></head><body>"]
+    parts.append(f"<h1>{html.escape(m['title'])}</h1><p class='muted'>Run <code>{html.escape(m['run_name'])}</code> · parameters <code>{html.escape(str(m['params_file']))}</code>" + (f" with overrides <code>{html.escape('; '.join(m['overrides']))}</code>" if m["overrides"] else "") + f" · finished {html.escape(m.get('finished', ''))} · {m.get('seconds', 0):.0f} s</p>")
+    if m.get("synthetic"):
+        parts.append("<div class='banner'>SYNTHETIC DATA — every number in this run comes from simulated data, not from the NHS.</div>")
+    parts.append("<h2>Notebooks</h2><ul>")
+    for nb, info in m["notebooks"].items():
+        parts.append(f"<li><a href='{html.escape(info['html'])}'>{html.escape(nb)}</a> — {html.escape(NOTEBOOK_TITLES.get(nb, ''))} <span class='muted'>({info['seconds']:.0f} s; <a href='{html.escape(info['ipynb'])}'>notebook</a>)</span></li>")
+    parts.append("</ul><p class='muted'>Also in this folder: <a href='estimates.csv'>estimates.csv</a> (every estimate), <a href='panel.csv'>panel.csv</a> (the analysis panel), <a href='cohorts.csv'>cohorts.csv</a>, <a href='params.yaml'>params.yaml</a>, <a href='manifest.json'>manifest.json</a>, <a href='run.log'>run.log</a>.</p>")
+    warnings = [w for ws in m.get("warnings", {}).values() for w in ws]
+    parts.append("<h2>Warnings</h2>")
+    if warnings:
+        parts.extend(f"<div class='warn'>{html.escape(w)}</div>" for w in dict.fromkeys(warnings))
+    else:
+        parts.append("<p class='muted'>None raised by the notebooks.</p>")
+    if m.get("notes"):
+        parts.append("<p><b>Data and design notes</b></p><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in m["notes"]) + "</ul>")
+    d = m["design"]
+    parts.append(f"<h2>Key results</h2><p class='muted'>Overall effect per outcome and method, estimate [{100 * (1 - alpha):.0f}% interval]; * interval excludes zero. Design: {d['treated']} treated and {d['comparison']} comparison units, cohorts {html.escape(', '.join(d['cohorts']))}, window {html.escape(' to '.join(d['window']))}. Outcomes ending in _log are in log points. Every number is in estimates.csv.</p>")
+    parts.append(_table(key_results(est, alpha)))
+    parts.append("<h2>Parameters</h2><pre>" + html.escape(params) + "</pre>")
+    git = m.get("git", {})
+    prov = pd.DataFrame([{"item": "git commit", "value": f"{git.get('commit', 'unknown')}{' (uncommitted changes)' if git.get('dirty') else ''}"}, {"item": "platform", "value": m.get("platform", "")}] + [{"item": k, "value": v} for k, v in m.get("versions", {}).items()])
+    parts.append("<h2>Provenance</h2>" + _table(prov))
+    parts.append("<p><b>Data checksums (sha256)</b></p>" + _table(pd.DataFrame([{"file": k, "sha256": v} for k, v in m.get("data_checksums", {}).items()])))
+    parts.append("<p><b>Output checksums (sha256)</b></p>" + _table(pd.DataFrame([{"file": k, "sha256": v} for k, v in m.get("outputs", {}).items()])))
+    parts.append("</body></html>")
+    out = run_dir / "index.html"
+    out.write_text("\n".join(parts), encoding="utf-8")
+    return out
