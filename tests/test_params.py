@@ -279,7 +279,7 @@ def test_value_outside_choices(tmp_path, key, value):
         ("'2017-02-29'", "calendar date"),
         ("April 2016", "not a date"),
         ("'16-04'", "not a date"),
-        ("2016/04", "not a date"),
+        ("2016/04", "not a financial year"),
         ("2016-04-01 10:00:00", "not a date"),
     ],
 )

@@ -206,6 +206,17 @@ class Design:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+def _to_period(value: Any, frequency: str) -> pd.Period:
+    """A window end point as a Period: dates, years (2017), financial years (2017/18 or 2017-04)."""
+    text = str(value)
+    if frequency == "fy":
+        if "/" in text:
+            text = text.split("/")[0] + "-04"
+        elif len(text) == 4:
+            text = text + "-04"  # a bare year means the financial year starting in April of that year
+    return pd.Period(text, FREQ_CODES[frequency])
+
+
 def _window(panel: Panel, start: Any, end: Any) -> tuple[int, int, str | None]:
     """Indexes of the window's first and last period in the panel, and a note when the window was cut to the data."""
     periods = panel.periods
@@ -217,10 +228,10 @@ def _window(panel: Panel, start: Any, end: Any) -> tuple[int, int, str | None]:
         idx_s = int(np.searchsorted(vals, s, side="left"))
         idx_e = int(np.searchsorted(vals, e, side="right")) - 1
     else:
-        if isinstance(start, int) or isinstance(end, int):
+        if (isinstance(start, int) or isinstance(end, int)) and panel.frequency not in ("year", "fy"):
             raise DesignError(f"design.start/design.end ({start}, {end}) must be dates such as 2016-04 because the panel's time column holds dates.")
         code = FREQ_CODES[panel.frequency]
-        ps, pe = pd.Period(str(start), code), pd.Period(str(end), code)
+        ps, pe = _to_period(start, panel.frequency), _to_period(end, panel.frequency)
         ordinals = np.asarray([p.ordinal for p in periods])
         idx_s = int(np.searchsorted(ordinals, ps.ordinal, side="left"))
         idx_e = int(np.searchsorted(ordinals, pe.ordinal, side="right")) - 1
@@ -341,15 +352,23 @@ def design_from_designations(
         t.loc[alt, "precision"] = t.loc[alt, "effective_alt_precision"]
     notes: list[str] = []
     units = pd.Index(panel.units)
-    unknown = sorted(set(t["stp21_code"]) - set(units))
+    ut0 = panel.unit_table()
+    known = set(ut0["area"]) if "area" in ut0.columns else set(units)
+    unknown = sorted(set(t["stp21_code"]) - known)
     if unknown:
         notes.append(f"{len(unknown)} designated area(s) are not in the panel and were ignored: {', '.join(unknown[:5])}.")
-    t = t[t["stp21_code"].isin(units)]
+    # units may be areas themselves (footprints) or nested in areas (practices, ICB x deprivation cells): designations
+    # are matched through the panel's `area` column when it has one
+    ut = panel.unit_table()
+    area = pd.Index(ut.set_index("unit").reindex(units)["area"].to_numpy() if "area" in ut.columns else units)
+    t = t[t["stp21_code"].isin(area)]
     t = t.sort_values(["date", "wave"], kind="stable")
     first_any = t.groupby("stp21_code", sort=False).head(1).set_index("stp21_code")
     whole = t[t["scope"] == "whole"].groupby("stp21_code", sort=False).head(1).set_index("stp21_code")
     chosen = whole if partial == "whole_only" else first_any
-    chosen = chosen.reindex(units)
+    chosen = chosen.reindex(area)
+    first_any = first_any.reindex(area)
+    first_any.index = units
     info = pd.DataFrame({"unit": units})
     info["unit_name"] = panel.unit_table().set_index("unit").reindex(units)["unit_name"].to_numpy() if "unit_name" in panel.data else pd.NA
     info["wave"] = chosen["wave"].to_numpy()
@@ -359,21 +378,22 @@ def design_from_designations(
     info["status"] = pd.NA
     info["reason"] = ""
     if partial == "exclude":
-        part = first_any.reindex(units)["scope"].eq("partial").to_numpy()
+        part = first_any["scope"].eq("partial").to_numpy()
         info.loc[part, "status"] = "excluded"
         info.loc[part, "reason"] = "first designation covered only part of the footprint (treatment.partial: exclude)"
         if part.any():
             notes.append(f"Excluded {int(part.sum())} footprint(s) whose first designation covered only part of the footprint (treatment.partial: exclude).")
     elif partial == "treat":
-        part = first_any.reindex(units)["scope"].eq("partial")
+        part = first_any["scope"].eq("partial")
         if part.any():
             notes.append(f"{int(part.sum())} footprint(s) count as treated from a designation covering only part of the footprint (treatment.partial: treat), which dilutes any effect: {', '.join(part.index[part][:5])}.")
-    first = first_treated_period(chosen["date"], chosen["precision"], panel.frequency, first_period)
+    first = first_treated_period(chosen["date"].reset_index(drop=True), chosen["precision"].reset_index(drop=True), panel.frequency, first_period)
     first.index = units
     # waves not counted as treated
     _, idx_e, _ = _window(panel, start, end)
     last_ord = panel.periods[idx_e].ordinal
     counted = chosen["wave"].isin(list(waves)).to_numpy()
+    chosen = chosen.set_axis(units)
     has = first.notna().to_numpy()
     ords = np.array([p.ordinal if pd.notna(p) else np.nan for p in first], dtype=float)
     inside = has & (ords <= last_ord)

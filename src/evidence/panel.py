@@ -20,7 +20,7 @@ import pandas as pd
 from .errors import DataError
 from .periods import FREQ_CODES, infer_date_frequency, labels, month_index
 
-RESERVED: tuple[str, ...] = ("unit", "unit_name", "time", "t", "cluster", "population")
+RESERVED: tuple[str, ...] = ("unit", "unit_name", "area", "time", "t", "cluster", "population")
 
 DEFAULT_KIND = "count"
 
@@ -94,7 +94,7 @@ class Panel:
 
     def unit_table(self) -> pd.DataFrame:
         """One row per unit: unit, unit_name (if any), cluster and the baseline covariates."""
-        cols = ["unit"] + [c for c in ("unit_name", "cluster") if c in self.data.columns] + self.covariates
+        cols = ["unit"] + [c for c in ("unit_name", "area", "cluster") if c in self.data.columns] + self.covariates
         return self.data.loc[self.data["t"] == 0, cols].reset_index(drop=True)
 
     def subset(self, units: np.ndarray | list | None = None, t_min: int | None = None, t_max: int | None = None) -> "Panel":
@@ -269,11 +269,18 @@ def validate_panel(
         if len(coarse) and freq != "integer":
             u = coarse.index[0]
             raise DataError(f"{name}: column '{time}' mixes frequencies: unit {u} has a row every {int(coarse.iloc[0])} {freq}s while others have one every {freq}; give all units the same frequency.")
-        gap_idx = steps[steps > 1].index[0]
-        u = out.loc[gap_idx, "unit"]
-        prev_k = int(out.loc[gap_idx, "_k"] - steps.loc[gap_idx])
-        missing = _describe_k(prev_k + 1, out, freq)
-        raise DataError(f"{name}: column '{time}' has a gap for unit {u}: no row for {missing} (and {int(steps.loc[gap_idx]) - 1} period(s) in all); fill the missing periods or drop the unit.")
+        gap_units = out.loc[steps[steps > 1].index, "unit"].unique()
+        if balance == "drop":
+            out = out[~out["unit"].isin(gap_units)]
+            notes.append(f"Dropped {len(gap_units)} unit(s) with gaps in time (data.balance: drop): {', '.join(map(str, gap_units[:5]))}{' ...' if len(gap_units) > 5 else ''}.")
+            if out.empty:
+                raise DataError(f"{name}: every unit has gaps in column '{time}'; fill the missing periods.")
+        else:
+            gap_idx = steps[steps > 1].index[0]
+            u = out.loc[gap_idx, "unit"]
+            prev_k = int(out.loc[gap_idx, "_k"] - steps.loc[gap_idx])
+            missing = _describe_k(prev_k + 1, out, freq)
+            raise DataError(f"{name}: column '{time}' has a gap for unit {u}: no row for {missing} (and {int(steps.loc[gap_idx]) - 1} period(s) in all); fill the missing periods, drop the unit, or set data.balance: drop.")
 
     # --- balance -----------------------------------------------------------------------------------------------
     n_k = int(out["_k"].max()) + 1
@@ -349,5 +356,7 @@ def _describe_k(k: int, out: pd.DataFrame, freq: str) -> str:
         times = np.unique(out["time"].to_numpy())
         step = int(np.min(np.diff(times))) if len(times) > 1 else 1
         return str(int(times.min()) + k * step)
+    from .periods import label
+
     base = out["time"].min()
-    return str(base + k)
+    return label(base + k, freq)

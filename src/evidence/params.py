@@ -63,7 +63,7 @@ class Field:
     check: Callable[[Any, str], None] | None = None
 
 
-_DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$|^\d{4}/\d{2}$")
 
 
 def _check_period(value: Any, key: str) -> None:
@@ -74,6 +74,11 @@ def _check_period(value: Any, key: str) -> None:
     text = str(value)
     if not _DATE_RE.match(text):
         raise ParamsError(f"key '{key}': {value!r} is not a date; write it as YYYY-MM or YYYY-MM-DD (for example 2016-04), or an integer period such as 2004.")
+    if "/" in text:
+        y, yy = text.split("/")
+        if (int(y) + 1) % 100 != int(yy):
+            raise ParamsError(f"key '{key}': {value!r} is not a financial year; write it as 2017/18 (consecutive years).")
+        return
     parts = [int(p) for p in text.split("-")]
     if len(parts) >= 2 and not 1 <= parts[1] <= 12:
         raise ParamsError(f"key '{key}': {value!r} has month {parts[1]}; months run 01-12.")
@@ -120,7 +125,7 @@ SCHEMA: dict[str, Field] = {
     "description": Field("str", "", "Free text describing the run (shown in the report header)."),
     "notebooks": Field("list[str]", list(NOTEBOOK_ORDER), "Notebooks to run, from: " + ", ".join(NOTEBOOK_ORDER) + ".", check=_check_notebooks),
     # --- data -------------------------------------------------------------------------------------------------
-    "data.source": Field("str", "nhs_ae", "Built-in source name (nhs_ae: NHS England A&E by trust, mapped to 2021 footprints) or 'file' for a user's CSV/Parquet file given in data.path.", choices=("nhs_ae", "file")),
+    "data.source": Field("str", "nhs_ae", "Built-in source: nhs_ae (NHS England A&E by provider and month, mapped to 2021 footprints), gp_payments (NHS payments to general practice by footprint and financial year), gp_payments_practice (the same by practice), gpps (GP Patient Survey by ICB x deprivation quintile and year); or 'file' for a user's CSV/Parquet file given in data.path.", choices=("nhs_ae", "gp_payments", "gp_payments_practice", "gpps", "file")),
     "data.path": Field("path", None, "A user's CSV or Parquet file (one row per unit and period); implies data.source: file.", nullable=True),
     "data.ae_types": Field("list[str]", ["1"], "A&E department types to include (nhs_ae only): '1' major emergency departments, '2' single-specialty, 'other' minor injury units / urgent treatment centres.", check=lambda v, k: _check_subset(v, k, ("1", "2", "other"))),
     "data.unit": Field("str", "stp21_code", "Column identifying the unit (area)."),
@@ -144,7 +149,7 @@ SCHEMA: dict[str, Field] = {
     "treatment.other_waves": Field("str", "exclude", "Units of waves not counted as treated but designated inside the window: 'exclude' them or use them as 'comparison' units.", choices=("exclude", "comparison")),
     "treatment.first_period": Field("str", "first_full", "Which period a designation first counts in: 'first_full' (the first whole period after the designation date) or 'containing' (the period containing the date).", choices=("first_full", "containing")),
     # --- design --------------------------------------------------------------------------------------------------
-    "design.start": Field("period", "2016-04", "First period of the analysis window.", check=_check_period),
+    "design.start": Field("period", "2016-04", "First period of the analysis window: a date (2016-04), a year (2017), a financial year (2017/18) or an integer period.", check=_check_period),
     "design.end": Field("period", "2019-03", "Last period of the analysis window.", check=_check_period),
     "design.comparison": Field("str", "not_yet_treated", "Comparison group: not_yet_treated (units treated later, before their treatment, and never-treated units) or never_treated (only units untreated throughout the window).", choices=("not_yet_treated", "never_treated")),
     # --- methods -------------------------------------------------------------------------------------------------
@@ -438,7 +443,10 @@ def _cross_checks(values: dict[str, Any], source: str) -> None:
 def _period_key(value: Any) -> tuple[int, ...]:
     if isinstance(value, int):
         return (value,)
-    return tuple(int(p) for p in str(value).split("-"))
+    text = str(value)
+    if "/" in text:  # financial year 2017/18 starts in April 2017
+        return (int(text.split("/")[0]), 4)
+    return tuple(int(p) for p in text.split("-"))
 
 
 def markdown_table() -> str:

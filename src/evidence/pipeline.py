@@ -19,24 +19,24 @@ def load_panel(params: Params) -> Panel:
     """The validated panel named by the ``data.*`` parameters."""
     d = params["data"]
     treatment_cols = [c for c in (params["treatment.cohort"], params["treatment.indicator"]) if c]
-    if d["source"] == "nhs_ae":
+    source = d["source"]
+    if source != "file":
         if treatment_cols:
-            raise DataError(f"built-in source nhs_ae has no column '{treatment_cols[0]}' (treatment.cohort/indicator); leave them empty to use the designation table.")
-        if d["unit"] != "stp21_code" or d["time"] != "period":
-            raise DataError("built-in source nhs_ae has unit column stp21_code and time column period; remove data.unit/data.time from the params file or use data.path for your own file.")
-        if d["covariates"]:
-            from .data.ae import COVARIATES
-
-            unknown = [c for c in d["covariates"] if c not in COVARIATES]
-            if unknown:
-                raise DataError(f"built-in source nhs_ae: covariate '{unknown[0]}' (data.covariates) does not exist; choose from {', '.join(COVARIATES)}.")
-        panel, _ = build_ae_panel(d["ae_types"], d["outcomes"])
+            raise DataError(f"built-in source {source} has no column '{treatment_cols[0]}' (treatment.cohort/indicator); leave them empty to use the designation table.")
+        defaults = BUILTIN_COLUMNS[source]
+        if (d["unit"], d["time"]) not in (defaults, ("stp21_code", "period")):
+            raise DataError(f"built-in source {source} has its own unit and time columns; remove data.unit/data.time from the params file or use data.path for your own file.")
+        panel = _builtin_panel(source, d)
         if d["cluster"] is not None:
-            if d["cluster"] != "region":
-                raise DataError(f"built-in source nhs_ae: data.cluster '{d['cluster']}' does not exist; use region or leave it empty (clusters = footprints).")
+            if d["cluster"] != "region" or source != "nhs_ae":
+                raise DataError(f"built-in source {source}: data.cluster '{d['cluster']}' is not available; leave it empty (clusters = footprints){' or use region' if source == 'nhs_ae' else ''}.")
             panel.data["cluster"] = panel.data["region"].astype("string")
             panel.columns["cluster"] = "region"
         if d["covariates"]:
+            available = [c for c in panel.data.columns if c in COVARIATES.get(source, ())]
+            unknown = [c for c in d["covariates"] if c not in available]
+            if unknown:
+                raise DataError(f"built-in source {source}: covariate '{unknown[0]}' (data.covariates) does not exist; choose from {', '.join(COVARIATES.get(source, ())) or 'none (this source has no covariates)'}.")
             panel.covariates = list(d["covariates"])
         return panel
     return load_user_panel(
@@ -53,6 +53,27 @@ def load_panel(params: Params) -> Panel:
         frequency=d["frequency"],
         balance=d["balance"],
     )
+
+
+BUILTIN_COLUMNS: dict[str, tuple[str, str]] = {"nhs_ae": ("stp21_code", "period"), "gp_payments": ("stp21_code", "fin_year"), "gp_payments_practice": ("practice_code", "fin_year"), "gpps": ("unit", "Year")}
+COVARIATES: dict[str, tuple[str, ...]] = {"nhs_ae": ("imd_score", "pct_65_plus_2016", "log_population_2016")}
+
+
+def _builtin_panel(source: str, d: dict) -> Panel:
+    if source == "nhs_ae":
+        panel, _ = build_ae_panel(d["ae_types"], d["outcomes"])
+        return panel
+    if source == "gp_payments":
+        from .data.costs import build_gp_payments_panel
+
+        return build_gp_payments_panel(d["outcomes"])
+    if source == "gp_payments_practice":
+        from .data.costs import build_gp_practice_panel
+
+        return build_gp_practice_panel(d["outcomes"], balance="drop")
+    from .data.satisfaction import build_gpps_panel
+
+    return build_gpps_panel(d["outcomes"], balance="drop")
 
 
 def build_design(panel: Panel, params: Params) -> Design:

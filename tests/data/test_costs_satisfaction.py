@@ -1,0 +1,91 @@
+"""Built-in cost and satisfaction sources: GP payments, NCC unit costs, GP Patient Survey cells."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evidence.data.costs import GP_FOOTPRINT, build_gp_payments_panel, build_gp_practice_panel, unit_costs
+from evidence.data.satisfaction import GPPS, build_gpps_panel, load_gpps_practice_file
+from evidence.design import design_from_designations
+from evidence.data.designations import load_designations
+from evidence.errors import DataError
+
+
+def test_gp_payments_panel_is_42_footprints_by_9_financial_years():
+    p = build_gp_payments_panel()
+    assert (p.n_units, p.n_periods, p.frequency) == (42, 9, "fy")
+    assert p.period_labels[0] == "2014/15" and p.period_labels[-1] == "2022/23"
+    raw = pd.read_csv(GP_FOOTPRINT)
+    assert p.data["total_payments"].sum() == pytest.approx(raw["total_payments"].sum())
+    # about 155 pounds per registered patient nationally in 2018/19 (data/README)
+    y = p.data[p.data["time"] == pd.Period("2018-04", "Y-MAR")]
+    assert y["total_payments"].sum() / y["population"].sum() == pytest.approx(155, abs=5)
+
+
+def test_designations_count_from_the_first_full_financial_year():
+    p = build_gp_payments_panel()
+    d = design_from_designations(p, load_designations(), start="2014/15", end="2019/20")
+    assert d.cohort_labels == ["2018/19", "2019/20"]  # June 2017 -> 2018/19; May 2018 -> 2019/20
+
+
+def test_practice_panel_nests_practices_in_footprints():
+    p = build_gp_practice_panel()
+    ut = p.unit_table()
+    assert ut["area"].nunique() == 42 and (ut["cluster"] == ut["area"]).all()
+    assert p.n_units > 5000 and any("Dropped" in n for n in p.notes)
+    d = design_from_designations(p, load_designations(), start="2014/15", end="2019/20")
+    treated_areas = set(d.included.loc[d.treated, "unit"].map(dict(zip(ut["unit"], ut["area"]))))
+    assert "E54000034" in treated_areas and d.n_clusters == 42
+
+
+def test_unit_costs_are_activity_weighted_ncc_means():
+    uc = unit_costs().set_index("activity")
+    ncc = pd.read_csv("data/raw/costs/ncc_national_schedule_2023_24_2024_25.csv.gz", dtype=str)
+    ncc = ncc[(ncc["fin_year"] == "2023/24") & ncc["currency_code"].str.match(r"VB\d\dZ") & (ncc["department_code"] == "Emergency Care")]
+    expected = pd.to_numeric(ncc["cost"]).sum() / pd.to_numeric(ncc["activity"]).sum()
+    assert uc.loc["ae_attendance", "unit_cost"] == pytest.approx(expected)
+    assert 150 < uc.loc["ae_attendance", "unit_cost"] < 400 and 1500 < uc.loc["emergency_admission", "unit_cost"] < 4000
+    assert (uc["price_year"] == "2023/24").all()
+
+
+def test_user_unit_cost_table(tmp_path):
+    f = tmp_path / "uc.csv"
+    pd.DataFrame({"activity": ["ae_attendance"], "unit_cost": [300.0]}).to_csv(f, index=False)
+    assert unit_costs(f).iloc[0]["unit_cost"] == 300.0
+    pd.DataFrame({"activity": ["ae_attendance"], "cost": [300.0]}).to_csv(f, index=False)
+    with pytest.raises(DataError, match="column unit_cost is missing"):
+        unit_costs(f)
+
+
+def test_gpps_cells_are_icb_by_quintile_with_icb_clusters():
+    p = build_gpps_panel()
+    ut = p.unit_table()
+    assert p.frequency == "year" and p.period_labels == [str(y) for y in range(2017, 2025)]
+    assert ut["cluster"].nunique() == 42 and p.n_units == 166
+    assert p.data[p.outcomes].to_numpy().max() <= 1 and p.data[p.outcomes].to_numpy().min() >= 0
+    assert any("Surrey Heartlands" in n for n in p.notes)
+    # England medians of all practices are in the source; the cells' medians are of the same order
+    raw = pd.read_csv(GPPS)
+    eng = raw[(raw["Indicator"] == "overall_pct") & (raw["Year"] == 2017)]["england_median_all_practices"].iloc[0]
+    assert eng == pytest.approx(0.867, abs=0.001)
+
+
+def test_survey_years_count_only_after_fieldwork_followed_designation():
+    p = build_gpps_panel()
+    d = design_from_designations(p, load_designations(), start="2017", end="2020")
+    assert d.cohort_labels == ["2018", "2019"]  # June 2017 -> 2018 survey; May 2018 -> 2019 survey
+
+
+def test_gpps_practice_file_loader(tmp_path):
+    f = tmp_path / "gpps.csv"
+    pd.DataFrame({"practice_code": ["A81001", "A81002"], "responses": [120, 95], "pct_good": [88.5, 71.0]}).to_csv(f, index=False)
+    out = load_gpps_practice_file(f, year=2019)
+    np.testing.assert_allclose(out["proportion"], [0.885, 0.71])
+    pd.DataFrame({"practice_code": ["A81001"], "responses": [120], "pct_good": [188.5]}).to_csv(f, index=False)
+    with pytest.raises(DataError, match="outside 0-100"):
+        load_gpps_practice_file(f)
+    pd.DataFrame({"practice_code": ["A81001"], "n": [120], "pct_good": [88.5]}).to_csv(f, index=False)
+    with pytest.raises(DataError, match="column 'responses' is missing"):
+        load_gpps_practice_file(f)
