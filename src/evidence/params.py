@@ -23,7 +23,7 @@ import yaml
 from .errors import ParamsError
 from .paths import display, resolve
 
-NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did", "02_staggered")
+NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did", "02_staggered", "04_its")
 """Notebooks of the workbook, in reading order."""
 
 BUILTIN_SOURCES: tuple[str, ...] = ("nhs_ae",)
@@ -171,6 +171,7 @@ SCHEMA: dict[str, Field] = {
     "methods.its.harmonics": Field("int", 2, "Fourier harmonics for ITS seasonality.", minimum=1, maximum=6),
     "methods.its.hac_lags": Field("int", None, "Newey-West lags for ITS; empty = the rule floor(4 (T/100)^(2/9)).", minimum=0, nullable=True),
     "methods.its.per_unit": Field("bool", True, "Also fit an ITS for each treated unit of the cohort."),
+    "methods.its.robust": Field("bool", True, "Autocorrelation-robust (Newey-West / Driscoll-Kraay) standard errors for the count families too (Gaussian models always use them)."),
     # --- inference -----------------------------------------------------------------------------------------------
     "inference.alpha": Field("float", 0.05, "Significance level; intervals are (1 - alpha).", minimum=0.001, maximum=0.5),
     "inference.seed": Field("int", 20170615, "Seed for every random draw in the run.", minimum=0),

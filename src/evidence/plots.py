@@ -200,3 +200,56 @@ def bacon_grid(results: list[Any], synthetic: bool = False) -> Any:
         ax.set_title(r.outcome)
     fig.tight_layout()
     return fig
+
+
+def its_grid(results: list[Any], synthetic: bool = False) -> Any:
+    """Observed, fitted and counterfactual series, one panel per ITS result; returns the Figure."""
+    from .its.plots import plot_counterfactual
+
+    fig, axes = _grid(len(results))
+    for ax, r in zip(axes, results):
+        plot_counterfactual(r, ax=ax, synthetic=synthetic)
+        group = r.tidy()["group"].iloc[0]
+        ax.set_title(f"{r.outcome} — {group}")
+    fig.tight_layout()
+    return fig
+
+
+def forest(table: pd.DataFrame, label: str, ax: Any = None, reference: float = 0.0, synthetic: bool = False) -> Any:
+    """Forest plot of rows with ``estimate``, ``ci_lower``, ``ci_upper`` labelled by the column ``label``."""
+    ax = _ax(ax)
+    y = np.arange(len(table))[::-1]
+    est = table["estimate"].to_numpy(dtype=float)
+    ax.errorbar(est, y, xerr=[est - table["ci_lower"].to_numpy(dtype=float), table["ci_upper"].to_numpy(dtype=float) - est], fmt="o", color=PALETTE[0], capsize=3)
+    ax.set_yticks(y, table[label].astype(str))
+    ax.axvline(reference, color="grey", lw=0.8)
+    _synthetic_mark(ax, synthetic)
+    return ax
+
+
+def acf_grid(results: list[Any], synthetic: bool = False) -> Any:
+    """Residual ACF and PACF of each ITS result (one row per result); returns the Figure."""
+    from .its.plots import plot_acf_pacf
+
+    fig, axes = plt.subplots(len(results), 2, figsize=(10, 2.6 * len(results)), squeeze=False)
+    for row, res in zip(axes, results):
+        plot_acf_pacf(res, axes=row, synthetic=synthetic)
+        row[0].set_title(f"{res.outcome}: residual ACF")
+        row[1].set_title(f"{res.outcome}: residual PACF")
+    fig.tight_layout()
+    return fig
+
+
+def unit_forest_grid(table: pd.DataFrame, synthetic: bool = False) -> Any:
+    """Per-unit effects, one forest panel per outcome: rate ratios (reference 1) where the model has a log link,
+    absolute differences (reference 0) otherwise. ``table`` has outcome, group, estimand, estimate, ci_lower, ci_upper."""
+    outcomes = list(dict.fromkeys(table["outcome"]))
+    fig, axes = _grid(max(1, len(outcomes)), ncols=len(outcomes) or 1, height=0.35 * max(8, table["group"].nunique()) + 1.5)
+    for ax, o in zip(axes, outcomes):
+        rows = table[table["outcome"] == o]
+        ratio = (rows["estimand"] == "rate_ratio_post").any()
+        rows = rows[rows["estimand"] == ("rate_ratio_post" if ratio else "abs_diff_post")]
+        forest(rows, "group", ax=ax, reference=1.0 if ratio else 0.0, synthetic=synthetic)
+        ax.set_title(f"{o} ({'rate ratio' if ratio else 'difference'})")
+    fig.tight_layout()
+    return fig

@@ -311,3 +311,47 @@ def bacon_table(results: list[Any]) -> pd.DataFrame:
     frames = [r.by_type().assign(outcome=r.outcome, twfe=r.twfe) for r in results]
     df = pd.concat(frames, ignore_index=True)
     return df[["outcome", "type", "weight", "average estimate", "twfe"]]
+
+
+def its_table(results: list[Any], estimands: tuple[str, ...] = ("level_change", "slope_change", "rate_ratio_post", "abs_diff_post")) -> pd.DataFrame:
+    """Main ITS effects per outcome and series (pooled, controlled, per unit)."""
+    df = stack([r.tidy() for r in results])
+    df = df[df["estimand"].isin(estimands)]
+    return df[["outcome", "group", "estimand", "estimate", "ci_lower", "ci_upper", "p_value"]].reset_index(drop=True)
+
+
+def its_diagnostics(results: list[Any]) -> pd.DataFrame:
+    """Autocorrelation tests of the pooled ITS models (treated series residuals)."""
+    rows = []
+    for r in results:
+        d = r.diagnostics()
+        d = d[d["series"].isin(["treated", "difference"])]
+        for x in d.itertuples():
+            rows.append({"outcome": r.outcome, "model": r.tidy()["group"].iloc[0], "series": x.series, "test": x.test, "lag": x.lag, "statistic": round(float(x.statistic), 3), "p_value": x.p_value})
+    return pd.DataFrame(rows)
+
+
+def its_verdict(ctx: Any, single: list[Any], controlled: list[Any]) -> Any:
+    """What the ITS models say, generated from their estimates and diagnostics."""
+    alpha = ctx.alpha
+    lines = []
+    for s, c in zip(single, controlled):
+        ts, tc = s.tidy().set_index("estimand"), c.tidy().set_index("estimand")
+        key = "rate_ratio_post" if "rate_ratio_post" in ts.index else "abs_diff_post"
+        what = "rate ratio over the post-period" if key == "rate_ratio_post" else "average difference over the post-period"
+        null = 1.0 if key == "rate_ratio_post" else 0.0
+
+        def desc(t: pd.DataFrame) -> str:
+            r = t.loc[key]
+            sig = not (r["ci_lower"] <= null <= r["ci_upper"])
+            return f"{fmt(r['estimate'])} ({100 * (1 - alpha):.0f}% CI {fmt(r['ci_lower'])} to {fmt(r['ci_upper'])}){'' if not sig else ', excluding ' + ('1' if null else '0')}"
+
+        text = f"- **{s.outcome}**: single-series {what} {desc(ts)}; controlled for the comparison series {desc(tc)}"
+        ds = s.diagnostics()
+        lb = ds[(ds["test"] == "ljung_box") & (ds["series"] == "treated")]
+        if len(lb) and (lb["p_value"] < alpha).any():
+            text += "; residuals are autocorrelated (Ljung-Box), so model-based intervals would be too narrow — the intervals shown are autocorrelation-robust" if ctx.params["methods.its.robust"] or s.details.get("family") == "gaussian" else "; residuals are autocorrelated (Ljung-Box) and the intervals are model-based, so they are too narrow (set methods.its.robust: true)"
+        agree = (ts.loc[key, "estimate"] - null) * (tc.loc[key, "estimate"] - null) > 0
+        text += "; the two agree in direction" if agree else "; **the single-series and controlled estimates point in opposite directions**, so whatever moved the treated series also moved the comparison areas"
+        lines.append(text + ".")
+    return md("\n".join(lines))

@@ -85,6 +85,15 @@ class RunContext:
             alpha=self.alpha,
         )
 
+    def its_options(self, outcome: str) -> dict[str, Any]:
+        """Keyword arguments for :func:`evidence.its.its` from ``methods.its.*``; the family defaults to quasi-Poisson
+        for count outcomes and Gaussian otherwise."""
+        it = self.params["methods.its"]
+        family = it["family"] or ("quasipoisson" if self.panel.outcome_kinds.get(outcome) == "count" else "gaussian")
+        if family != "gaussian" and self.panel.outcome_kinds.get(outcome) != "count":
+            family = "gaussian"  # log-link count models only for counts
+        return dict(intervention=it["intervention"], family=family, seasonality=it["seasonality"], harmonics=int(it["harmonics"]), hac_lags=it["hac_lags"], robust=bool(it["robust"]), alpha=self.alpha)
+
     @property
     def sa_control(self) -> str:
         """Sun-Abraham control group: never-treated units when the design has any, else the last treated cohort."""
