@@ -23,7 +23,7 @@ import yaml
 from .errors import ParamsError
 from .paths import display, resolve
 
-NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did", "02_staggered", "04_its")
+NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did", "02_staggered", "04_its", "08_costs_satisfaction")
 """Notebooks of the workbook, in reading order."""
 
 BUILTIN_SOURCES: tuple[str, ...] = ("nhs_ae",)
@@ -172,6 +172,17 @@ SCHEMA: dict[str, Field] = {
     "methods.its.hac_lags": Field("int", None, "Newey-West lags for ITS; empty = the rule floor(4 (T/100)^(2/9)).", minimum=0, nullable=True),
     "methods.its.per_unit": Field("bool", True, "Also fit an ITS for each treated unit of the cohort."),
     "methods.its.robust": Field("bool", True, "Autocorrelation-robust (Newey-West / Driscoll-Kraay) standard errors for the count families too (Gaussian models always use them)."),
+    # --- costs and satisfaction (08_costs_satisfaction) ----------------------------------------------------------
+    "costs.enabled": Field("bool", True, "Run the cost analyses (NHS payments to general practice; service-use effects in pounds) in 08_costs_satisfaction."),
+    "costs.outcomes": Field("list[str]", ["payments_per_registered_patient", "payments_per_weighted_patient"], "GP payment outcomes (built-in source gp_payments)."),
+    "costs.start": Field("period", "2014/15", "First financial year of the GP payments window.", check=_check_period),
+    "costs.end": Field("period", "2019/20", "Last financial year of the GP payments window (2019/20 ends before COVID spending).", check=_check_period),
+    "costs.unit_costs": Field("path", None, "CSV with columns activity, unit_cost (and price_year) replacing the National Cost Collection 2023/24 unit costs used to value A&E attendances and emergency admissions.", nullable=True),
+    "satisfaction.enabled": Field("bool", True, "Run the GP Patient Survey analyses in 08_costs_satisfaction."),
+    "satisfaction.outcomes": Field("list[str]", ["overall_pct", "access_pct", "continuity_pct", "trust_pct"], "GP Patient Survey indicators (built-in source gpps)."),
+    "satisfaction.start": Field("period", 2017, "First survey year of the satisfaction window.", check=_check_period),
+    "satisfaction.end": Field("period", 2020, "Last survey year of the main satisfaction window (2020 fieldwork ended in March 2020, before the pandemic).", check=_check_period),
+    "satisfaction.sensitivity_end": Field("period", 2024, "Last survey year of the sensitivity analysis that includes the COVID and later surveys.", check=_check_period),
     # --- inference -----------------------------------------------------------------------------------------------
     "inference.alpha": Field("float", 0.05, "Significance level; intervals are (1 - alpha).", minimum=0.001, maximum=0.5),
     "inference.seed": Field("int", 20170615, "Seed for every random draw in the run.", minimum=0),

@@ -104,3 +104,22 @@ def prepare(params: Params) -> tuple[Panel, Design]:
     """Validated panel and design for a run."""
     panel = load_panel(params)
     return panel, build_design(panel, params)
+
+
+def prepare_source(params: Params, source: str, outcomes: list[str], start: object, end: object, waves: list[int] | None = None) -> tuple[Panel, Design]:
+    """Panel and design of another built-in source under the run's treatment parameters (costs, satisfaction).
+
+    The treatment definition (designation table, date basis, partial designations, waves, first-period rule) is the
+    run's own; only the data source, outcomes and window change.
+    """
+    from .params import load_params
+
+    values = params.values
+    override = {
+        **values,
+        "data": {**values["data"], "source": source, "path": None, "outcomes": list(outcomes), "unit": "stp21_code", "time": "period", "covariates": [], "cluster": None, "outcome_kinds": {}},
+        "treatment": {**values["treatment"], "cohort": None, "indicator": None, **({"waves": list(waves)} if waves is not None else {})},
+        "design": {**values["design"], "start": start, "end": end},
+    }
+    sub = load_params(data=override)
+    return prepare(sub)

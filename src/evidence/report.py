@@ -355,3 +355,50 @@ def its_verdict(ctx: Any, single: list[Any], controlled: list[Any]) -> Any:
         text += "; the two agree in direction" if agree else "; **the single-series and controlled estimates point in opposite directions**, so whatever moved the treated series also moved the comparison areas"
         lines.append(text + ".")
     return md("\n".join(lines))
+
+
+ACTIVITY_OF_OUTCOME = {"attendances": "ae_attendance", "admissions": "emergency_admission"}
+
+
+def effects_in_pounds(results: list[Any], costs: pd.DataFrame, estimand: str = "simple") -> pd.DataFrame:
+    """Service-use effects (counts per area and period) valued at unit costs: pounds per treated area per period and
+    per year, with the interval scaled by the same unit cost (unit costs treated as known)."""
+    uc = costs.set_index("activity")
+    rows = []
+    for r in results:
+        t = r.tidy()
+        t = t[(t["estimand"] == estimand) & (t["group"].fillna("all") == "all")]
+        act = ACTIVITY_OF_OUTCOME.get(str(r.outcome))
+        if act is None or act not in uc.index or t.empty:
+            continue
+        row, c = t.iloc[0], float(uc.loc[act, "unit_cost"])
+        rows.append({"outcome": r.outcome, "activity": act, "unit_cost": c, "price_year": uc.loc[act, "price_year"], "effect (count)": row["estimate"], "pounds": row["estimate"] * c, "pounds_ci_lower": row["ci_lower"] * c, "pounds_ci_upper": row["ci_upper"] * c, "p_value": row["p_value"]})
+    return pd.DataFrame(rows)
+
+
+def pounds_rows(table: pd.DataFrame, method: str = "cs", estimand: str = "simple") -> pd.DataFrame:
+    """Contract rows for effects in pounds (outcome ``<outcome>_gbp``), for estimates.csv."""
+    return pd.DataFrame({"method": method, "outcome": table["outcome"] + "_gbp", "estimand": estimand, "group": "all", "estimate": table["pounds"], "ci_lower": table["pounds_ci_lower"], "ci_upper": table["pounds_ci_upper"], "p_value": table["p_value"]})
+
+
+def family_verdict(ctx: Any, label: str, comparison: pd.DataFrame, scale: float = 1.0, unit: str = "") -> Any:
+    """Sentences on one outcome family's overall effects by method (estimate x scale, in `unit`)."""
+    lines = []
+    for outcome, d in comparison.groupby("outcome", sort=False):
+        parts = [f"{m} {fmt(r.estimate * scale)}{unit} [{fmt(r.ci_lower * scale)}, {fmt(r.ci_upper * scale)}]" for m, r in d.set_index("method").iterrows()]
+        n_sig = int((d["p_value"] < ctx.alpha).sum())
+        agree = np.sign(d["estimate"]).nunique() == 1
+        lines.append(f"- **{outcome}** ({label}): " + "; ".join(parts) + f". {n_sig} of {len(d)} intervals exclude zero; the methods {'agree' if agree else '**disagree**'} in sign.")
+    return md("\n".join(lines))
+
+
+def pounds_sentences(table: pd.DataFrame, alpha: float = 0.05) -> Any:
+    """One sentence per outcome valued in pounds (see :func:`effects_in_pounds`)."""
+    if table is None or not len(table):
+        return md("Not applicable: the run's data are not the NHS A&E source, or costs.enabled is false.")
+    lines = [
+        f"- **{r.outcome}**: GBP {fmt(r.pounds)} per treated footprint per month (GBP {fmt(r.pounds * 12)} a year), {100 * (1 - alpha):.0f}% CI GBP {fmt(r.pounds_ci_lower)} to "
+        f"{fmt(r.pounds_ci_upper)} per month, at GBP {fmt(r.unit_cost)} per {r.activity.replace('_', ' ')} ({r.price_year} prices)."
+        for r in table.itertuples()
+    ]
+    return md("\n".join(lines))
