@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PARAMS ?= params/default.yaml
 
-.PHONY: workbook test install notebooks bench clean
+.PHONY: workbook test install notebooks docs bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(STAMP)
 ## make notebooks: re-execute the committed notebooks in place (after changing them or the package)
 notebooks: $(STAMP)
 	$(BIN)/evidence refresh-notebooks
+
+## make docs: regenerate the generated documentation (README parameter table, bad-input catalogue)
+docs: $(STAMP)
+	$(BIN)/python -c "from evidence.params import update_readme; update_readme()"
+	$(BIN)/python tests/test_bad_inputs_e2e.py > docs/bad_inputs.md
 
 ## make bench: timings recorded in bench/results/
 bench: $(STAMP)

@@ -469,3 +469,15 @@ def markdown_table() -> str:
         choices = f" One of: {', '.join(f'`{c}`' for c in spec.choices)}." if spec.choices else ""
         lines.append(f"| `{key}` | {spec.kind} | `{default}` | {spec.help}{choices} |".replace("``", ""))
     return "\n".join(lines)
+
+
+def update_readme(path: str | Path | None = None) -> Path:
+    """Rewrite the parameter table of README.md from the schema (``make docs``)."""
+    from .paths import ROOT
+
+    p = Path(path) if path is not None else ROOT / "README.md"
+    text = p.read_text(encoding="utf-8")
+    start, end = "<!-- params-table:start -->\n", "\n<!-- params-table:end -->"
+    i, j = text.index(start) + len(start), text.index(end)
+    p.write_text(text[:i] + markdown_table() + text[j:], encoding="utf-8")
+    return p
