@@ -30,10 +30,11 @@ NOTEBOOK_TITLES = {
     "02_staggered": "Staggered adoption: Callaway-Sant'Anna, Sun-Abraham, imputation, Goodman-Bacon",
     "03_synthetic_control": "Synthetic control and synthetic difference-in-differences",
     "04_its": "Interrupted time series",
+    "07_evidence": "Evidence summary: triangulation, certainty ratings and the plan-assumption check",
     "08_costs_satisfaction": "Costs (GP payments, service use in pounds) and patient satisfaction (GP Patient Survey)",
 }
 
-OVERALL = {"did_2x2": "att", "twfe": "att", "cs": "simple", "sun_abraham": "simple", "imputation": "simple", "sdid": "att", "synthetic_control": "att", "did_sdid_form": "att", "its": "rate_ratio_post"}
+from .summary import OVERALL  # noqa: E402 - one definition of the overall estimand per method
 
 
 def key_results(estimates: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:

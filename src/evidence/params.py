@@ -23,8 +23,8 @@ import yaml
 from .errors import ParamsError
 from .paths import display, resolve
 
-NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did", "02_staggered", "04_its", "08_costs_satisfaction")
-"""Notebooks of the workbook, in reading order."""
+NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did", "02_staggered", "04_its", "08_costs_satisfaction", "07_evidence")
+"""Notebooks of the workbook, in reading order; ``07_evidence`` summarises the others and runs last."""
 
 BUILTIN_SOURCES: tuple[str, ...] = ("nhs_ae",)
 
@@ -111,6 +111,29 @@ def _check_event_window(value: Any, key: str) -> None:
         raise ParamsError(f"key '{key}': the first lead must be -2 or earlier (event time -1 is the reference period).")
 
 
+PLAN_KEYS = {"outcome": str, "change": (int, float), "label": str, "population": (int, float), "mean_los": (int, float)}
+
+
+def _check_plan(value: Any, key: str) -> None:
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise ParamsError(f"key '{key}[{i}]' must be a mapping such as {{outcome: admissions, change: -0.10}}.")
+        unknown = [k for k in item if k not in PLAN_KEYS]
+        if unknown:
+            raise ParamsError(f"key '{key}[{i}].{unknown[0]}' is unknown; use {', '.join(PLAN_KEYS)}.")
+        for need in ("outcome", "change"):
+            if need not in item:
+                raise ParamsError(f"key '{key}[{i}]' needs '{need}' (for example outcome: admissions, change: -0.10).")
+        for k, typ in PLAN_KEYS.items():
+            if k in item and (not isinstance(item[k], typ) or isinstance(item[k], bool)):
+                raise ParamsError(f"key '{key}[{i}].{k}' has {item[k]!r}; it must be {'text' if typ is str else 'a number'}.")
+        if not -1 < float(item["change"]) < 10:
+            raise ParamsError(f"key '{key}[{i}].change' is {item['change']}; give a proportional change such as -0.10 for a 10% reduction.")
+        for k in ("population", "mean_los"):
+            if k in item and float(item[k]) <= 0:
+                raise ParamsError(f"key '{key}[{i}].{k}' must be positive.")
+
+
 def _check_outcome_kinds(value: Any, key: str) -> None:
     for name, kind in value.items():
         if kind not in OUTCOME_KINDS:
@@ -183,6 +206,8 @@ SCHEMA: dict[str, Field] = {
     "satisfaction.start": Field("period", 2017, "First survey year of the satisfaction window.", check=_check_period),
     "satisfaction.end": Field("period", 2020, "Last survey year of the main satisfaction window (2020 fieldwork ended in March 2020, before the pandemic).", check=_check_period),
     "satisfaction.sensitivity_end": Field("period", 2024, "Last survey year of the sensitivity analysis that includes the COVID and later surveys.", check=_check_period),
+    # --- plan assumptions (07_evidence) ---------------------------------------------------------------------------
+    "plan.assumptions": Field("list[dict]", [], "A plan's assumed effects to check against the evidence: a list of {outcome, change (proportional, e.g. -0.10), label, population (of a footprint, to translate into activity and pounds), mean_los (days per admission, for bed days)}.", check=_check_plan),
     # --- inference -----------------------------------------------------------------------------------------------
     "inference.alpha": Field("float", 0.05, "Significance level; intervals are (1 - alpha).", minimum=0.001, maximum=0.5),
     "inference.seed": Field("int", 20170615, "Seed for every random draw in the run.", minimum=0),
@@ -288,6 +313,9 @@ def _coerce(key: str, value: Any, spec: Field, source: str) -> Any:
                 raise ParamsError(f"{where}: list item {item!r} must be text.")
         if inner == "str":
             value = [str(v) for v in value]
+    elif kind == "list[dict]":
+        if not isinstance(value, list):
+            raise ParamsError(f"{where} must be a list of mappings, got {value!r}.")
     elif kind == "dict[str,str]":
         if not isinstance(value, Mapping):
             raise ParamsError(f"{where} must be a mapping such as {{column: kind}}, got {value!r}.")

@@ -253,3 +253,17 @@ def unit_forest_grid(table: pd.DataFrame, synthetic: bool = False) -> Any:
         ax.set_title(f"{o} ({'rate ratio' if ratio else 'difference'})")
     fig.tight_layout()
     return fig
+
+
+def evidence_forest(table: pd.DataFrame, synthetic: bool = False) -> Any:
+    """Forest plot of the overall effect of every method, one panel per outcome (each on its own scale)."""
+    outcomes = list(dict.fromkeys(table["outcome"]))
+    ncols = 3
+    fig, axes = _grid(len(outcomes), ncols=ncols, height=max(1.6, 0.32 * table.groupby("outcome").size().max() + 1.0))
+    for ax, o in zip(axes, outcomes):
+        d = table[table["outcome"] == o]
+        forest(d, "method", ax=ax, reference=0.0, synthetic=synthetic)
+        ax.set_title(f"{o} ({d['scale'].iloc[0]})", fontsize=9)
+        ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    return fig

@@ -402,3 +402,42 @@ def pounds_sentences(table: pd.DataFrame, alpha: float = 0.05) -> Any:
         for r in table.itertuples()
     ]
     return md("\n".join(lines))
+
+
+def certainty_rules() -> Any:
+    """The certainty rules, as the notebook states them."""
+    from .summary import CERTAINTY_RULES
+
+    return md("\n".join(f"{i + 1}. **{name.replace('_', ' ')}** — {text}" for i, (name, text) in enumerate(CERTAINTY_RULES)))
+
+
+def evidence_verdict(tri: pd.DataFrame, rating: pd.DataFrame) -> Any:
+    """One line per outcome: what the methods say and how certain it is."""
+    r = rating.set_index("outcome")
+    lines = []
+    for row in tri.to_dict("records"):
+        o = row["outcome"]
+        lines.append(f"- **{o}**: {row['methods']} method(s); {row['verdict']} (median estimate {fmt(row['median estimate'])}); certainty **{r.loc[o, 'certainty']}** — {r.loc[o, 'reasons']}.")
+    return md("\n".join(lines))
+
+
+def plan_sentences(check: pd.DataFrame, alpha: float = 0.05) -> Any:
+    """What each plan assumption means against the evidence, in sentences."""
+    if check is None or not len(check):
+        return md("No plan assumptions were given (`plan.assumptions`).")
+    lines = []
+    for r in check.to_dict("records"):
+        txt = (
+            f"- **{r['assumption']}**: the evidence ({r['method']}) estimates {r['estimated change']:+.1%} "
+            f"({100 * (1 - alpha):.0f}% CI {r['ci_lower']:+.1%} to {r['ci_upper']:+.1%}); the assumed {r['assumed change']:+.1%} is "
+            + ("inside the interval" if r["assumed inside interval"] else "**outside the interval**")
+            + f", {abs(r['standard errors away']):.1f} standard errors from the estimate."
+        )
+        if "baseline per year" in r and pd.notna(r.get("baseline per year")):
+            txt += f" For a footprint of this population ({fmt(r['baseline per year'])} a year at the treated areas' pre-designation rate), the assumption means {fmt(r['assumed change per year'])} a year; the estimate means {fmt(r['estimated change per year'])}."
+            if pd.notna(r.get("assumed bed days per year", np.nan)):
+                txt += f" At the given length of stay that is {fmt(r['assumed bed days per year'])} bed days a year."
+            if pd.notna(r.get("assumed GBP per year", np.nan)):
+                txt += f" In 2023/24 prices: GBP {fmt(r['assumed GBP per year'])} a year assumed, GBP {fmt(r['estimated GBP per year'])} estimated."
+        lines.append(txt)
+    return md("\n".join(lines))

@@ -41,6 +41,10 @@ from .paths import NOTEBOOKS, REPORTS, display
 from .provenance import collect, now
 
 KERNEL_NAME = "evidence-workbook"
+RUN_LAST: tuple[str, ...] = ("07_evidence",)
+"""Notebooks that read the other notebooks' estimates, so run after them."""
+EXPECTED_SECONDS: dict[str, float] = {"02_staggered": 30, "03_synthetic_control": 25, "04_its": 18, "01_did": 15, "08_costs_satisfaction": 15, "06_power": 15, "00_data": 7}
+"""Rough notebook run times, to start the longest first and so finish sooner on two workers."""
 
 
 class RunFailed(EvidenceError):
@@ -242,16 +246,22 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
     ctx = mp.get_context("spawn")
     failure: NotebookOutcome | None = None
     pool = cf.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(notebooks))), mp_context=ctx)
+    # notebooks that summarise the others run after them; the rest run in parallel, longest first
+    stages = [[n for n in notebooks if n not in RUN_LAST], [n for n in notebooks if n in RUN_LAST]]
+    stages[0].sort(key=lambda n: -EXPECTED_SECONDS.get(n, 10))
     try:
-        futures = {pool.submit(execute_notebook, n, **args): n for n in notebooks}
-        for fut in cf.as_completed(futures):
-            res = fut.result()
-            outcomes[res.name] = res
-            _log(log, f"  [{len(outcomes)}/{len(notebooks)}] {res.name}: {'ok' if res.ok else 'FAILED'} ({res.seconds:.1f} s)", quiet)
-            if not res.ok and failure is None:
-                failure = res
-                for f in futures:
-                    f.cancel()  # notebooks not yet started are skipped; running ones finish cleanly
+        for stage in stages:
+            if not stage or failure is not None:
+                continue
+            futures = {pool.submit(execute_notebook, n, **args): n for n in stage}
+            for fut in cf.as_completed(futures):
+                res = fut.result()
+                outcomes[res.name] = res
+                _log(log, f"  [{len(outcomes)}/{len(notebooks)}] {res.name}: {'ok' if res.ok else 'FAILED'} ({res.seconds:.1f} s)", quiet)
+                if not res.ok and failure is None:
+                    failure = res
+                    for f in futures:
+                        f.cancel()  # notebooks not yet started are skipped; running ones finish cleanly
     except BaseException:  # Ctrl-C: the kernels received it too; stop the workers at once
         for proc in list(getattr(pool, "_processes", {}).values()):
             proc.terminate()

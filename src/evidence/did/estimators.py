@@ -242,4 +242,6 @@ def event_study(design: Design, outcome: str, *, log: bool = False, window: tupl
         q = len(leads)
         F = W / q
         pretest = {"W": W, "df": q, "F": F, "p_value": float(stats.f.sf(F, q, G - 1))}
+        # the joint pre-trend test as a row of the contract (estimate = F statistic) so the evidence summary can use it
+        rows = pd.concat([rows, pd.DataFrame([{"method": "twfe_event_study", "outcome": label_, "estimand": "pretest_f", "estimate": F, "p_value": pretest["p_value"], "n_obs": int(res.nobs), "n_units": y.shape[0], "n_clusters": G}])], ignore_index=True)
     return EventStudyResult(rows, method="twfe_event_study", outcome=label_, estimand="event_time", description=DESCRIPTIONS["twfe_event_study"], alpha=alpha, details={"reference": -1, "window": (lead, lag), "n_at_event_time": n_at, "pretest": pretest, "binned": True})

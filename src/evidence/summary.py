@@ -1,0 +1,274 @@
+"""The evidence summary: every estimate of a run, triangulated, rated and set against a plan's assumption.
+
+Decisions (Context / Decision / Consequences)
+---------------------------------------------
+Which number represents a method
+    Decision: one overall effect per method and outcome — ``att`` for 2x2 / TWFE / synthetic control family,
+    ``simple`` for Callaway-Sant'Anna, Sun-Abraham and imputation, ``rate_ratio_post`` (log scale) for ITS — the rows
+    with group ``all`` or ``pooled``. Consequences: cohort, event-time and per-unit rows stay in estimates.csv for the
+    detailed notebooks; the summary compares like with like.
+Certainty rules
+    Context: reviewers need a rating they can audit, not a judgement. Decision: explicit rules (see
+    :data:`CERTAINTY_RULES`): start at *moderate* (a non-randomised comparison with a credible design) and go down
+    one level for each of: parallel trends rejected; methods disagreeing in sign or significance; few treated
+    clusters (< 20) without a small-cluster inference check; data caveats that bias towards the null or mis-locate
+    activity (partial designations, provider-based counts). Four levels: high, moderate, low, very low.
+    Consequences: no outcome can be rated *high* from this observational design; the reasons are listed per outcome.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import ParamsError
+from .results import stack
+
+OVERALL: dict[str, str] = {
+    "did_2x2": "att",
+    "twfe": "att",
+    "cs": "simple",
+    "sun_abraham": "simple",
+    "imputation": "simple",
+    "sdid": "att",
+    "synthetic_control": "att",
+    "did_sdid_form": "att",
+    "its": "rate_ratio_post",
+}
+LEVELS = ("very low", "low", "moderate", "high")
+CERTAINTY_RULES = [
+    ("start", "moderate: a non-randomised comparison of designated and not-yet-designated areas with a credible design"),
+    ("pre_trends", "down one level if a pre-trend test rejects parallel trends (TWFE event-study leads, or Callaway-Sant'Anna uniform bands excluding zero before treatment)"),
+    ("disagreement", "down one level if the methods disagree: some intervals exclude zero and others do not, or intervals exclude zero on opposite sides (estimates that all include zero agree on a null result)"),
+    ("few_clusters", "down one level if fewer than 20 clusters are treated and no small-cluster inference (wild cluster bootstrap, randomisation inference) supports the result"),
+    ("data", "down one level for data caveats that dilute or mis-locate effects (partial designations counted as treated; activity counted by provider rather than residence)"),
+]
+
+
+def read_run_estimates(run_dir: str | Path, exclude: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Stack the estimates other notebooks of a run have recorded so far (``run_dir/_work/estimates``)."""
+    folder = Path(run_dir) / "_work" / "estimates"
+    frames = [pd.read_csv(f, dtype={"group": "string", "period": "string"}) for f in sorted(folder.glob("*.csv")) if f.stem not in exclude]
+    return stack(frames)
+
+
+def overall(estimates: pd.DataFrame) -> pd.DataFrame:
+    """One overall effect per outcome and method (see the module's decision), ITS rate ratios as log rate ratios."""
+    rows = []
+    for method, estimand in OVERALL.items():
+        d = estimates[(estimates["method"] == method) & (estimates["estimand"] == estimand)]
+        d = d[d["group"].fillna("all").astype(str).isin(["all", "pooled", "pooled|controlled"])]
+        for r in d.itertuples():
+            est, lo, hi = r.estimate, r.ci_lower, r.ci_upper
+            scale = "outcome units"
+            name = method
+            if method == "its":
+                est, lo, hi = np.log(est), np.log(lo), np.log(hi)
+                scale = "log rate ratio"
+                name = "its_controlled" if "controlled" in str(r.group) else "its"
+            elif str(r.outcome).endswith("_log"):
+                scale = "log points"
+            rows.append({"outcome": r.outcome, "method": name, "estimate": est, "ci_lower": lo, "ci_upper": hi, "p_value": r.p_value, "scale": scale, "notebook": r.notebook})
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    # ITS rate ratios describe the count outcome itself: put them with the log models of the same outcome
+    its_rows = df["method"].str.startswith("its") & (df["scale"] == "log rate ratio")
+    df.loc[its_rows, "outcome"] = df.loc[its_rows, "outcome"] + "_log"
+    return df.drop_duplicates(["outcome", "method"]).reset_index(drop=True)
+
+
+def triangulation(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Do the methods agree? Per outcome: signs, how many intervals exclude zero, and a verdict.
+
+    Methods *agree* when either no interval excludes zero (a shared null result — sign differences among
+    estimates indistinguishable from zero are noise), or every interval excludes zero on the same side. They
+    *disagree* when some intervals exclude zero and others do not, or when intervals exclude zero on opposite sides.
+    """
+    rows = []
+    for outcome, d in table.groupby("outcome", sort=False):
+        sig = (d["p_value"] < alpha).to_numpy()
+        signs = np.sign(d["estimate"].to_numpy())
+        if not sig.any():
+            verdict, agree = "agree: no method finds an effect", True
+        elif sig.all() and np.unique(signs).size == 1:
+            verdict, agree = "agree: every method finds an effect in the same direction", True
+        elif np.unique(signs[sig]).size > 1:
+            verdict, agree = "disagree: significant effects in opposite directions", False
+        else:
+            verdict, agree = "disagree: some methods find an effect, others do not", False
+        rows.append({
+            "outcome": outcome,
+            "methods": len(d),
+            "negative": int((signs < 0).sum()),
+            "positive": int((signs > 0).sum()),
+            "intervals excluding zero": int(sig.sum()),
+            "agree": agree,
+            "verdict": verdict,
+            "median estimate": float(np.median(d["estimate"])),
+        })
+    return pd.DataFrame(rows)
+
+
+def pretrend_failures(estimates: pd.DataFrame, alpha: float = 0.05) -> set[str]:
+    """Outcomes whose pre-trends were rejected: the TWFE event-study joint test of the leads (``pretest_f`` rows),
+    or a Callaway-Sant'Anna dynamic estimate before treatment whose (uniform) interval excludes zero."""
+    out: set[str] = set()
+    pt = estimates[(estimates["estimand"] == "pretest_f") & (estimates["p_value"] < alpha)]
+    out |= set(pt["outcome"])
+    cs = estimates[(estimates["method"] == "cs") & (estimates["estimand"] == "dynamic") & (estimates["event_time"] < 0)]
+    out |= set(cs.loc[(cs["ci_lower"] > 0) | (cs["ci_upper"] < 0), "outcome"])
+    return out
+
+
+def certainty(tri: pd.DataFrame, pretrend_failures: set[str], treated_clusters: int, data_caveats: dict[str, list[str]] | list[str], small_cluster_checked: bool = False) -> pd.DataFrame:
+    """Certainty rating per outcome from :data:`CERTAINTY_RULES`, with the reasons that applied.
+
+    ``data_caveats`` maps an outcome to its caveats (or is one list for every outcome).
+    """
+    rows = []
+    for r in tri.to_dict("records"):
+        level = LEVELS.index("moderate")
+        reasons = []
+        outcome = str(r["outcome"])
+        if outcome in pretrend_failures or outcome.removesuffix("_log") in pretrend_failures:
+            level -= 1
+            reasons.append("parallel trends rejected in the pre-period")
+        if not r["agree"]:
+            level -= 1
+            reasons.append("methods " + r["verdict"])
+        if treated_clusters < 20 and not small_cluster_checked:
+            level -= 1
+            reasons.append(f"only {treated_clusters} treated clusters")
+        caveats = data_caveats.get(outcome, []) if isinstance(data_caveats, dict) else data_caveats
+        if caveats:
+            level -= 1
+            reasons.append("; ".join(caveats))
+        rows.append({"outcome": outcome, "certainty": LEVELS[max(level, 0)], "reasons": "; ".join(reasons) or "none of the downgrading rules applied"})
+    return pd.DataFrame(rows)
+
+
+def plan_check(table: pd.DataFrame, assumptions: list[dict[str, Any]], baseline: dict[str, float], unit_costs: pd.DataFrame | None = None, preferred: tuple[str, ...] = ("cs", "sun_abraham", "imputation", "twfe")) -> pd.DataFrame:
+    """Place a plan's assumed proportional changes against the estimated effects.
+
+    Parameters
+    ----------
+    table
+        :func:`overall` output.
+    assumptions
+        ``plan.assumptions`` entries: ``outcome`` (a count outcome of the run), ``change`` (proportional, e.g.
+        -0.10), optional ``label``, ``population`` (a footprint's population), ``mean_los`` (days per admission, to
+        express bed days).
+    baseline
+        Outcome -> baseline monthly count per 1,000 population (pre-period mean) used to translate changes.
+    unit_costs
+        Activity unit costs for pounds (see :func:`evidence.data.costs.unit_costs`).
+    preferred
+        Methods in order of preference for the comparison (the first present for the outcome's log model is used).
+    """
+    from .report import ACTIVITY_OF_OUTCOME
+
+    out = []
+    for a in assumptions:
+        outcome = str(a["outcome"])
+        log_outcome = outcome + "_log"
+        d = table[table["outcome"] == log_outcome].set_index("method")
+        if d.empty:
+            raise ParamsError(f"plan.assumptions: outcome '{outcome}' was not estimated in logs in this run; choose a count outcome of data.outcomes and keep methods.did.log_outcomes: true.")
+        method = next(m for m in preferred + tuple(d.index) if m in d.index)
+        r = d.loc[method]
+        assumed = float(np.log1p(float(a["change"])))
+        se = (r["ci_upper"] - r["ci_lower"]) / (2 * 1.959963984540054)
+        inside = bool(r["ci_lower"] <= assumed <= r["ci_upper"])
+        row = {
+            "assumption": a.get("label", f"{float(a['change']):+.0%} {outcome}"),
+            "outcome": outcome,
+            "method": method,
+            "assumed change": float(a["change"]),
+            "estimated change": float(np.expm1(r["estimate"])),
+            "ci_lower": float(np.expm1(r["ci_lower"])),
+            "ci_upper": float(np.expm1(r["ci_upper"])),
+            "assumed inside interval": inside,
+            "standard errors away": float((assumed - r["estimate"]) / se) if se > 0 else np.nan,
+        }
+        pop = a.get("population")
+        if pop and outcome in baseline:
+            per_year = baseline[outcome] * float(pop) / 1000 * 12
+            row["baseline per year"] = per_year
+            row["assumed change per year"] = per_year * float(a["change"])
+            row["estimated change per year"] = per_year * row["estimated change"]
+            if a.get("mean_los"):
+                row["assumed bed days per year"] = row["assumed change per year"] * float(a["mean_los"])
+            act = ACTIVITY_OF_OUTCOME.get(outcome)
+            if unit_costs is not None and act in set(unit_costs["activity"]):
+                c = float(unit_costs.set_index("activity").loc[act, "unit_cost"])
+                row["assumed GBP per year"] = row["assumed change per year"] * c
+                row["estimated GBP per year"] = row["estimated change per year"] * c
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def core_estimates(ctx: Any) -> pd.DataFrame:
+    """The overall estimates of the service-use notebooks, computed directly (when this notebook runs on its own,
+    outside ``evidence run``): 2x2, TWFE with its event-study pre-test, Callaway-Sant'Anna (simple and dynamic),
+    Sun-Abraham and imputation, on the run's outcomes."""
+    from . import did, staggered
+
+    frames = []
+    for o, lg in ctx.outcome_specs():
+        frames.append(did.did_2x2(ctx.design, o, log=lg, alpha=ctx.alpha).tidy())
+        frames.append(did.twfe(ctx.design, o, log=lg, alpha=ctx.alpha).tidy())
+        es = did.event_study(ctx.design, o, log=lg, window=ctx.params["methods.did.event_window"], alpha=ctx.alpha).tidy()
+        frames.append(es[es["estimand"] == "pretest_f"])
+        cs = staggered.cs(ctx.design, o, log=lg, **ctx.cs_options())
+        frames.append(cs.aggregate("simple").tidy())
+        frames.append(cs.aggregate("dynamic").tidy())
+        frames.append(staggered.sun_abraham(ctx.design, o, log=lg, control=ctx.sa_control, alpha=ctx.alpha).tidy())
+        frames.append(staggered.imputation(ctx.design, o, log=lg, anticipation=ctx.params["methods.staggered.anticipation"], alpha=ctx.alpha).tidy())
+    est = stack(frames)
+    est["notebook"] = "07_evidence"
+    return est
+
+
+def run_estimates(ctx: Any) -> tuple[pd.DataFrame, str]:
+    """The run's estimates so far (inside ``evidence run``) or :func:`core_estimates` (on its own), and which."""
+    if ctx.run_dir is not None:
+        est = read_run_estimates(ctx.run_dir, exclude=(ctx.notebook,))
+        if len(est):
+            return est, "the estimates recorded by this run's other notebooks"
+    return core_estimates(ctx), "estimates computed here (the notebook ran outside `evidence run`, so only the service-use methods of 01_did and 02_staggered are included)"
+
+
+def baselines(ctx: Any) -> dict[str, float]:
+    """Pre-period monthly count per 1,000 population of the treated units, per count outcome (for the plan check)."""
+    panel, design = ctx.panel, ctx.design
+    if not panel.has_population:
+        return {}
+    pop = panel.matrix("population")
+    pre = np.arange(panel.n_periods)[None, :] < design.g[:, None]
+    mask = pre & design.treated[:, None]
+    out = {}
+    for o in panel.outcomes:
+        if panel.outcome_kinds.get(o) == "count" and mask.any():
+            y = panel.matrix(o)
+            out[o] = float(y[mask].sum() / pop[mask].sum() * 1000)
+    return out
+
+
+def data_caveats(ctx: Any, outcomes: list[str]) -> dict[str, list[str]]:
+    """Caveats that count against certainty under the rules (see :data:`CERTAINTY_RULES`), per outcome: partial
+    designations for every outcome; counting by provider for the A&E outcomes (and their logs and pounds)."""
+    common = []
+    c = ctx.design.cohorts
+    part = c[(c["status"] == "treated") & (c["scope"] == "partial")] if "scope" in c.columns else c.iloc[0:0]
+    if len(part):
+        common.append(f"{len(part)} of {ctx.design.n_treated} treated areas were designated for only part of their footprint")
+    out = {}
+    for o in outcomes:
+        base = str(o).removesuffix("_log").removesuffix("_gbp")
+        extra = ["activity is counted by provider, not by residence"] if ctx.panel.source == "nhs_ae" and base in ctx.panel.outcomes else []
+        out[o] = common + extra
+    return out
