@@ -372,13 +372,13 @@ def effects_in_pounds(results: list[Any], costs: pd.DataFrame, estimand: str = "
         if act is None or act not in uc.index or t.empty:
             continue
         row, c = t.iloc[0], float(uc.loc[act, "unit_cost"])
-        rows.append({"outcome": r.outcome, "activity": act, "unit_cost": c, "price_year": uc.loc[act, "price_year"], "effect (count)": row["estimate"], "pounds": row["estimate"] * c, "pounds_ci_lower": row["ci_lower"] * c, "pounds_ci_upper": row["ci_upper"] * c, "p_value": row["p_value"]})
+        rows.append({"outcome": r.outcome, "activity": act, "unit_cost": c, "price_year": uc.loc[act, "price_year"], "effect (count)": row["estimate"], "pounds": row["estimate"] * c, "pounds_se": row["std_error"] * c, "pounds_ci_lower": row["ci_lower"] * c, "pounds_ci_upper": row["ci_upper"] * c, "p_value": row["p_value"]})
     return pd.DataFrame(rows)
 
 
 def pounds_rows(table: pd.DataFrame, method: str = "cs", estimand: str = "simple") -> pd.DataFrame:
     """Contract rows for effects in pounds (outcome ``<outcome>_gbp``), for estimates.csv."""
-    return pd.DataFrame({"method": method, "outcome": table["outcome"] + "_gbp", "estimand": estimand, "group": "all", "estimate": table["pounds"], "ci_lower": table["pounds_ci_lower"], "ci_upper": table["pounds_ci_upper"], "p_value": table["p_value"]})
+    return pd.DataFrame({"method": method, "outcome": table["outcome"] + "_gbp", "estimand": estimand, "group": "all", "estimate": table["pounds"], "std_error": table["pounds_se"], "ci_lower": table["pounds_ci_lower"], "ci_upper": table["pounds_ci_upper"], "p_value": table["p_value"]})
 
 
 def family_verdict(ctx: Any, label: str, comparison: pd.DataFrame, scale: float = 1.0, unit: str = "") -> Any:
