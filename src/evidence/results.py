@@ -31,7 +31,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 ESTIMATE_COLUMNS: list[str] = [
     "notebook",
@@ -80,11 +80,15 @@ def normal_inference(
     """
     est = np.asarray(estimate, dtype=float)
     se = np.asarray(std_error, dtype=float)
-    dist = stats.norm if df is None else stats.t(df)
-    crit = dist.ppf(1 - alpha / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = est / se
-    p = 2 * dist.sf(np.abs(z))
+        z = np.abs(est / se)
+    # scipy.special rather than scipy.stats: the same functions without a second of import time
+    if df is None:
+        crit = special.ndtri(1 - alpha / 2)
+        p = 2 * special.ndtr(-z)
+    else:
+        crit = special.stdtrit(df, 1 - alpha / 2)
+        p = 2 * special.stdtr(df, -z)
     return est - crit * se, est + crit * se, p
 
 

@@ -220,7 +220,7 @@ def core_estimates(ctx: Any) -> pd.DataFrame:
     frames = []
     for o, lg in ctx.outcome_specs():
         frames.append(did.did_2x2(ctx.design, o, log=lg, alpha=ctx.alpha).tidy())
-        frames.append(did.twfe(ctx.design, o, log=lg, alpha=ctx.alpha).tidy())
+        frames.append(did.twfe(ctx.design, o, log=lg, alpha=ctx.alpha, engine="numpy").tidy())
         es = did.event_study(ctx.design, o, log=lg, window=ctx.params["methods.did.event_window"], alpha=ctx.alpha).tidy()
         frames.append(es[es["estimand"] == "pretest_f"])
         cs = staggered.cs(ctx.design, o, log=lg, **ctx.cs_options())

@@ -158,3 +158,16 @@ def test_summary_and_plot_return_text_and_axes(tiny):
     assert ax.get_xlabel().startswith("periods since treatment")
     ax2 = did_2x2(tiny, "y").plot()
     assert ax2 is not None
+
+
+def test_numpy_engine_equals_panelols_on_real_and_simulated_designs():
+    from evidence.params import load_params
+    from evidence.pipeline import prepare
+
+    _, real = prepare(load_params("params/default.yaml"))
+    sim = design_of(simulate_panel(n_units=50, n_periods=20, cohorts={6: 15, 12: 10}, effect=lambda e, g: 1 + 0.1 * e, seed=4), cluster="region")
+    for d, o in ((real, "admissions"), (sim, "y")):
+        a, b = twfe(d, o, engine="linearmodels").tidy(), twfe(d, o, engine="numpy").tidy()
+        np.testing.assert_allclose(a[["estimate", "std_error", "p_value"]].to_numpy(), b[["estimate", "std_error", "p_value"]].to_numpy(), rtol=1e-10, atol=1e-12)
+        ea, eb = event_study(d, o, engine="linearmodels", window=(-6, 6)).tidy(), event_study(d, o, engine="numpy", window=(-6, 6)).tidy()
+        np.testing.assert_allclose(ea[["estimate", "std_error"]].to_numpy(), eb[["estimate", "std_error"]].to_numpy(), rtol=1e-9, atol=1e-12)

