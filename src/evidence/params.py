@@ -23,7 +23,7 @@ import yaml
 from .errors import ParamsError
 from .paths import display, resolve
 
-NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did", "02_staggered", "04_its", "08_costs_satisfaction", "07_evidence")
+NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did", "02_staggered", "04_its", "08_costs_satisfaction", "06_power", "07_evidence")
 """Notebooks of the workbook, in reading order; ``07_evidence`` summarises the others and runs last."""
 
 BUILTIN_SOURCES: tuple[str, ...] = ("nhs_ae",)
@@ -206,6 +206,10 @@ SCHEMA: dict[str, Field] = {
     "satisfaction.start": Field("period", 2017, "First survey year of the satisfaction window.", check=_check_period),
     "satisfaction.end": Field("period", 2020, "Last survey year of the main satisfaction window (2020 fieldwork ended in March 2020, before the pandemic).", check=_check_period),
     "satisfaction.sensitivity_end": Field("period", 2024, "Last survey year of the sensitivity analysis that includes the COVID and later surveys.", check=_check_period),
+    # --- power and method validation (06_power) -------------------------------------------------------------------
+    "power.reps": Field("int", 200, "Simulated panels per effect size in the power curves (06_power).", minimum=1),
+    "power.validation_reps": Field("int", 200, "Simulated panels for the bias and coverage of each method (06_power).", minimum=1),
+    "power.sdid_reps": Field("int", 0, "Simulated panels on which SDID is also validated (about 0.35 s each; 0 leaves SDID out).", minimum=0),
     # --- plan assumptions (07_evidence) ---------------------------------------------------------------------------
     "plan.assumptions": Field("list[dict]", [], "A plan's assumed effects to check against the evidence: a list of {outcome, change (proportional, e.g. -0.10), label, population (of a footprint, to translate into activity and pounds), mean_los (days per admission, for bed days)}.", check=_check_plan),
     # --- inference -----------------------------------------------------------------------------------------------

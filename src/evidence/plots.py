@@ -267,3 +267,12 @@ def evidence_forest(table: pd.DataFrame, synthetic: bool = False) -> Any:
         ax.tick_params(labelsize=8)
     fig.tight_layout()
     return fig
+
+
+def results_grid(results: list[Any], ncols: int = 3, height: float = 3.6) -> Any:
+    """Each result's own ``.plot(ax=...)`` in a grid (power curves, validation charts); returns the Figure."""
+    fig, axes = _grid(max(1, len(results)), ncols=min(ncols, max(1, len(results))), height=height)
+    for ax, r in zip(axes, results):
+        r.plot(ax=ax)
+    fig.tight_layout()
+    return fig

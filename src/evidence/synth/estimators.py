@@ -44,7 +44,8 @@ from ..errors import EstimationError
 from ..results import normal_inference
 from . import inference as inf
 from .results import SynthResult
-from .weights import KINDS, block_contrast, block_weights, noise_level, sc_predictor_weights, simplex_lsq
+from .weights import KINDS, block_contrast, block_weights, sc_predictor_weights, simplex_lsq
+from .weights import noise_level as _noise_level
 
 METHODS: dict[str, str] = {"sdid": "sdid", "sc": "sc_sdid_form", "did": "did_sdid_form"}
 INFERENCE: tuple[str, ...] = ("placebo", "jackknife", "bootstrap", "none")
@@ -160,16 +161,21 @@ def _prepare(design: Design, outcome: str, log: bool, units, what: str, min_pre:
     return Y, label, use, co, cohorts
 
 
-def _fit_block(Y: np.ndarray, fit: CohortFit) -> CohortFit:
-    """Weights and estimate of one block (the main estimate), with synthdid's default tuning."""
+def _fit_block(Y: np.ndarray, fit: CohortFit, sigma: float | None = None) -> CohortFit:
+    """Weights and estimate of one block (the main estimate), with synthdid's default tuning.
+
+    ``sigma`` overrides the noise level (synthdid's ``noise.level``); by default it is the standard deviation of
+    the controls' pre-period first differences.
+    """
     c, kind = fit.c, fit.kind
     Yco = Y[fit.co][None]
     ybar = Y[fit.tr].mean(axis=0)[None]
     T = Y.shape[1]
     n_diff = fit.co.size * (c - 1)
-    if n_diff < 2 and kind != "did":
-        raise EstimationError(f"cohort {fit.label}: only {n_diff} pre-period first difference(s) among the controls, too few to set the noise level; use more control units or pre-periods.")
-    sigma = float(noise_level(Yco[:, :, :c])[0]) if n_diff >= 2 else 0.0
+    if sigma is None:
+        if n_diff < 2 and kind != "did":
+            raise EstimationError(f"cohort {fit.label}: only {n_diff} pre-period first difference(s) among the controls, too few to set the noise level; use more control units or pre-periods.")
+        sigma = float(_noise_level(Yco[:, :, :c])[0]) if n_diff >= 2 else 0.0
     if kind == "sdid":
         zo = (fit.n_tr * (T - c)) ** 0.25 * sigma
     else:  # sc: synthdid's sc_estimate sets eta.omega = 1e-6; unused for did
@@ -223,6 +229,7 @@ def sdid(
     seed: int = 0,
     alpha: float = 0.05,
     units: list | tuple | np.ndarray | str | None = None,
+    noise_level: float | None = None,
 ) -> SynthResult:
     """Synthetic difference-in-differences, or its synthetic-control / DiD special cases, with inference.
 
@@ -258,6 +265,12 @@ def sdid(
     units
         Restrict the treated units (for example one footprint); other treated units are left out entirely.
         Default: every treated unit of the design.
+    noise_level
+        The noise level ``sigma`` behind the regularisation (synthdid's ``noise.level``), for every cohort. Default:
+        the standard deviation of the controls' pre-period first differences, pooled over units and periods as in
+        synthdid. Given ``sigma`` the estimate is invariant to adding unit or period constants to the outcome; the
+        default ``sigma`` itself is unchanged by unit constants and by linear trends, but not by arbitrary period
+        effects (they add between-period variance to the first differences).
 
     Returns
     -------
@@ -270,12 +283,16 @@ def sdid(
     _check_choice(estimator, KINDS, "estimator")
     _check_choice(inference, INFERENCE, "inference")
     _check_alpha(alpha)
+    if inference in ("placebo", "bootstrap") and (isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 2):
+        raise EstimationError(f"draws={draws!r}: {inference} inference needs a whole number of draws, at least 2 (200 is usual).")
     what = {"sdid": "SDID", "sc": "synthetic control (SDID form)", "did": "DiD (SDID form)"}[estimator]
     Y, label, use, co, cohorts = _prepare(design, outcome, log, units, what)
     labels = design.panel.period_labels
     T = Y.shape[1]
     g = design.g
-    fits = [_fit_block(Y, CohortFit(int(c), labels[int(c)], np.flatnonzero(use & (g == c)), co, estimator)) for c in cohorts]
+    if noise_level is not None and not (np.isfinite(noise_level) and noise_level >= 0):
+        raise EstimationError(f"noise_level={noise_level!r} must be a non-negative number (or None for the default).")
+    fits = [_fit_block(Y, CohortFit(int(c), labels[int(c)], np.flatnonzero(use & (g == c)), co, estimator), noise_level) for c in cohorts]
     sizes = np.array([f.n_tr * (T - f.c) for f in fits], dtype=float)
     cw = sizes / sizes.sum()
     taus = np.array([f.tau for f in fits])
@@ -283,8 +300,6 @@ def sdid(
 
     rng = np.random.default_rng(seed)
     draws_agg = draws_coh = None
-    if inference in ("placebo", "bootstrap") and (not isinstance(draws, (int, np.integer)) or draws < 2):
-        raise EstimationError(f"draws={draws!r}: {inference} inference needs at least 2 draws (200 is usual).")
     if inference == "placebo":
         draws_agg, draws_coh = inf.placebo_draws(Y, fits, cw, int(draws), rng)
         se_all, se_coh = inf.resampling_se(draws_agg), inf.resampling_se(draws_coh)
@@ -352,8 +367,28 @@ def sdid(
     }
     if inference == "placebo":
         details["p_value_placebo"] = float(np.mean(np.abs(draws_agg) >= abs(att)))
+    details["notes"] = _sdid_notes(fits, estimator, inference, co.size)
     description = DESCRIPTIONS[estimator] + " " + INFERENCE_TEXT[inference]
+    if len(fits) > 1 and inference != "none":
+        description += " With several cohorts, every draw re-estimates all cohorts and their weighted average."
     return SynthResult(df, method=method, outcome=label, estimand="att", description=description, alpha=alpha, details=details)
+
+
+def _sdid_notes(fits: list[CohortFit], estimator: str, inference: str, n_co: int) -> list[str]:
+    """Sentences for the reports about the reliability of the inference."""
+    notes = []
+    n_tr = sum(f.n_tr for f in fits)
+    if inference == "placebo":
+        if any(n_co - n_tr <= f.c for f in fits) and estimator == "sdid":
+            notes.append(
+                f"Placebo draws keep {n_co - n_tr} controls, no more than the pre-periods of a cohort: the time weights are then "
+                "not identified, each placebo fit stays near the estimated weights and the placebo SE can be too small."
+            )
+        if n_co < 20:
+            notes.append(f"Only {n_co} control units: the placebo distribution is coarse and the normal interval approximate.")
+    if inference == "jackknife" and estimator == "sc":
+        notes.append("The jackknife is not recommended for synthetic control (Arkhangelsky et al. 2021, Section 5).")
+    return notes
 
 
 # ---- classic synthetic control ------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import EstimationError
-from .weights import block_contrast, block_weights, subset_weights, sum_normalize
+from .weights import block_contrast, block_pending, solve_weights, subset_pending, sum_normalize
 
 
 def resampling_se(values: np.ndarray) -> np.ndarray | float:
@@ -85,12 +85,12 @@ def placebo_draws(Y: np.ndarray, fits: list, cohort_weights: np.ndarray, draws: 
     np.put_along_axis(keep, perm[:, : n_co - n_tr], True, axis=1)
     Yco = Y[co]
     T = Y.shape[1]
-    out = np.empty((draws, len(fits)))
+    pending, ybars = [], []
     off = n_co - n_tr
-    for j, f in enumerate(fits):  # a few cohorts; the draws are solved together
+    for f in fits:  # a few cohorts; all their draws are solved in one Frank-Wolfe loop below
         pt = perm[:, off : off + f.n_tr]
         off += f.n_tr
-        w, ybar = subset_weights(
+        pw, ybar = subset_pending(
             Yco,
             keep,
             pt,
@@ -99,9 +99,13 @@ def placebo_draws(Y: np.ndarray, fits: list, cohort_weights: np.ndarray, draws: 
             zeta_omega=f.zeta_omega,
             zeta_lambda=f.zeta_lambda,
             min_decrease=f.min_decrease,
-            omega_init=sum_normalize(np.where(keep, f.omega[None, :], 0.0)),
+            omega_init=sum_normalize(np.broadcast_to(f.omega, keep.shape), keep),
             lambda_init=np.broadcast_to(f.lam, (draws, f.c)).copy(),
         )
+        pending.append(pw)
+        ybars.append(ybar)
+    out = np.empty((draws, len(fits)))
+    for j, (f, w, ybar) in enumerate(zip(fits, solve_weights(pending), ybars)):
         v = np.concatenate([-w.lam, np.full((draws, T - f.c), 1.0 / (T - f.c))], axis=1)
         out[:, j] = np.einsum("bt,bt->b", ybar, v) - np.einsum("bn,bn->b", w.omega, v @ Yco.T)
     return out @ cohort_weights, out
@@ -136,8 +140,9 @@ def bootstrap_draws(Y: np.ndarray, fits: list, T: int, draws: int, rng: np.rando
     ctrl_index = np.where(valid, cpos - n_tr, 0)
     out = np.full((draws, len(fits)), np.nan)
     wts = np.zeros((draws, len(fits)))
+    pending, jobs = [], []
     off = 0
-    for j, f in enumerate(fits):  # a few cohorts; the draws are solved together
+    for j, f in enumerate(fits):  # a few cohorts; all their draws are solved in one Frank-Wolfe loop below
         k = counts[:, off : off + f.n_tr]
         off += f.n_tr
         m = k.sum(axis=1)
@@ -145,21 +150,24 @@ def bootstrap_draws(Y: np.ndarray, fits: list, T: int, draws: int, rng: np.rando
         if not present.any():
             continue
         ybar = (k[present] @ Y[f.tr]) / m[present, None]
-        om0 = sum_normalize(np.where(valid, f.omega[ctrl_index], 0.0)[present])
-        w = block_weights(
-            Yco[present],
-            ybar,
-            f.c,
-            f.kind,
-            zeta_omega=f.zeta_omega,
-            zeta_lambda=f.zeta_lambda,
-            min_decrease=f.min_decrease,
-            n_co=n_co_b[present],
-            omega_init=np.where(valid[present], om0, 0.0),
-            lambda_init=np.broadcast_to(f.lam, (int(present.sum()), f.c)).copy(),
+        pending.append(
+            block_pending(
+                Yco[present],
+                ybar,
+                f.c,
+                f.kind,
+                zeta_omega=f.zeta_omega,
+                zeta_lambda=f.zeta_lambda,
+                min_decrease=f.min_decrease,
+                n_co=n_co_b[present],
+                omega_init=sum_normalize(f.omega[ctrl_index][present], valid[present]),
+                lambda_init=np.broadcast_to(f.lam, (int(present.sum()), f.c)).copy(),
+            )
         )
+        jobs.append((j, present, ybar, m))
+    for (j, present, ybar, m), w in zip(jobs, solve_weights(pending)):
         out[present, j] = block_contrast(Yco[present], ybar, w.omega, w.lam)
-        wts[present, j] = m[present] * (T - f.c)
+        wts[present, j] = m[present] * (T - fits[j].c)
     agg = np.nansum(np.where(wts > 0, out, 0.0) * wts, axis=1) / wts.sum(axis=1)
     return agg, out
 

@@ -8,14 +8,15 @@ Frank-Wolfe on the simplex (SDID, and the SC / DiD special cases)
     Wager (2021, AER) and the reference R package ``synthdid`` (``sc.weight.fw``/``fw.step``) do. With an
     intercept, the columns of ``[A, b]`` are first centred over the rows, which is the same as adding a free
     intercept to the fit. The iteration stops after ``max_iter`` steps or once a step lowers the objective by no
-    more than ``min_decrease^2`` (at least two steps are taken). :func:`sparse_fw` adds the ``synthdid`` default
+    more than ``min_decrease^2`` (at least two steps are taken). :func:`sparse_fw_solve` adds the ``synthdid`` default
     two-pass scheme: a first pass of at most 100 steps, weights at or below a quarter of the largest set to zero
     and the rest renormalised (:func:`sparsify`), then a second pass from there.
 
-    :func:`fw_batch` solves many problems of the same shape at once (one per placebo or bootstrap draw), with
-    every step a batched matrix-vector product; each problem follows exactly the iteration it would follow alone
-    (problems that have met the stopping rule are frozen and dropped from the batch). Padding is supported through a
-    column mask and per-problem row counts, so draws with different numbers of units share one batch.
+    :func:`fw_solve` solves many problems at once (one per placebo or bootstrap draw, unit- and time-weight
+    problems together), one vectorised step for all per iteration; each problem follows the iteration it would
+    follow alone, up to rounding (problems that have met the stopping rule are frozen and dropped). Padding is
+    supported through a column mask and per-problem row counts, so draws with different numbers of units share
+    one batch, and the unit-weight problems of placebo draws share one Gram matrix.
 
 Simplex-constrained weighted least squares (classic ADH synthetic control)
     :func:`simplex_lsq` minimises ``(x1 - X0 w)' V (x1 - X0 w)`` over the simplex exactly enough for reporting,
@@ -23,8 +24,8 @@ Simplex-constrained weighted least squares (classic ADH synthetic control)
     with a heavily weighted row ``M (1'w - 1)`` (the "fully constrained least squares" device), then renormalised.
     :func:`sc_predictor_weights` chooses the diagonal predictor weights ``V`` (ADH's nested optimisation) by
     minimising the pre-period outcome MSPE of the resulting synthetic control with Nelder-Mead over a softmax
-    parametrisation of ``V``, from fixed starting points (equal weights, then each predictor emphasised in turn):
-    deterministic, no random restarts.
+    parametrisation of ``V``, from fixed starting points (equal weights, a restart, the best single-predictor
+    emphasis): deterministic, no random restarts.
 """
 
 from __future__ import annotations
@@ -48,13 +49,16 @@ def sparsify(x: np.ndarray) -> np.ndarray:
     return sum_normalize(x)
 
 
-def sum_normalize(x: np.ndarray) -> np.ndarray:
-    """Rows divided by their sums; a row summing to zero becomes uniform (synthdid's ``sum_normalize``)."""
+def sum_normalize(x: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Rows divided by their sums; a row summing to zero becomes uniform over its ``valid`` entries (all by
+    default), as synthdid's ``sum_normalize`` (used to start the placebo and bootstrap fits)."""
     x = np.asarray(x, dtype=float)
     if x.ndim == 1:
-        return sum_normalize(x[None, :])[0]
+        return sum_normalize(x[None, :], None if valid is None else np.asarray(valid)[None, :])[0]
+    v = np.ones(x.shape, dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    x = np.where(v, x, 0.0)
     s = x.sum(axis=1, keepdims=True)
-    uniform = np.full_like(x, 1.0 / x.shape[1])
+    uniform = v / v.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(s != 0, x / np.where(s != 0, s, 1.0), uniform)
 
@@ -276,6 +280,7 @@ def _fw_loop(batches: list[_Batch], max_iter: int) -> None:  # noqa: C901 - one 
     frozen = np.zeros(M)  # +inf for finished problems: their step is num / inf = 0
     T3 = np.empty((3, M))
     log_a = np.empty((RESYNC, M))
+    Qi, num, denom, step, sd, ndec, tmp = np.empty((7, M))
     n_log = 0
     n_dead = 0
 
@@ -290,30 +295,35 @@ def _fw_loop(batches: list[_Batch], max_iter: int) -> None:  # noqa: C901 - one 
         for b, s_ in zip(batches, sl):
             b.pick = b.S[0].argmin(axis=1)
             b.fi = b.base + b.pick
-            np.take(b.S.reshape(3, -1), b.fi, axis=1, out=T3[:, s_])
+            np.take(b.S.reshape(3, -1), b.fi, axis=1, out=T3[:, s_], mode="clip")  # indices valid: skip the checks
         hi, ci, Gi = T3
         hi *= sc
-        Qi = hi + ci
-        num = P - cx
+        np.add(hi, ci, out=Qi)
+        np.subtract(P, cx, out=num)
         num -= hi
-        denom = Gi + P
-        denom -= 2.0 * Qi
-        denom += frozen
+        np.add(Gi, P, out=denom)
+        np.add(Qi, Qi, out=tmp)
+        denom -= tmp
+        if n_dead:
+            denom += frozen
         # synthdid: min(1, max(0, num / denom)); fmax/fmin also send 0/0 (x already at the vertex) to 0
-        step = np.fmin(np.fmax(num / denom, 0.0), 1.0)
-        sd = step * denom
-        ndec = num + num
+        np.divide(num, denom, out=step)
+        np.fmax(step, 0.0, out=step)
+        np.fmin(step, 1.0, out=step)
+        np.multiply(step, denom, out=sd)
+        np.add(num, num, out=ndec)
         ndec -= sd
         ndec *= step  # n times the decrease of the objective
-        upd = Qi - P
-        upd += upd
-        upd += sd
-        upd *= step
-        P += upd  # P + 2 s (Q_i - P) + s^2 denom
-        upd = ci - cx
-        upd *= step
-        cx += upd
-        sc *= 1.0 - step
+        np.subtract(Qi, P, out=tmp)
+        tmp += tmp
+        tmp += sd
+        tmp *= step
+        P += tmp  # P + 2 s (Q_i - P) + s^2 denom
+        np.subtract(ci, cx, out=tmp)
+        tmp *= step
+        cx += tmp
+        np.subtract(1.0, step, out=tmp)
+        sc *= tmp
         if sc.min() < _TINY:  # fold the scale in (a full step, 1 - s = 0, lands here too)
             n_log = flush(n_log)
             small = sc < _TINY
@@ -322,21 +332,21 @@ def _fw_loop(batches: list[_Batch], max_iter: int) -> None:  # noqa: C901 - one 
                 b.x[sm] *= sc[s_][sm, None]
                 b.S[0][sm] *= sc[s_][sm, None]
             sc[small] = 1.0
-        coef = step / sc
-        log_a[n_log] = coef
+        coef = log_a[n_log]
+        np.divide(step, sc, out=coef)
         for b, s_ in zip(batches, sl):
             b.log_i[n_log] = b.fi
             cb = coef[s_]
             h, buf = b.S[0], b.buf
             if b.shared:
-                np.take(b.G, b.pick, axis=0, out=buf)
+                np.take(b.G, b.pick, axis=0, out=buf, mode="clip")
                 buf -= b.S[1]
                 buf *= cb[:, None]
                 h += buf
                 if not b.eta_in_G:
                     h.ravel()[b.fi] += cb * b.eta
             else:
-                np.take(b.H.reshape(-1, b.k), b.fi, axis=0, out=buf)
+                np.take(b.H.reshape(-1, b.k), b.fi, axis=0, out=buf, mode="clip")
                 buf *= cb[:, None]
                 h += buf
         n_log += 1
@@ -390,6 +400,7 @@ def _fw_loop(batches: list[_Batch], max_iter: int) -> None:  # noqa: C901 - one 
             frozen = np.zeros(M)
             T3 = np.empty((3, M))
             log_a = np.empty((RESYNC, M))
+            Qi, num, denom, step, sd, ndec, tmp = np.empty((7, M))
         n_dead = M - n_alive
 
 
@@ -593,14 +604,16 @@ def sc_predictor_weights(
     Z0: np.ndarray,
     z1: np.ndarray,
     *,
-    maxiter: int = 400,
+    maxfev: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """ADH nested optimisation: diagonal predictor weights ``V`` and unit weights ``w(V)``.
 
     The inner problem is :func:`simplex_lsq` on the predictors with row weights ``V``; the outer problem chooses
-    ``V`` (normalised to sum to one, parametrised as a softmax) to minimise the mean squared pre-period outcome gap
-    ``mean_t (z1_t - Z0_t w(V))^2``. Nelder-Mead (scipy) runs from equal weights and from each predictor emphasised
-    in turn (weight 0.5 on it, the rest shared); the best solution wins. Deterministic.
+    ``V`` (normalised to sum to one, parametrised as a softmax with the last log-weight fixed at zero) to minimise
+    the mean squared pre-period outcome gap ``mean_t (z1_t - Z0_t w(V))^2``. Search (deterministic): Nelder-Mead
+    (scipy) from equal weights, restarted once from its solution, and Nelder-Mead from the best of the ``k``
+    starts that put half the weight on one predictor; the best of the three wins. Each run stops after ``maxfev``
+    evaluations (default ``50 (k + 1)``) or when the simplex has shrunk (``xatol`` 1e-4 on the log-weights).
 
     Parameters
     ----------
@@ -608,8 +621,8 @@ def sc_predictor_weights(
         Predictors of the donors (k x donors) and of the treated unit (k,), already scaled.
     Z0, z1
         Pre-period outcomes of the donors (T0 x donors) and of the treated unit (T0,).
-    maxiter
-        Nelder-Mead iterations per start.
+    maxfev
+        Objective evaluations per Nelder-Mead run.
 
     Returns
     -------
@@ -627,19 +640,22 @@ def sc_predictor_weights(
     if k == 1:
         mspe, v, w = solve(np.zeros(0))
         return v, w, mspe
-    starts = [np.zeros(k - 1)]
-    for j in range(k):  # each predictor emphasised: v_j = 0.5, the rest share 0.5
+    maxfev = 50 * (k + 1) if maxfev is None else int(maxfev)
+    scale = max(solve(np.zeros(k - 1))[0], 1e-300)
+    opts = {"maxfev": maxfev, "xatol": 1e-4, "fatol": 1e-9 * scale}
+
+    def nm(start: np.ndarray) -> np.ndarray:
+        return optimize.minimize(lambda th: solve(th)[0], start, method="Nelder-Mead", options=opts).x
+
+    emphasised = []
+    for j in range(k):  # half the weight on predictor j, the rest shared
         p = np.full(k, 0.5 / (k - 1))
         p[j] = 0.5
         lp = np.log(p)
-        starts.append(lp[:-1] - lp[-1])
-    best = None
-    for s in starts:
-        res = optimize.minimize(lambda th: solve(th)[0], s, method="Nelder-Mead", options={"maxiter": maxiter, "xatol": 1e-6, "fatol": 1e-10})
-        cand = solve(res.x)
-        if best is None or cand[0] < best[0] - 1e-12:
-            best = cand
-    mspe, v, w = best
+        emphasised.append(lp[:-1] - lp[-1])
+    first = nm(np.zeros(k - 1))
+    candidates = [first, nm(first), nm(min(emphasised, key=lambda th: solve(th)[0]))]
+    mspe, v, w = min((solve(th) for th in candidates), key=lambda r: r[0])
     return v, w, mspe
 
 
@@ -680,6 +696,27 @@ class BlockWeights:
     omega: np.ndarray
     lam: np.ndarray
     iterations: np.ndarray
+
+
+@dataclass
+class PendingWeights:
+    """The Frank-Wolfe problems of one batch of blocks, not yet solved, and how to turn their solutions into
+    :class:`BlockWeights`. :func:`solve_weights` solves the problems of several batches (cohorts) in one loop."""
+
+    problems: list  # of FWProblems: (lambda, omega), (omega,) or ()
+    finish: object  # callable: list[FWResult] -> BlockWeights
+
+
+def solve_weights(pending: list[PendingWeights]) -> list[BlockWeights]:
+    """Solve every batch's problems together (:func:`sparse_fw_solve`) and finish each batch's weights."""
+    flat = [p for pw in pending for p in pw.problems]
+    results = sparse_fw_solve(flat) if flat else []
+    out, i = [], 0
+    for pw in pending:
+        n = len(pw.problems)
+        out.append(pw.finish(results[i : i + n]))
+        i += n
+    return out
 
 
 def block_weights(
@@ -724,6 +761,23 @@ def block_weights(
         Starting weights of the Frank-Wolfe passes (default uniform), as synthdid's placebo and bootstrap pass
         the renormalised estimated weights.
     """
+    return solve_weights([block_pending(Yco, ybar, T0, kind, zeta_omega=zeta_omega, zeta_lambda=zeta_lambda, min_decrease=min_decrease, n_co=n_co, omega_init=omega_init, lambda_init=lambda_init)])[0]
+
+
+def block_pending(
+    Yco: np.ndarray,
+    ybar: np.ndarray,
+    T0: int,
+    kind: str,
+    *,
+    zeta_omega: np.ndarray | float,
+    zeta_lambda: np.ndarray | float,
+    min_decrease: np.ndarray | float,
+    n_co: np.ndarray | None = None,
+    omega_init: np.ndarray | None = None,
+    lambda_init: np.ndarray | None = None,
+) -> PendingWeights:
+    """The problems of :func:`block_weights`, unsolved (same arguments)."""
     Yco = np.asarray(Yco, dtype=float)
     ybar = np.asarray(ybar, dtype=float)
     B, N, T = Yco.shape
@@ -731,28 +785,22 @@ def block_weights(
     ncount = np.full(B, N) if n_co is None else np.asarray(n_co)
     iters = np.zeros((B, 2), dtype=int)
     if kind == "did":
-        omega = valid.astype(float)
-        omega /= omega.sum(axis=1, keepdims=True)
-        return BlockWeights(omega, np.full((B, T0), 1.0 / T0), iters)
+        omega = valid / valid.sum(axis=1, keepdims=True)
+        return PendingWeights([], lambda r: BlockWeights(omega, np.full((B, T0), 1.0 / T0), iters))
     pre = Yco[:, :, :T0]
     # omega: rows = pre-periods, columns = controls, target = the treated pre-period mean
     Go, co_, bo = gram_form(np.concatenate([np.swapaxes(pre, 1, 2), ybar[:, :T0, None]], axis=2), intercept=(kind == "sdid"))
     xo = _uniform(valid, B, N) if omega_init is None else np.asarray(omega_init, dtype=float)
     omega_p = FWProblems.make(Go, co_, bo, zeta_omega, xo, min_decrease, float(T0), valid)
     if kind == "sc":
-        (ow,) = sparse_fw_solve([omega_p])
-        iters[:, 1] = ow.iterations
-        return BlockWeights(ow.x, np.zeros((B, T0)), iters)
+        return PendingWeights([omega_p], lambda r: BlockWeights(r[0].x, np.zeros((B, T0)), np.column_stack([np.zeros(B, dtype=int), r[0].iterations])))
     # lambda: rows = controls, columns = pre-periods, target = the controls' post-period means
     Yl = np.concatenate([pre, Yco[:, :, T0:].mean(axis=2, keepdims=True)], axis=2)
     Yl = np.where(valid[:, :, None], Yl, 0.0)
     Gl, cl, bl = gram_form(Yl, intercept=True, n_rows=ncount)
     xl = np.full((B, T0), 1.0 / T0) if lambda_init is None else np.asarray(lambda_init, dtype=float)
     lambda_p = FWProblems.make(Gl, cl, bl, zeta_lambda, xl, min_decrease, ncount.astype(float))
-    lw, ow = sparse_fw_solve([lambda_p, omega_p])  # both problems of every block in one loop
-    iters[:, 0] = lw.iterations
-    iters[:, 1] = ow.iterations
-    return BlockWeights(ow.x, lw.x, iters)
+    return PendingWeights([lambda_p, omega_p], lambda r: BlockWeights(r[1].x, r[0].x, np.column_stack([r[0].iterations, r[1].iterations])))
 
 
 def subset_weights(
@@ -780,27 +828,41 @@ def subset_weights(
     (BlockWeights, ybar)
         The weights and the treated mean path of each draw (draws x T).
     """
+    pending, ybar = subset_pending(Yco, keep, treated, T0, kind, zeta_omega=zeta_omega, zeta_lambda=zeta_lambda, min_decrease=min_decrease, omega_init=omega_init, lambda_init=lambda_init)
+    return solve_weights([pending])[0], ybar
+
+
+def subset_pending(
+    Yco: np.ndarray,
+    keep: np.ndarray,
+    treated: np.ndarray,
+    T0: int,
+    kind: str,
+    *,
+    zeta_omega: float,
+    zeta_lambda: float,
+    min_decrease: float,
+    omega_init: np.ndarray | None = None,
+    lambda_init: np.ndarray | None = None,
+) -> tuple[PendingWeights, np.ndarray]:
+    """The problems of :func:`subset_weights`, unsolved, and the treated mean paths (same arguments)."""
     Yco = np.asarray(Yco, dtype=float)
     keep = np.asarray(keep, dtype=bool)
     B, N = keep.shape
-    T = Yco.shape[1]
     ybar = Yco[treated].mean(axis=1)
-    iters = np.zeros((B, 2), dtype=int)
     n_co = keep.sum(axis=1)
     if kind == "did":
         omega = keep / n_co[:, None]
-        return BlockWeights(omega, np.full((B, T0), 1.0 / T0), iters), ybar
+        return PendingWeights([], lambda r: BlockWeights(omega, np.full((B, T0), 1.0 / T0), np.zeros((B, 2), dtype=int))), ybar
     pre = Yco[:, :T0]
     A = pre.T - pre.T.mean(axis=0) if kind == "sdid" else pre.T  # (T0 x pool), centred per unit for the intercept
     Gs = A.T @ A
     c = Gs[:, treated].mean(axis=2).T  # A'b with b the mean of the treated columns
     bbv = Gs[treated[:, :, None], treated[:, None, :]].mean(axis=(1, 2))
-    xo = sum_normalize(keep.astype(float)) if omega_init is None else np.asarray(omega_init, dtype=float)
+    xo = sum_normalize(keep.astype(float)) if omega_init is None else sum_normalize(omega_init, keep)
     omega_p = FWProblems.make(Gs, c, bbv, zeta_omega, xo, min_decrease, float(T0), keep)
     if kind == "sc":
-        (ow,) = sparse_fw_solve([omega_p])
-        iters[:, 1] = ow.iterations
-        return BlockWeights(ow.x, np.zeros((B, T0)), iters), ybar
+        return PendingWeights([omega_p], lambda r: BlockWeights(r[0].x, np.zeros((B, T0)), np.column_stack([np.zeros(B, dtype=int), r[0].iterations]))), ybar
     Z = np.concatenate([pre, Yco[:, T0:].mean(axis=1, keepdims=True)], axis=1)
     Z = Z - Z.mean(axis=0)  # lowers magnitudes; the per-draw centring below is what matters
     zbar = (keep.astype(float) @ Z) / n_co[:, None]
@@ -808,10 +870,7 @@ def subset_weights(
     M = np.swapaxes(Zd, 1, 2) @ Zd
     xl = np.full((B, T0), 1.0 / T0) if lambda_init is None else np.asarray(lambda_init, dtype=float)
     lambda_p = FWProblems.make(M[:, :T0, :T0], M[:, :T0, T0], M[:, T0, T0], zeta_lambda, xl, min_decrease, n_co.astype(float))
-    lw, ow = sparse_fw_solve([lambda_p, omega_p])
-    iters[:, 0] = lw.iterations
-    iters[:, 1] = ow.iterations
-    return BlockWeights(ow.x, lw.x, iters), ybar
+    return PendingWeights([lambda_p, omega_p], lambda r: BlockWeights(r[1].x, r[0].x, np.column_stack([r[0].iterations, r[1].iterations]))), ybar
 
 
 def block_contrast(Yco: np.ndarray, ybar: np.ndarray, omega: np.ndarray, lam: np.ndarray) -> np.ndarray:

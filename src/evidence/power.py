@@ -1,0 +1,1017 @@
+"""Power, size and method validation by simulation — on SYNTHETIC DATA with known effects.
+
+Fast because the estimators are linear. With a fixed design, the TWFE coefficient, the 2x2 difference-in-differences,
+Callaway-Sant'Anna without covariates (ATT(g,t) are differences of cohort means; the simple aggregation is a fixed
+combination of them), Sun-Abraham (coefficients ``A @ y`` for a fixed regressor matrix) and the imputation estimator
+(a fixed linear operator) are all linear in the outcomes ``y``; their cluster-robust or influence-function standard
+errors are norms of linear maps of ``y`` (cluster sums of scores). :class:`LinearEstimators` builds, once per
+design and in closed form, a vector ``a`` and a matrix ``B`` (unit-periods x clusters) for each method such that,
+for every replicate at once,
+
+    estimate = Y a            standard error = ||Y B||   (Y: replicates x unit-periods)
+
+so a power grid is one matrix product per effect size. The conventions are those of the package's estimators, and
+the tests check the two agree to 1e-8 on single replicates:
+
+=================  =========================================================================================
+method             as in the package
+=================  =========================================================================================
+``twfe``           :func:`evidence.did.twfe` — CR1 (``G/(G-1)·(n-1)/n``), t with G-1 df
+``did_2x2``        :func:`evidence.did.did_2x2`, overall row (cohorts weighted by units) — CR1, t(G-1)
+``cs``             :func:`evidence.staggered.cs` with ``est_method="reg"`` (equal to ``dr``/``ipw`` without covariates),
+                   ``aggregate("simple")`` — influence functions clustered as the package does, normal intervals
+``sun_abraham``    :func:`evidence.staggered.sun_abraham`, ``simple`` row — CR1, t(G-1)
+``imputation``     :func:`evidence.staggered.imputation`, ``simple`` row — BJS conservative variance, t(G-1)
+``sdid``           :func:`evidence.synth.sdid` (optional, not linear): a loop over replicates with placebo draws
+=================  =========================================================================================
+
+:func:`power_curve` simulates on the design (with noise calibrated on its real pre-period by
+:func:`evidence.synthetic.calibrate`) for a set of true effects and reports the share of replicates that reject
+``effect = 0``; :func:`validate_methods` simulates a heterogeneous, dynamic effect and reports bias, RMSE and
+coverage against the known true ATT. Every result is labelled synthetic.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.sparse.linalg import splu
+
+from .design import Design
+from .errors import EstimationError
+from .inference import demean_two_way
+from .panel import Panel
+from .results import tidy_frame
+from .synthetic import Calibration, EffectSpec, calibrate, heterogeneous_dynamic, simulate
+
+LINEAR_METHODS: tuple[str, ...] = ("twfe", "cs", "sun_abraham", "imputation", "did_2x2")
+DEFAULT_METHODS: tuple[str, ...] = LINEAR_METHODS
+ALL_METHODS: tuple[str, ...] = LINEAR_METHODS + ("sdid",)
+REPLICATE_COLUMNS: list[str] = ["rep", "method", "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "reject"]
+
+
+def _err(message: str) -> EstimationError:
+    return EstimationError(message)
+
+
+def sdid_available() -> bool:
+    """Whether :func:`evidence.synth.sdid` can be imported (the optional SDID method)."""
+    try:
+        from .synth import sdid  # noqa: F401
+    except Exception:  # noqa: BLE001 - any import failure means the optional method is unavailable
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# closed-form operators: each returns (a, B, df, inference) with estimate = y a and se = ||y B|| (y flattened N x T)
+def _cluster_matrix(codes: np.ndarray) -> np.ndarray:
+    G = int(codes.max()) + 1
+    C = np.zeros((codes.size, G))
+    C[np.arange(codes.size), codes] = 1.0
+    return C
+
+
+def _ols_operator(X: np.ndarray, L: np.ndarray, groups: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
+    """``a`` and ``B`` of ``L' beta`` in a two-way fixed effects regression on ``X`` (N x T' x K), CR1 scores.
+
+    With ``Q`` the two-way demeaning (symmetric, idempotent), ``Xd = Q X``, ``h = (Xd'Xd)^+ L``: the estimate is
+    ``(Xd h)' y`` and the score of cluster g is ``sum_{rows in g} (Xd h)_r e_r`` with ``e = M Q y``,
+    ``M = I - Xd (Xd'Xd)^+ Xd'``; so ``B[:, g] = Q M (Xd h * 1_g)``, times ``sqrt(G/(G-1)·(n-1)/n)``. Periods from
+    T' on (dropped by the estimator) get zero weight.
+    """
+    N, Tk, K = X.shape
+    Xd = demean_two_way(X).reshape(N * Tk, K)
+    bread = np.linalg.pinv(Xd.T @ Xd)
+    xh = Xd @ (bread @ L)
+    G = int(groups.max()) + 1
+    if G < 2:
+        raise _err("only one cluster; cluster-robust inference needs at least two.")
+    n = N * Tk
+    c = G / (G - 1) * (n - 1) / n
+    V0 = np.zeros((N * Tk, G))
+    rows_g = np.repeat(groups, Tk)
+    V0[np.arange(N * Tk), rows_g] = xh
+    MV = V0 - Xd @ (bread @ (Xd.T @ V0))
+    QMV = demean_two_way(MV.reshape(N, Tk, G)) * math.sqrt(c)
+    a = np.zeros((N, T))
+    a[:, :Tk] = xh.reshape(N, Tk)
+    B = np.zeros((N, T, G))
+    B[:, :Tk] = QMV
+    return a.ravel(), B.reshape(N * T, G)
+
+
+def _twfe_operator(design: Design) -> tuple[np.ndarray, np.ndarray, int, str]:
+    groups = design.cluster_codes
+    G = int(groups.max()) + 1
+    if G < 2:
+        raise _err("twfe: only one cluster; cluster-robust inference needs at least two.")
+    D = design.treatment_matrix()
+    if float((demean_two_way(D) ** 2).sum()) <= 0:
+        raise _err("twfe: the treatment indicator is absorbed by the fixed effects.")
+    a, B = _ols_operator(D[:, :, None], np.ones(1), groups, D.shape[1])
+    return a, B, G - 1, "CR1, t(G-1)"
+
+
+def _sa_operator(design: Design, control: str) -> tuple[np.ndarray, np.ndarray, int, str]:
+    g = design.g.copy()
+    groups = design.cluster_codes
+    N, T = design.panel.n_units, design.panel.n_periods
+    if control == "never_treated":
+        if not (~np.isfinite(g)).any():
+            raise _err("sun_abraham with never-treated controls needs units untreated throughout the window; use control='last_cohort'.")
+        t_keep = T
+    elif control == "last_cohort":
+        if np.unique(g[np.isfinite(g)]).size < 2:
+            raise _err("sun_abraham with the last cohort as control needs at least two treated cohorts.")
+        last = np.max(g[np.isfinite(g)])
+        t_keep = int(last)
+        g = np.where(g == last, np.inf, g)
+    else:
+        raise _err(f"sun_abraham: control={control!r} is not recognised; use never_treated or last_cohort.")
+    treated = np.isfinite(g) & (g < t_keep)
+    cohorts = np.unique(g[treated]).astype(int)
+    if cohorts.size == 0:
+        raise _err("sun_abraham: no treated cohort inside the window.")
+    t = np.arange(t_keep)
+    E = np.where(treated[:, None], t[None, :] - g[:, None], np.nan)
+    cells = []
+    for c in cohorts:
+        ev = np.unique(E[g == c][~np.isnan(E[g == c])]).astype(int)
+        cells += [(int(c), int(l)) for l in ev if l != -1]
+    X = np.zeros((N, t_keep, len(cells)))
+    for j, (c, l) in enumerate(cells):
+        X[:, :, j] = (g[:, None] == c) & (E == l)
+    cell_e = np.array([l for _, l in cells])
+    cell_c = np.array([c for c, _ in cells])
+    post = np.flatnonzero(cell_e >= 0)
+    if post.size == 0:
+        raise _err("sun_abraham: no post-treatment cohort x event-time cell.")
+    size = {int(c): int((g == c).sum()) for c in cohorts}
+    L = np.zeros(len(cells))
+    wpost = np.array([size[int(c)] for c in cell_c[post]], float)
+    L[post] = wpost / wpost.sum()
+    a, B = _ols_operator(X, L, groups, T)
+    return a, B, int(groups.max()), "CR1, t(G-1)"
+
+
+def _did2x2_operator(design: Design) -> tuple[np.ndarray, np.ndarray, int, str]:
+    """2x2 overall row: ``sum_j w_j (mean post-pre change of cohort j - that of the controls)``, CR1 scores."""
+    g = design.g
+    control = ~np.isfinite(g)
+    if not control.any():
+        raise _err("did_2x2 needs units untreated throughout the window, and the design has none.")
+    groups = design.cluster_codes
+    G = int(groups.max()) + 1
+    if G < 2:
+        raise _err("did_2x2: only one cluster; cluster-robust inference needs at least two.")
+    N, T = design.panel.n_units, design.panel.n_periods
+    cohorts = np.unique(g[np.isfinite(g)]).astype(int)
+    sizes = np.array([(g == c).sum() for c in cohorts], dtype=float)
+    w = sizes / sizes.sum()
+    n_c = float(control.sum())
+    n_rows = int(sizes.sum() + cohorts.size * n_c)
+    c = G / (G - 1) * (n_rows - 1) / n_rows
+    Cm = _cluster_matrix(groups)
+    t = np.arange(T)
+    a = np.zeros((N, T))
+    B = np.zeros((N, T, G))
+    for j, cc in enumerate(cohorts):
+        post = t >= cc
+        dvec = np.where(post, 1.0 / post.sum(), -1.0 / (~post).sum())  # unit change: post mean - pre mean
+        for members, n_m, sign in (((g == cc), sizes[j], 1.0), (control, n_c, -1.0)):
+            coef = sign * w[j] / n_m
+            a[members] += coef * dvec
+            # residual of a member: its change minus the group mean change; summed within cluster g
+            n_g = Cm[members].sum(axis=0)  # members per cluster
+            M = Cm * members[:, None] - members[:, None] * (n_g / n_m)[None, :]  # N x G
+            B += coef * M[:, None, :] * dvec[None, :, None]
+    return a.ravel(), (B * math.sqrt(c)).reshape(N * T, G), G - 1, "CR1 over the stacked cohort comparisons, t(G-1)"
+
+
+def _cs_operator(design: Design, control_group: str) -> tuple[np.ndarray, np.ndarray, None, str]:
+    """Callaway-Sant'Anna simple aggregation (no covariates) and its clustered influence-function scores.
+
+    ``att_k = sum_j c_jk (Y_j,t_k - Y_j,b_k)`` with ``c_jk = 1/n_G`` for the cohort and ``-1/n_C`` for its comparison
+    units; the estimate is ``sum_k w_k att_k``. The influence function of unit i is
+    ``Z_i = sum_k N w_k c_ik (dY_ik - mean of i's group in cell k) + d0[cohort(i)]`` with the estimated-weights term
+    ``d0[c] = u_c / S - m_c A / S^2`` (R did's ``wif``), all linear in Y; ``se = ||cluster sums of Z|| / N``.
+    """
+    if control_group not in ("never_treated", "not_yet_treated"):
+        raise _err(f"cs: control_group={control_group!r} is not recognised; use 'never_treated' or 'not_yet_treated'.")
+    g = design.g
+    N, T = design.panel.n_units, design.panel.n_periods
+    gv = np.where(np.isfinite(g), g + 1, np.inf)  # cohorts numbered as periods 1..T, as evidence.staggered.cs does
+    periods = np.arange(1, T + 1, dtype=float)
+    groups_ = np.unique(gv[np.isfinite(gv)])
+    T_keep = T
+    if not np.isinf(gv).any():
+        if control_group == "never_treated":
+            raise _err("cs: control_group='never_treated' but no unit is untreated throughout the window; use 'not_yet_treated'.")
+        latest = groups_[-1]
+        T_keep = int((periods < latest).sum())
+        if T_keep < 2:
+            raise _err("cs: no never-treated units and fewer than two periods before the last cohort.")
+        groups_ = groups_[groups_ < latest]
+    if groups_.size == 0:
+        raise _err("cs: no treated cohort with a pre-treatment period.")
+    periods = periods[:T_keep]
+    cvals = np.unique(gv)
+    ccodes = np.searchsorted(cvals, gv)
+    C = cvals.size
+    n_c = np.bincount(ccodes, minlength=C).astype(float)
+    never = np.isinf(cvals)
+    t_idx, b_idx, gk = [], [], []
+    for gg in groups_:
+        pret = int(np.flatnonzero(periods < gg)[-1])
+        for ti in range(T_keep):
+            if periods[ti] >= gg:  # post-treatment cells: the only ones the simple aggregation uses
+                t_idx.append(ti)
+                b_idx.append(pret)
+                gk.append(gg)
+    if not t_idx:
+        raise _err("cs: no post-treatment ATT(g,t) to aggregate.")
+    t_idx, b_idx, gk = np.array(t_idx), np.array(b_idx), np.array(gk)
+    K = t_idx.size
+    tcode = np.searchsorted(cvals, gk)
+    if control_group == "never_treated":
+        ctrl = np.broadcast_to(never, (K, C)).copy()
+    else:
+        later = np.maximum(periods[t_idx], periods[b_idx])
+        ctrl = never[None, :] | ((cvals[None, :] > later[:, None]) & (cvals[None, :] != gk[:, None]))
+    n_G = n_c[tcode]
+    n_C = ctrl.astype(float) @ n_c
+    if (n_C == 0).any():
+        k = int(np.flatnonzero(n_C == 0)[0])
+        raise _err(f"cs: ATT(g,t) for cohort {int(gk[k])} at period {int(periods[t_idx[k]])} has no comparison units.")
+    pg = n_G / N
+    S_w = pg.sum()
+    wk = pg / S_w
+    A = np.zeros((T, K))  # dY_k = Y[:, t_k] - Y[:, b_k]
+    A[t_idx, np.arange(K)] += 1.0
+    A[b_idx, np.arange(K)] -= 1.0
+    in_G = ccodes[:, None] == tcode[None, :]  # N x K: unit in the cell's cohort
+    in_C = ctrl.T[ccodes]  # N x K: unit in the cell's comparison group
+    cjk = in_G / n_G[None, :] - in_C / n_C[None, :]
+    a = (cjk * wk[None, :]) @ A.T
+    codes = design.cluster_codes
+    Cm = _cluster_matrix(codes) if np.unique(codes).size < N else np.eye(N)
+    W = N * cjk * wk[None, :]
+    TG = Cm.T @ (W * in_G)
+    TC = Cm.T @ (W * in_C)
+    onehot = np.zeros((N, C))
+    onehot[np.arange(N), ccodes] = 1.0
+    n_gc = Cm.T @ onehot  # units of each cohort in each cluster
+    m_c = np.bincount(tcode, minlength=C).astype(float)  # kept cells per cohort
+    gamma = n_gc[:, tcode] / S_w - pg[None, :] * (n_gc @ m_c)[:, None] / S_w**2
+    M = Cm.T[:, :, None] * W[None]  # G x N x K
+    M -= in_G[None] * (TG / n_G[None, :])[:, None, :]
+    M -= in_C[None] * (TC / n_C[None, :])[:, None, :]
+    M += gamma[:, None, :] * cjk[None]
+    B = np.einsum("gnk,tk->ntg", M, A) / N
+    return a.ravel(), B.reshape(N * T, -1), None, "influence functions" + (" clustered" if np.unique(codes).size < N else " (unit level)") + ", normal intervals"
+
+
+def _imputation_operator(design: Design) -> tuple[np.ndarray, np.ndarray, int, str]:
+    """BJS imputation, overall (``simple``) estimand, and its conservative clustered scores.
+
+    The estimate is ``sum v_it y_it`` (``v`` the implied weights). The variance sums over clusters of
+    ``sum v (y - fit) - sum_treated v tbar``, where ``fit`` is the untreated-only two-way fit (``fit = F y``) and
+    ``tbar`` the v-weighted cohort x event-time means of the imputed effects; as ``w_g' (I - F) y`` with ``w_g`` the
+    cluster's weights minus the cell-mean terms, the score map is ``B[:, g] = (I - F') w_g``.
+    """
+    from .staggered.imputation import _fe_system
+
+    g = design.g
+    N, T = design.panel.n_units, design.panel.n_periods
+    t = np.arange(T)
+    treated = np.isfinite(g)[:, None] & (t[None, :] >= g[:, None])
+    untreated = ~treated
+    if not treated.any():
+        raise _err("imputation: no treated observation in the window.")
+    bad = treated.any(axis=0) & ~untreated.any(axis=0)
+    if bad.any():
+        raise _err(f"imputation: in period {design.panel.period_labels[int(np.flatnonzero(bad)[0])]} every unit is treated, so its untreated outcome cannot be imputed.")
+    Afe, _, _ = _fe_system(untreated)
+    lu = splu(Afe)
+
+    def fe_solve(W: np.ndarray) -> np.ndarray:
+        """(Z0'Z0)^-1 Z'W for a stack of N x T weight arrays (last axis), as unit + period effects (period 0 = 0)."""
+        rhs = np.concatenate([W.sum(axis=1), W.sum(axis=0)[1:]], axis=0)
+        th = lu.solve(np.ascontiguousarray(rhs.reshape(rhs.shape[0], -1)))
+        return th[:N][:, None] + np.concatenate([np.zeros((1, th.shape[1])), th[N:]])[None, :, :]
+
+    w1 = treated / treated.sum()
+    v = np.where(untreated, -fe_solve(w1[:, :, None])[:, :, 0], 0.0) + w1
+    E = np.where(treated, t[None, :] - g[:, None], np.nan)
+    cohort_of = np.where(np.isfinite(g), g, -1).astype(int)
+    cell = cohort_of[:, None] * (T + 1) + np.nan_to_num(E, nan=-1).astype(int)
+    _, cell_inv = np.unique(cell[treated], return_inverse=True)
+    n_cells = int(cell_inv.max()) + 1
+    vt = v[treated]
+    den = np.bincount(cell_inv, vt, n_cells)
+    p = np.divide(vt, den[cell_inv], out=np.zeros(vt.size), where=den[cell_inv] != 0)
+    groups = design.cluster_codes
+    G = int(groups.max()) + 1
+    Cm = _cluster_matrix(groups)
+    tr_i, tr_t = np.nonzero(treated)
+    Vg = np.zeros((G, n_cells))  # v summed over each cluster's treated cells of each cohort x event-time cell
+    np.add.at(Vg, (groups[tr_i], cell_inv), vt)
+    Wg = v[:, :, None] * Cm[:, None, :]  # N x T x G
+    Wg[tr_i, tr_t, :] -= (p[:, None] * Vg[:, cell_inv].T)
+    B = Wg - np.where(untreated[:, :, None], fe_solve(Wg), 0.0)
+    return v.ravel(), B.reshape(N * T, G), G - 1, "BJS conservative variance, t(G-1)"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass
+class LinearMethod:
+    """One linear estimator as ``estimate = y a`` and ``se = ||y B||`` (y: flattened units x periods)."""
+
+    method: str
+    a: np.ndarray
+    B: np.ndarray
+    df: int | None
+    inference: str
+
+    def apply(self, Yf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        est = Yf @ self.a
+        S = Yf @ self.B
+        return est, np.sqrt(np.einsum("rg,rg->r", S, S))
+
+
+class LinearEstimators:
+    """The linear estimators of a design as fixed operators, built once and applied to any number of replicates.
+
+    Parameters
+    ----------
+    design
+        The design (units, periods, cohorts, clusters); outcomes are not read.
+    methods
+        Methods among ``twfe``, ``cs``, ``sun_abraham``, ``imputation``, ``did_2x2``. Methods that cannot run on
+        the design (e.g. ``did_2x2`` without never-treated units) are skipped and listed in ``notes``.
+    cs_control
+        Callaway-Sant'Anna comparison group (default ``design.comparison``).
+    sa_control
+        Sun-Abraham control (default ``never_treated`` when the design has untreated units, else ``last_cohort``,
+        as the workbook chooses).
+    """
+
+    def __init__(self, design: Design, methods: Sequence[str] = LINEAR_METHODS, *, cs_control: str | None = None, sa_control: str | None = None) -> None:
+        self.design = design
+        self.N, self.T = design.panel.n_units, design.panel.n_periods
+        self.cs_control = cs_control or design.comparison
+        self.sa_control = sa_control or ("never_treated" if (~design.treated).any() else "last_cohort")
+        self.notes: list[str] = []
+        self.methods: dict[str, LinearMethod] = {}
+        builders = {
+            "twfe": lambda: _twfe_operator(design),
+            "did_2x2": lambda: _did2x2_operator(design),
+            "cs": lambda: _cs_operator(design, self.cs_control),
+            "sun_abraham": lambda: _sa_operator(design, self.sa_control),
+            "imputation": lambda: _imputation_operator(design),
+        }
+        for m in methods:
+            if m not in builders:
+                raise _err(f"methods: {m!r} is not a linear method; choose from {', '.join(LINEAR_METHODS)}.")
+            try:
+                a, B, df, inf = builders[m]()
+            except EstimationError as exc:
+                self.notes.append(f"{m} skipped: {exc}")
+                continue
+            self.methods[m] = LinearMethod(m, a, B, df, inf)
+
+    def _stacked(self) -> tuple[np.ndarray, list[tuple[str, int, slice]]]:
+        """Every method's ``a`` and ``B`` side by side, so that one matrix product serves all methods."""
+        if getattr(self, "_W", None) is None or self._W_methods != list(self.methods):
+            cols, index, pos = [], [], 0
+            for m, lm in self.methods.items():
+                cols += [lm.a[:, None], lm.B]
+                index.append((m, pos, slice(pos + 1, pos + 1 + lm.B.shape[1])))
+                pos += 1 + lm.B.shape[1]
+            self._W = np.ascontiguousarray(np.hstack(cols)) if cols else np.zeros((self.N * self.T, 0))
+            self._W_index = index
+            self._W_methods = list(self.methods)
+        return self._W, self._W_index
+
+    def apply(self, Y: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Estimates and standard errors of every method for ``Y`` (reps x units x periods)."""
+        Yf = np.ascontiguousarray(Y.reshape(Y.shape[0], -1))
+        W, index = self._stacked()
+        P = Yf @ W
+        out = {}
+        for m, j, sl in index:
+            S = P[:, sl]
+            out[m] = (P[:, j], np.sqrt(np.einsum("rg,rg->r", S, S)))
+        return out
+
+
+def _as_batch(design: Design, Y: Any, name: str = "Y") -> np.ndarray:
+    arr = np.asarray(Y, dtype=float)
+    N, T = design.panel.n_units, design.panel.n_periods
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[1:] != (N, T):
+        raise _err(f"{name} has shape {np.shape(Y)}; give replicates x units x periods (R, {N}, {T}) for this design.")
+    if not np.isfinite(arr).all():
+        raise _err(f"{name} has missing or infinite values.")
+    return arr
+
+
+def _check_methods(methods: Any) -> list[str]:
+    if isinstance(methods, str):
+        methods = [methods]
+    out = list(methods)
+    if not out:
+        raise _err("methods is empty; choose from " + ", ".join(ALL_METHODS) + ".")
+    bad = [m for m in out if m not in ALL_METHODS]
+    if bad:
+        raise _err(f"methods: {bad[0]!r} is not recognised; choose from {', '.join(ALL_METHODS)}.")
+    return list(dict.fromkeys(out))
+
+
+def _check_alpha(alpha: Any) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < float(alpha) < 1:
+        raise _err(f"alpha={alpha!r} must be between 0 and 1, e.g. 0.05.")
+    return float(alpha)
+
+
+def _check_reps(reps: Any, where: str) -> int:
+    if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
+        raise _err(f"{where}: reps={reps!r} must be a whole number of replicates, at least 1.")
+    return int(reps)
+
+
+def _inference_arrays(est: np.ndarray, se: np.ndarray, df: int | None, alpha: float) -> dict[str, np.ndarray]:
+    """Intervals, two-sided p-values and rejections (normal, or Student t with ``df`` degrees of freedom)."""
+    if df is None:
+        crit = float(stats.norm.ppf(1 - alpha / 2))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = 2 * stats.norm.sf(np.abs(est / se))
+    else:
+        crit = float(stats.t.ppf(1 - alpha / 2, df))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = 2 * stats.t.sf(np.abs(est / se), df)
+    return {"estimate": est, "std_error": se, "ci_lower": est - crit * se, "ci_upper": est + crit * se, "p_value": p, "reject": p < alpha}
+
+
+def _inference_frame(rep: np.ndarray, method: str, est: np.ndarray, se: np.ndarray, df: int | None, alpha: float) -> pd.DataFrame:
+    return pd.DataFrame({"rep": rep, "method": method, **_inference_arrays(est, se, df, alpha)})
+
+
+def _working_design(design: Design, name: str = "__synthetic__") -> Design:
+    """A copy of the design whose panel carries one synthetic outcome column (values set per replicate)."""
+    base = design.panel
+    data = base.data.drop(columns=[c for c in base.outcomes if c in base.data.columns]).copy()
+    data[name] = 0.0
+    data.attrs["synthetic"] = True
+    extras = {k: v for k, v in base.extras.items() if k != "mapping"}
+    extras["synthetic"] = True
+    panel = Panel(data, [name], {name: "continuous"}, base.frequency, list(base.covariates), "synthetic", {}, ["SYNTHETIC DATA"], dict(base.columns), extras)
+    return Design(panel, design.cohorts, design.comparison, design.window, list(design.notes), design.treatment_source, dict(design.settings, synthetic=True))
+
+
+def _sdid_loop(design: Design, Yr: np.ndarray, *, draws: int, seed: int, alpha: float) -> pd.DataFrame:
+    from .synth import sdid
+
+    work = _working_design(design)
+    rows = []
+    for r in range(Yr.shape[0]):
+        work.panel.data["__synthetic__"] = Yr[r].ravel()
+        res = sdid(work, "__synthetic__", inference="placebo", draws=draws, seed=seed + r, alpha=alpha).tidy()
+        row = res[(res["estimand"] == "att") & (res["group"] == "all")].iloc[0]
+        rows.append((r, float(row["estimate"]), float(row["std_error"])))
+    rep, est, se = (np.array(v) for v in zip(*rows))
+    return _inference_frame(rep.astype(int), "sdid", est, se, None, alpha)
+
+
+def replicate_estimates(
+    design: Design,
+    Y: np.ndarray,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    alpha: float = 0.05,
+    *,
+    log: bool = False,
+    cs_control: str | None = None,
+    sa_control: str | None = None,
+    sdid_draws: int = 20,
+    seed: int = 0,
+    estimators: LinearEstimators | None = None,
+) -> pd.DataFrame:
+    """Estimates of every method on every replicate (vectorised for the linear methods) — SYNTHETIC DATA.
+
+    Parameters
+    ----------
+    design
+        The design the outcomes belong to.
+    Y
+        ``reps x units x periods`` outcomes (a single ``units x periods`` panel is one replicate), units in
+        ``design.panel.units`` order.
+    methods
+        Any of ``twfe``, ``cs``, ``sun_abraham``, ``imputation``, ``did_2x2`` and ``sdid``. A method that cannot
+        run on the design is skipped with a warning (listed in ``attrs["notes"]``); ``sdid`` is skipped when
+        :mod:`evidence.synth` cannot be imported.
+    alpha
+        1 - confidence level; ``reject`` is ``p_value < alpha``.
+    log
+        Analyse log outcomes (all values must be positive).
+    cs_control, sa_control
+        Comparison groups of Callaway-Sant'Anna and Sun-Abraham (defaults as :class:`LinearEstimators`).
+    sdid_draws, seed
+        Placebo draws and seed of the per-replicate SDID loop (replicate r uses ``seed + r``).
+    estimators
+        Pre-built :class:`LinearEstimators` for the design (built when ``None``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``rep, method, estimate, std_error, ci_lower, ci_upper, p_value, reject``;
+        ``attrs["synthetic"] = True`` and ``attrs["notes"]``.
+    """
+    methods = _check_methods(methods)
+    alpha = _check_alpha(alpha)
+    Yb = _as_batch(design, Y)
+    if log:
+        if (Yb <= 0).any():
+            raise _err("Y has zero or negative values, so it cannot be logged; use log=False.")
+        Yb = np.log(Yb)
+    lin = [m for m in methods if m in LINEAR_METHODS]
+    notes: list[str] = []
+    if estimators is None:
+        estimators = LinearEstimators(design, lin, cs_control=cs_control, sa_control=sa_control)
+    elif estimators.design is not design:
+        raise _err("estimators were built for another design; build LinearEstimators(design) for this one.")
+    notes += [n for n in estimators.notes if n.split(" ")[0] in lin]
+    missing = [m for m in lin if m not in estimators.methods and not any(n.startswith(m + " ") for n in notes)]
+    if missing:
+        raise _err(f"estimators do not include {missing[0]}; build LinearEstimators with every method you ask for.")
+    res = estimators.apply(Yb) if lin else {}
+    R = Yb.shape[0]
+    run = [m for m in lin if m in res]
+    frames = []
+    if run:
+        parts = [_inference_arrays(*res[m], estimators.methods[m].df, alpha) for m in run]
+        cols = {k: np.concatenate([p_[k] for p_ in parts]) for k in parts[0]}
+        frames.append(pd.DataFrame({"rep": np.tile(np.arange(R), len(run)), "method": np.repeat(run, R), **cols}))
+    if "sdid" in methods:
+        if not sdid_available():
+            notes.append("sdid skipped: evidence.synth.sdid is not importable in this installation.")
+        elif not (~design.treated).any():
+            notes.append("sdid skipped: SDID needs units untreated throughout the window.")
+        else:
+            frames.append(_sdid_loop(design, Yb, draws=int(sdid_draws), seed=int(seed), alpha=alpha))
+    for n in notes:
+        warnings.warn(n, UserWarning, stacklevel=2)
+    if not frames:
+        raise _err("no method could run on this design: " + " ".join(notes))
+    out = pd.concat(frames, ignore_index=True)[REPLICATE_COLUMNS]
+    out.attrs["synthetic"] = True
+    out.attrs["notes"] = notes
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def _fmt_effect(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _effect_distance(values: np.ndarray, family: str) -> np.ndarray:
+    return np.abs(np.log(values)) if family == "count" else np.abs(values)
+
+
+def _mde(effects: np.ndarray, power: np.ndarray, family: str, target: float) -> float:
+    """Smallest effect reaching ``target`` power, by linear interpolation in distance from the null."""
+    d = _effect_distance(effects, family)
+    order = np.argsort(d, kind="stable")
+    d, p, e = d[order], power[order], effects[order]
+    hit = np.flatnonzero(p >= target)
+    if hit.size == 0:
+        return float("nan")
+    j = int(hit[0])
+    if j == 0:
+        dstar = d[0]
+    else:
+        dstar = d[j - 1] + (target - p[j - 1]) * (d[j] - d[j - 1]) / (p[j] - p[j - 1]) if p[j] != p[j - 1] else d[j]
+    nonnull = e[d > 0]
+    sign = np.sign(np.log(nonnull[np.argmax(np.abs(np.log(nonnull)))]) if family == "count" else nonnull[np.argmax(np.abs(nonnull))]) if nonnull.size else 1.0
+    return float(np.exp(sign * dstar)) if family == "count" else float(sign * dstar)
+
+
+def _default_effects(family: str, calibration: Calibration | None, scale: float) -> list[float]:
+    if family == "count":
+        return [1.0, 0.99, 0.98, 0.97, 0.95, 0.90]
+    if family == "proportion":
+        return [float(v * scale) for v in (0.0, 0.005, 0.01, 0.02, 0.03, 0.05)]
+    sd = 1.0 if calibration is None else math.sqrt(calibration.noise_sd**2 + calibration.iid_sd**2)
+    return [float(f"{v * sd:.2g}") for v in (0.0, 0.25, 0.5, 1.0, 1.5, 2.5)]
+
+
+@dataclass
+class PowerResult:
+    """Power of each method to detect each true effect — from SYNTHETIC DATA.
+
+    Attributes
+    ----------
+    outcome, outcome_label
+        The outcome and the analysed label (``attendances_log`` when logs were analysed).
+    family, scale
+        Simulation family and scale; effects are rate ratios for counts, additive otherwise.
+    effects
+        True effects simulated (the null first when included).
+    estimates
+        Every replicate estimate (``effect`` column added to :func:`replicate_estimates`' columns).
+    reps, alpha, seed, methods, calibration, notes
+        Settings and what happened.
+    """
+
+    outcome: str
+    outcome_label: str
+    family: str
+    scale: float
+    effects: list[float]
+    estimates: pd.DataFrame
+    reps: int
+    alpha: float
+    seed: int
+    methods: list[str]
+    n_obs: int
+    n_units: int
+    n_clusters: int
+    calibration: Calibration | None = None
+    notes: list[str] = field(default_factory=list)
+    target: float = 0.8
+    synthetic: bool = True
+
+    @property
+    def effect_scale(self) -> str:
+        return "rate ratio" if self.family == "count" else "additive (outcome units)"
+
+    def table(self) -> pd.DataFrame:
+        """Power by method (rows) and effect (columns, labelled by the effect)."""
+        df = self.estimates.groupby(["method", "effect"], sort=False)["reject"].mean().unstack("effect")
+        df = df.reindex(index=[m for m in self.methods if m in df.index], columns=self.effects)
+        df.columns = [_fmt_effect(e) for e in df.columns]
+        df.columns.name = f"effect ({self.effect_scale})"
+        df.attrs["synthetic"] = True
+        return df
+
+    def mde(self, power: float | None = None) -> pd.Series:
+        """Minimum detectable effect per method at ``power`` (default 0.8), interpolated between simulated effects.
+
+        In effect units (a rate ratio for counts); NaN when no simulated effect reaches that power.
+        """
+        target = self.target if power is None else float(power)
+        tab = self.estimates.groupby(["method", "effect"], sort=False)["reject"].mean()
+        out = {}
+        for m in self.methods:
+            if m not in tab.index.get_level_values(0):
+                continue
+            s = tab.loc[m].reindex(self.effects)
+            out[m] = _mde(np.asarray(self.effects, float), s.to_numpy(float), self.family, target)
+        ser = pd.Series(out, name=f"mde_{int(round(100 * target))}", dtype=float)
+        ser.attrs["synthetic"] = True
+        return ser
+
+    def tidy(self) -> pd.DataFrame:
+        """Contract rows: ``estimand="power"`` (``group`` = effect label, ``std_error`` = Monte Carlo SE) and
+        ``estimand="mde_80"`` (``estimate`` = minimum detectable effect at 80% power, in effect units)."""
+        tab = self.estimates.groupby(["method", "effect"], sort=False)["reject"].agg(["mean", "count"]).reset_index()
+        rows = []
+        for r in tab.itertuples():
+            se = math.sqrt(r.mean * (1 - r.mean) / r.count)
+            rows.append({"method": r.method, "estimand": "power", "group": _fmt_effect(r.effect), "estimate": r.mean, "std_error": se,
+                         "ci_lower": max(r.mean - 1.96 * se, 0.0), "ci_upper": min(r.mean + 1.96 * se, 1.0)})
+        for m, v in self.mde(self.target).items():
+            rows.append({"method": m, "estimand": f"mde_{int(round(100 * self.target))}", "estimate": v})
+        df = tidy_frame(pd.DataFrame(rows).assign(outcome=self.outcome_label, n_obs=self.n_obs, n_units=self.n_units, n_clusters=self.n_clusters))
+        df.attrs["synthetic"] = True
+        return df
+
+    def summary(self) -> str:
+        tab = self.table().to_string(float_format=lambda v: f"{v:.3f}")
+        mde = self.mde().to_string(float_format=lambda v: f"{v:.4g}")
+        return (f"SYNTHETIC DATA — power for {self.outcome_label} ({self.reps} replicates per effect, alpha {self.alpha}, seed {self.seed}); "
+                f"effects: {self.effect_scale}\n{tab}\n\nMinimum detectable effect at {self.target:.0%} power:\n{mde}" + ("\n" + "\n".join(self.notes) if self.notes else ""))
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def plot(self, ax: Any = None) -> Any:
+        """Power against effect size per method, with 80% power and alpha marked; stamped SYNTHETIC DATA."""
+        from .plots import PALETTE, _ax, _synthetic_mark
+
+        ax = _ax(ax)
+        tab = self.estimates.groupby(["method", "effect"], sort=False)["reject"].mean()
+        for j, m in enumerate(self.methods):
+            if m not in tab.index.get_level_values(0):
+                continue
+            s = tab.loc[m].reindex(self.effects)
+            x = np.asarray(self.effects, float)
+            order = np.argsort(_effect_distance(x, self.family))
+            ax.plot(x[order], s.to_numpy()[order], marker="o", ms=3, lw=1.4, color=PALETTE[j % len(PALETTE)], label=m)
+        ax.axhline(self.target, color="#425563", ls="--", lw=1)
+        ax.axhline(self.alpha, color="#425563", ls=":", lw=1)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel(f"true effect ({self.effect_scale})")
+        ax.set_ylabel("power (share rejecting no effect)")
+        ax.set_title(f"Power: {self.outcome_label} ({self.reps} replicates)", fontsize=10)
+        ax.legend(fontsize=8, frameon=False)
+        _synthetic_mark(ax, True)
+        return ax
+
+
+@dataclass
+class ValidationResult:
+    """Bias, RMSE and coverage of each method against the known true ATT — from SYNTHETIC DATA.
+
+    Attributes
+    ----------
+    estimates
+        Replicate estimates with the true ATT of the replicate (``truth``) and whether the interval covered it.
+    truth_scale
+        ``level`` or ``log`` (log rate ratio, when logs of counts were analysed).
+    """
+
+    outcome: str
+    outcome_label: str
+    family: str
+    estimates: pd.DataFrame
+    truth_scale: str
+    effect: str
+    reps: int
+    alpha: float
+    seed: int
+    methods: list[str]
+    n_obs: int
+    n_units: int
+    n_clusters: int
+    true_att: float
+    true_att_cohort_weighted: float
+    notes: list[str] = field(default_factory=list)
+    synthetic: bool = True
+
+    def table(self) -> pd.DataFrame:
+        """Per method: mean estimate, true ATT, bias (and its Monte Carlo SE), relative bias, bias against the
+        method's own target (``did_2x2``: cohorts weighted by units; the others: the ATT), RMSE, sd of the estimates,
+        mean SE, SE ratio (mean SE / sd) and coverage of the (1 - alpha) intervals (of the ATT)."""
+        rows = []
+        for m in self.methods:
+            d = self.estimates[self.estimates["method"] == m]
+            if d.empty:
+                continue
+            err = d["estimate"] - d["truth"]
+            sd = float(d["estimate"].std(ddof=1)) if len(d) > 1 else float("nan")
+            rows.append({
+                "method": m, "mean_estimate": float(d["estimate"].mean()), "truth": float(d["truth"].mean()), "bias": float(err.mean()),
+                "bias_mc_se": float(err.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan"),
+                "relative_bias": float(err.mean() / d["truth"].mean()) if d["truth"].mean() != 0 else float("nan"),
+                "bias_own_target": float((d["estimate"] - d["truth_own"]).mean()),
+                "rmse": float(np.sqrt((err**2).mean())), "sd_estimate": sd, "mean_se": float(d["std_error"].mean()),
+                "se_ratio": float(d["std_error"].mean() / sd) if sd and np.isfinite(sd) else float("nan"), "coverage": float(d["covered"].mean()),
+            })
+        df = pd.DataFrame(rows).set_index("method")
+        df.attrs["synthetic"] = True
+        return df
+
+    def tidy(self) -> pd.DataFrame:
+        """Contract rows per method: ``bias`` (std_error = Monte Carlo SE), ``rmse`` and ``coverage`` (std_error =
+        binomial Monte Carlo SE)."""
+        tab = self.table()
+        rows = []
+        for m, r in tab.iterrows():
+            rows.append({"method": m, "estimand": "bias", "estimate": r["bias"], "std_error": r["bias_mc_se"]})
+            rows.append({"method": m, "estimand": "rmse", "estimate": r["rmse"]})
+            rows.append({"method": m, "estimand": "coverage", "estimate": r["coverage"], "std_error": math.sqrt(r["coverage"] * (1 - r["coverage"]) / self.reps)})
+        df = tidy_frame(pd.DataFrame(rows).assign(outcome=self.outcome_label, group="all", n_obs=self.n_obs, n_units=self.n_units, n_clusters=self.n_clusters))
+        df.attrs["synthetic"] = True
+        return df
+
+    def summary(self) -> str:
+        tab = self.table()[["mean_estimate", "truth", "bias", "bias_mc_se", "rmse", "se_ratio", "coverage"]].to_string(float_format=lambda v: f"{v:.4g}")
+        return f"SYNTHETIC DATA — method validation for {self.outcome_label}, true effect {self.effect} ({self.reps} replicates, seed {self.seed})\n{tab}"
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def plot(self, ax: Any = None) -> Any:
+        """Replicate estimates per method (box plots) against the mean true ATT; stamped SYNTHETIC DATA."""
+        from .plots import PALETTE, _ax, _synthetic_mark
+
+        ax = _ax(ax)
+        ms = [m for m in self.methods if (self.estimates["method"] == m).any()]
+        data = [(self.estimates.loc[self.estimates["method"] == m, "estimate"] - 0).to_numpy() for m in ms]
+        bp = ax.boxplot(data, orientation="horizontal", patch_artist=True, widths=0.5)
+        ax.set_yticks(range(1, len(ms) + 1), ms)
+        for j, patch in enumerate(bp["boxes"]):
+            patch.set_facecolor(PALETTE[j % len(PALETTE)])
+            patch.set_alpha(0.4)
+        ax.axvline(self.true_att, color="#DA291C", lw=1.5, label="true ATT (mean)")
+        ax.set_xlabel(f"estimate ({'log points' if self.truth_scale == 'log' else 'outcome units'})")
+        ax.set_title(f"Method validation: {self.outcome_label}, {self.reps} replicates", fontsize=10)
+        ax.legend(fontsize=8, frameon=False)
+        _synthetic_mark(ax, True)
+        return ax
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def _setup(design: Design, outcome: str, calibration: Calibration | None, log: bool | None, where: str) -> tuple[Calibration | None, str, float, bool]:
+    if not isinstance(design, Design):
+        raise _err(f"{where}: design must be an evidence Design (got {type(design).__name__}).")
+    if calibration is None:
+        if outcome in design.panel.outcomes:
+            calibration = calibrate(design, outcome)
+        else:
+            raise _err(f"{where}: outcome={outcome!r} is not in the design's panel, so there is nothing to calibrate on; pass calibration= (from calibrate on a real panel) or use an outcome of the panel ({', '.join(design.panel.outcomes) or 'none'}).")
+    elif calibration.outcome != outcome:
+        raise _err(f"{where}: calibration is for {calibration.outcome!r}, not outcome={outcome!r}.")
+    family, scale = calibration.family, calibration.scale
+    if log is None:
+        log = family == "count"
+    if log and family != "count":
+        raise _err(f"{where}: log=True is for count outcomes; {outcome} is a {calibration.kind} outcome.")
+    return calibration, family, scale, bool(log)
+
+
+def power_curve(
+    design: Design,
+    outcome: str,
+    effects: Sequence[float] | None = None,
+    reps: int = 200,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    seed: int = 0,
+    calibration: Calibration | None = None,
+    *,
+    alpha: float = 0.05,
+    log: bool | None = None,
+    ramp: int = 0,
+    target: float = 0.8,
+    cs_control: str | None = None,
+    sa_control: str | None = None,
+    sdid_draws: int = 20,
+    estimators: LinearEstimators | None = None,
+    **simulate_options: Any,
+) -> PowerResult:
+    """Power to detect each true effect on the actual design, with noise calibrated on its real pre-period.
+
+    For each effect, ``reps`` panels are simulated (:func:`evidence.synthetic.simulate`) with the same seed, so the
+    effects share their random draws (common random numbers: smooth curves), and every method is applied to every
+    replicate; power is the share of replicates whose (1 - alpha) interval excludes zero.
+
+    Parameters
+    ----------
+    design
+        The analysis design (e.g. the real default design).
+    outcome
+        Outcome column (calibrated on the design's panel unless ``calibration`` is given).
+    effects
+        True effects: rate ratios for counts (default 1, 0.99, 0.98, 0.97, 0.95, 0.90), additive otherwise
+        (proportions: 0 to 5 points of ``scale``; continuous: multiples of the noise sd).
+    reps
+        Replicates per effect.
+    methods
+        As :func:`replicate_estimates`.
+    seed
+        Seed of the simulation (and of SDID's placebo draws).
+    calibration
+        From :func:`evidence.synthetic.calibrate` (computed when ``None``).
+    alpha
+        Test level.
+    log
+        Analyse log outcomes (default: yes for counts, as the workbook does; effects then read in log points).
+    ramp
+        Periods over which each effect phases in (0 = immediate, constant effect).
+    target
+        Power at which the minimum detectable effect is read (default 0.8).
+    cs_control, sa_control, sdid_draws, estimators
+        As :func:`replicate_estimates`.
+    **simulate_options
+        Overrides of the simulation parameters (e.g. ``noise_sd=0.05``, ``covid_shock=False``).
+
+    Returns
+    -------
+    PowerResult
+    """
+    calibration, family, scale, log = _setup(design, outcome, calibration, log, "power_curve")
+    reps = _check_reps(reps, "power_curve")
+    methods = _check_methods(methods)
+    alpha = _check_alpha(alpha)
+    if not 0 < float(target) < 1:
+        raise _err(f"power_curve: target={target!r} must be a power between 0 and 1, e.g. 0.8.")
+    effects = list(_default_effects(family, calibration, scale) if effects is None else effects)
+    if not effects:
+        raise _err("power_curve: effects is empty; give at least one effect size.")
+    for e in effects:
+        if isinstance(e, bool) or not isinstance(e, (int, float, np.integer, np.floating)) or not np.isfinite(e):
+            raise _err(f"power_curve: effect {e!r} must be a number ({'a rate ratio' if family == 'count' else 'additive, in outcome units'}).")
+        if family == "count" and e <= 0:
+            raise _err(f"power_curve: effect {e!r} is a rate ratio for a count outcome and must be positive (1 = no effect).")
+    effects = [float(e) for e in effects]
+    lin = [m for m in methods if m != "sdid"]
+    if estimators is None and lin:
+        estimators = LinearEstimators(design, lin, cs_control=cs_control, sa_control=sa_control)
+    frames = []
+    latent = simulate(design, calibration=calibration, seed=seed, reps=reps, _latent_only=True, **simulate_options)
+    notes: list[str] = list(latent.notes)
+    clipped = []
+    for e in effects:
+        sims = latent.observe(EffectSpec(e, ramp=ramp) if ramp else e)  # the same draws as simulate(..., effect=e, seed=seed)
+        if len(sims.notes) > len(latent.notes):
+            clipped.append(_fmt_effect(e))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            est = replicate_estimates(design, sims.Y, methods, alpha, log=log, cs_control=cs_control, sa_control=sa_control, sdid_draws=sdid_draws, seed=seed, estimators=estimators if lin else None)
+        notes = list(dict.fromkeys(notes + est.attrs.get("notes", [])))
+        frames.append(est.assign(effect=e))
+    if clipped:
+        notes.append(f"Treated values were clipped at the bounds of the outcome for effects {', '.join(clipped)} (the truth uses the clipped values).")
+    est_all = pd.concat(frames, ignore_index=True)
+    est_all.attrs["synthetic"] = True
+    G = int(design.cluster_codes.max()) + 1
+    label = f"{outcome}_log" if log else outcome
+    res = PowerResult(outcome=outcome, outcome_label=label, family=family, scale=scale, effects=effects, estimates=est_all, reps=reps, alpha=alpha, seed=seed,
+                      methods=[m for m in methods if (est_all["method"] == m).any()], n_obs=design.panel.n_units * design.panel.n_periods,
+                      n_units=design.panel.n_units, n_clusters=G, calibration=calibration, notes=notes, target=float(target))
+    for m, v in res.mde().items():
+        if not np.isfinite(v):
+            res.notes.append(f"{m}: no simulated effect reaches {target:.0%} power; the MDE is beyond the largest effect tried.")
+    return res
+
+
+def validate_methods(
+    design: Design,
+    outcome: str,
+    effect: Any = None,
+    reps: int = 200,
+    seed: int = 0,
+    methods: Sequence[str] = DEFAULT_METHODS,
+    calibration: Calibration | None = None,
+    *,
+    alpha: float = 0.05,
+    log: bool | None = None,
+    cs_control: str | None = None,
+    sa_control: str | None = None,
+    sdid_draws: int = 20,
+    **simulate_options: Any,
+) -> ValidationResult:
+    """Bias, RMSE and coverage of each method against the known true ATT, under a heterogeneous, dynamic effect.
+
+    The true ATT of each replicate is the mean effect over its treated unit-periods (in log points — the mean log
+    rate ratio — when logs of counts are analysed). ``did_2x2``'s overall row weights cohorts by units rather than
+    unit-periods, so under heterogeneous effects part of its "bias" is a different estimand
+    (``true_att_cohort_weighted`` gives its own target).
+
+    Parameters
+    ----------
+    effect
+        Any effect :func:`evidence.synthetic.simulate` accepts; default
+        :func:`evidence.synthetic.heterogeneous_dynamic` for the outcome's family (for continuous outcomes scaled
+        to the calibrated noise sd).
+    Other parameters
+        As :func:`power_curve`.
+
+    Returns
+    -------
+    ValidationResult
+    """
+    calibration, family, scale, log = _setup(design, outcome, calibration, log, "validate_methods")
+    reps = _check_reps(reps, "validate_methods")
+    methods = _check_methods(methods)
+    alpha = _check_alpha(alpha)
+    if effect is None:
+        if family == "continuous":
+            sd = math.sqrt(calibration.noise_sd**2 + calibration.iid_sd**2)
+            effect = heterogeneous_dynamic(family, sizes=[2 * sd, 0.5 * sd])
+        else:
+            effect = heterogeneous_dynamic(family, scale=scale)
+    sims = simulate(design, calibration=calibration, effect=effect, seed=seed, reps=reps, **simulate_options)
+    truth_scale = "log" if log else "level"
+    truth = sims.truth.att(truth_scale)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        est = replicate_estimates(design, sims.Y, methods, alpha, log=log, cs_control=cs_control, sa_control=sa_control, sdid_draws=sdid_draws, seed=seed)
+    est["truth"] = truth[est["rep"].to_numpy()]
+    # each method's own target: the 2x2's overall row weights cohorts by units; the others target the unit-period ATT
+    own = sims.truth.att_cohort_weighted(truth_scale)
+    est["truth_own"] = np.where(est["method"] == "did_2x2", own[est["rep"].to_numpy()], est["truth"])
+    est["covered"] = (est["ci_lower"] <= est["truth"]) & (est["truth"] <= est["ci_upper"])
+    est.attrs["synthetic"] = True
+    G = int(design.cluster_codes.max()) + 1
+    return ValidationResult(
+        outcome=outcome, outcome_label=f"{outcome}_log" if log else outcome, family=family, estimates=est, truth_scale=truth_scale,
+        effect=sims.params["effect"], reps=reps, alpha=alpha, seed=seed, methods=[m for m in methods if (est["method"] == m).any()],
+        n_obs=design.panel.n_units * design.panel.n_periods, n_units=design.panel.n_units, n_clusters=G, true_att=float(truth.mean()),
+        true_att_cohort_weighted=float(sims.truth.att_cohort_weighted(truth_scale).mean()), notes=list(est.attrs.get("notes", [])) + sims.notes,
+    )
+
+
+__all__ = [
+    "ALL_METHODS", "DEFAULT_METHODS", "LINEAR_METHODS", "LinearEstimators", "LinearMethod", "PowerResult", "ValidationResult",
+    "power_curve", "replicate_estimates", "sdid_available", "validate_methods",
+]
