@@ -276,3 +276,17 @@ def results_grid(results: list[Any], ncols: int = 3, height: float = 3.6) -> Any
         r.plot(ax=ax)
     fig.tight_layout()
     return fig
+
+
+def synth_grid(results: list[Any], kind: str = "trajectories", synthetic: bool = False) -> Any:
+    """One panel per synthetic-control result: ``trajectories``, ``gap``, ``unit_weights``, ``time_weights`` or
+    ``placebo`` (see :mod:`evidence.synth.plots`); returns the Figure."""
+    from .synth import plots as sp
+
+    draw = {"trajectories": sp.plot_trajectories, "gap": sp.plot_gap, "unit_weights": sp.plot_unit_weights, "time_weights": sp.plot_time_weights, "placebo": sp.plot_placebo}[kind]
+    fig, axes = _grid(max(1, len(results)), ncols=3, height=3.4)
+    for ax, r in zip(axes, results):
+        draw(r, ax=ax, synthetic=synthetic)
+        ax.set_title(f"{r.outcome} — {r.method}", fontsize=9)
+    fig.tight_layout()
+    return fig

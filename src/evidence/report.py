@@ -500,3 +500,40 @@ def validation_table(validation: dict[str, Any]) -> pd.DataFrame:
     df = pd.concat(frames, ignore_index=True)
     cols = ["outcome", "method", "truth", "mean_estimate", "bias", "bias_mc_se", "rmse", "coverage"]
     return df[[c for c in cols if c in df.columns]]
+
+
+def synth_table(results: list[Any]) -> pd.DataFrame:
+    """Overall ATT of each synthetic-control-family result, with its pre-period fit and placebo p-value."""
+    rows = []
+    for r in results:
+        t = r.tidy()
+        row = t[(t["estimand"] == "att") & (t["group"] == "all")].iloc[0]
+        rows.append({"outcome": r.outcome, "method": r.method, "estimate": row["estimate"], "std_error": row["std_error"], "ci_lower": row["ci_lower"], "ci_upper": row["ci_upper"], "p_value": row["p_value"], "placebo p": r.details.get("p_value_placebo", np.nan), "pre-period RMSPE": r.pre_rmspe})
+    return pd.DataFrame(rows)
+
+
+def sc_units_table(results: list[Any]) -> pd.DataFrame:
+    """Classic synthetic control, one row per treated unit and outcome: effect, pre-period fit and post/pre RMSPE."""
+    rows = []
+    for r in results:
+        d = r.details
+        for u in d.get("treated_units", []):
+            rows.append({"outcome": r.outcome, "unit": u, "estimate": d["unit_estimates"][u], "pre-period RMSPE": d["pre_rmspe_by_group"][u], "post/pre RMSPE ratio": d["rmspe_ratio_by_group"][u]})
+    return pd.DataFrame(rows)
+
+
+def synth_verdict(ctx: Any, table: pd.DataFrame, units: pd.DataFrame) -> Any:
+    """What the synthetic-control family says, generated from the estimates and fit statistics."""
+    lines = []
+    for outcome, d in table.groupby("outcome", sort=False):
+        parts = "; ".join(f"{r.method} {fmt(r.estimate)} [{fmt(r.ci_lower)}, {fmt(r.ci_upper)}]" for r in d.itertuples())
+        n_sig = int((d["p_value"] < ctx.alpha).sum())
+        lines.append(f"- **{outcome}**: {parts}. {n_sig} of {len(d)} intervals exclude zero.")
+        u = units[units["outcome"] == outcome]
+        if len(u):
+            poor = u[u["pre-period RMSPE"] > 2 * u["pre-period RMSPE"].median()]
+            lines[-1] += f" Per footprint (classic synthetic control), effects range from {fmt(u['estimate'].min())} to {fmt(u['estimate'].max())}"
+            if len(poor):
+                lines[-1] += f"; the synthetic match is poor (pre-period RMSPE over twice the median) for {', '.join(poor['unit'])}, so their gaps are unreliable"
+            lines[-1] += "."
+    return md("\n".join(lines))

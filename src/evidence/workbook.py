@@ -94,6 +94,11 @@ class RunContext:
             family = "gaussian"  # log-link count models only for counts
         return dict(intervention=it["intervention"], family=family, seasonality=it["seasonality"], harmonics=int(it["harmonics"]), hac_lags=it["hac_lags"], robust=bool(it["robust"]), alpha=self.alpha)
 
+    def synth_specs(self) -> list[tuple[str, bool]]:
+        """(outcome, log) for the synthetic-control notebook: counts in logs (footprints differ greatly in size, and
+        synthetic control has no intercept), other outcomes in levels."""
+        return [(o, self.panel.outcome_kinds.get(o) == "count") for o in self.panel.outcomes]
+
     @property
     def sa_control(self) -> str:
         """Sun-Abraham control group: never-treated units when the design has any, else the last treated cohort."""
