@@ -109,10 +109,11 @@ class RunContext:
         rows = tidy_frame(result.tidy() if hasattr(result, "tidy") else result)
         rows["notebook"] = self.notebook
         self.results.append(rows)
-        if self.run_dir is not None:
+        if self.run_dir is not None:  # append only the new rows: recording stays linear in the number of rows
             out = work_dir(self.run_dir) / "estimates"
             out.mkdir(parents=True, exist_ok=True)
-            stack(self.results).to_csv(out / f"{self.notebook}.csv", index=False)
+            f = out / f"{self.notebook}.csv"
+            rows.to_csv(f, mode="a", header=not f.exists(), index=False)
         return result
 
     def warn(self, text: str) -> None:
