@@ -418,8 +418,13 @@ def _unit_constant(panel: Panel, column: str, what: str) -> pd.Series:
     return vals.groupby("unit", sort=False)[column].first().reindex(panel.units)
 
 
-def design_from_cohort_column(panel: Panel, column: str, *, start: Any, end: Any, comparison: str = "not_yet_treated") -> Design:
-    """Cohorts from a column holding each unit's first treated period (0 or blank = never treated)."""
+def design_from_cohort_column(panel: Panel, column: str, *, start: Any, end: Any, comparison: str = "not_yet_treated", first_period: str | None = None) -> Design:
+    """Cohorts from a column holding each unit's first treated period (0 or blank = never treated).
+
+    Dates that are not the first day of a period (a designation date of 2017-06-15 in annual or financial-year data)
+    need a rule: ``first_period`` ``first_full`` (the first whole period after the date) or ``containing``; without
+    one they are refused rather than silently assigned to the period containing them.
+    """
     raw = _unit_constant(panel, column, "treatment.cohort")
     never = raw.isna() | raw.astype(str).str.strip().isin(["", "0", "0.0"])
     first = pd.Series(pd.NA, index=raw.index, dtype="object")
@@ -436,7 +441,14 @@ def design_from_cohort_column(panel: Panel, column: str, *, start: Any, end: Any
         dates = pd.to_datetime(raw[~never].astype(str), errors="coerce", format="mixed")
         if dates.isna().any():
             raise DesignError(f"column '{column}' (treatment.cohort) has {_plain(raw[~never][dates.isna()].iloc[0])!r}, which is not a date; give the first treated period as YYYY-MM-DD, or 0/blank for never treated.")
-        first[~never] = list(dates.dt.to_period(FREQ_CODES[panel.frequency]))
+        per = dates.dt.to_period(FREQ_CODES[panel.frequency])
+        inside = per.dt.start_time != dates
+        if inside.any():
+            if first_period is None:
+                example = raw[~never][inside].iloc[0]
+                raise DesignError(f"column '{column}' (treatment.cohort) has dates inside {panel.frequency} periods (for example {_plain(example)}); set treatment.first_period to first_full (the first whole period after the date) or containing (the period containing it).")
+            per = first_treated_period(dates, pd.Series("day", index=dates.index), panel.frequency, first_period)
+        first[~never] = list(per)
     info = pd.DataFrame({"unit": panel.units})
     if "unit_name" in panel.data:
         info["unit_name"] = panel.unit_table().set_index("unit").reindex(panel.units)["unit_name"].to_numpy()

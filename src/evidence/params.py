@@ -160,6 +160,7 @@ SCHEMA: dict[str, Field] = {
     "data.population": Field("str", None, "Optional population column (denominator for rates and offsets).", nullable=True),
     "data.cluster": Field("str", None, "Column defining clusters for inference; defaults to the unit.", nullable=True),
     "data.covariates": Field("list[str]", [], "Baseline (time-invariant) covariate columns."),
+    "data.reference_rates": Field("path", None, "CSV of reference age-specific rates (columns outcome, band, rate per person per period) for indirect age standardisation of count outcomes (nhs_ae); adds <outcome>_sir columns. No national A&E rates by age ship with the project.", nullable=True),
     "data.balance": Field("str", "error", "What to do with units missing some periods: 'error' stops, 'drop' drops those units and reports how many.", choices=("error", "drop")),
     # --- treatment ----------------------------------------------------------------------------------------------
     "treatment.designations": Field("path", "data/reference/ics_designations.csv", "Designation table (one row per designation event) used when no treatment column is given."),
@@ -170,7 +171,7 @@ SCHEMA: dict[str, Field] = {
     "treatment.partial": Field("str", "treat", "Designations covering part of a footprint: 'treat' (the footprint is treated from the partial designation), 'whole_only' (treated from its first whole-footprint designation), or 'exclude' (drop such footprints).", choices=("treat", "whole_only", "exclude")),
     "treatment.waves": Field("list[int]", [1, 2], "Designation waves counted as treated."),
     "treatment.other_waves": Field("str", "exclude", "Units of waves not counted as treated but designated inside the window: 'exclude' them or use them as 'comparison' units.", choices=("exclude", "comparison")),
-    "treatment.first_period": Field("str", "first_full", "Which period a designation first counts in: 'first_full' (the first whole period after the designation date) or 'containing' (the period containing the date).", choices=("first_full", "containing")),
+    "treatment.first_period": Field("str", None, "Which period a designation first counts in: 'first_full' (the first whole period after the designation date) or 'containing' (the period containing the date). Empty = first_full for the designation table; a treatment.cohort column with dates inside longer periods (e.g. 2017-06-15 in annual data) needs it stated.", choices=("first_full", "containing"), nullable=True),
     # --- design --------------------------------------------------------------------------------------------------
     "design.start": Field("period", "2016-04", "First period of the analysis window: a date (2016-04), a year (2017), a financial year (2017/18) or an integer period.", check=_check_period),
     "design.end": Field("period", "2019-03", "Last period of the analysis window.", check=_check_period),
@@ -200,6 +201,8 @@ SCHEMA: dict[str, Field] = {
     "costs.outcomes": Field("list[str]", ["payments_per_registered_patient", "payments_per_weighted_patient"], "GP payment outcomes (built-in source gp_payments)."),
     "costs.start": Field("period", "2014/15", "First financial year of the GP payments window.", check=_check_period),
     "costs.end": Field("period", "2019/20", "Last financial year of the GP payments window (2019/20 ends before COVID spending).", check=_check_period),
+    "costs.deflator": Field("path", None, "CSV with columns fin_year, index (any base) to restate pounds from the unit-cost price year (2023/24) into another year's prices; empty = 2023/24 prices. No price index ships with the project.", nullable=True),
+    "costs.price_year": Field("str", None, "Financial year whose prices pounds are stated in when costs.deflator is given (for example 2017/18).", nullable=True),
     "costs.unit_costs": Field("path", None, "CSV with columns activity, unit_cost (and price_year) replacing the National Cost Collection 2023/24 unit costs used to value A&E attendances and emergency admissions.", nullable=True),
     "satisfaction.enabled": Field("bool", True, "Run the GP Patient Survey analyses in 08_costs_satisfaction."),
     "satisfaction.outcomes": Field("list[str]", ["overall_pct", "access_pct", "continuity_pct", "trust_pct"], "GP Patient Survey indicators (built-in source gpps)."),
@@ -209,7 +212,7 @@ SCHEMA: dict[str, Field] = {
     # --- power and method validation (06_power) -------------------------------------------------------------------
     "power.reps": Field("int", 200, "Simulated panels per effect size in the power curves (06_power).", minimum=1),
     "power.validation_reps": Field("int", 200, "Simulated panels for the bias and coverage of each method (06_power).", minimum=1),
-    "power.sdid_reps": Field("int", 0, "Simulated panels on which SDID is also validated (about 0.35 s each; 0 leaves SDID out).", minimum=0),
+    "power.sdid_reps": Field("int", 25, "Simulated panels on which SDID is validated (weights re-fitted on each, about 0.3 s per panel; jackknife standard errors); 0 leaves SDID out.", minimum=0),
     # --- plan assumptions (07_evidence) ---------------------------------------------------------------------------
     "plan.assumptions": Field("list[dict]", [], "A plan's assumed effects to check against the evidence: a list of {outcome, change (proportional, e.g. -0.10), label, population (of a footprint, to translate into activity and pounds), mean_los (days per admission, for bed days)}.", check=_check_plan),
     # --- inference -----------------------------------------------------------------------------------------------

@@ -27,6 +27,12 @@ def load_panel(params: Params) -> Panel:
         if (d["unit"], d["time"]) not in (defaults, ("stp21_code", "period")):
             raise DataError(f"built-in source {source} has its own unit and time columns; remove data.unit/data.time from the params file or use data.path for your own file.")
         panel = _builtin_panel(source, d)
+        if d["reference_rates"]:
+            if source != "nhs_ae":
+                raise DataError(f"data.reference_rates applies to the nhs_ae source (population by age band), not {source}.")
+            from .data.ae import add_indirectly_standardised
+
+            panel = add_indirectly_standardised(panel, resolve(d["reference_rates"]))
         if d["cluster"] is not None:
             if d["cluster"] != "region" or source != "nhs_ae":
                 raise DataError(f"built-in source {source}: data.cluster '{d['cluster']}' is not available; leave it empty (clusters = footprints){' or use region' if source == 'nhs_ae' else ''}.")
@@ -81,7 +87,7 @@ def build_design(panel: Panel, params: Params) -> Design:
     t, g = params["treatment"], params["design"]
     common = dict(start=g["start"], end=g["end"], comparison=g["comparison"])
     if t["cohort"]:
-        return design_from_cohort_column(panel, t["cohort"], **common)
+        return design_from_cohort_column(panel, t["cohort"], first_period=t["first_period"], **common)
     if t["indicator"]:
         return design_from_indicator(panel, t["indicator"], **common)
     path = resolve(t["designations"])
@@ -95,7 +101,7 @@ def build_design(panel: Panel, params: Params) -> Design:
         waves=t["waves"],
         other_waves=t["other_waves"],
         disputed_dates=t["disputed_dates"],
-        first_period=t["first_period"],
+        first_period=t["first_period"] or "first_full",
         **common,
     )
 

@@ -478,17 +478,19 @@ def _working_design(design: Design, name: str = "__synthetic__") -> Design:
     return Design(panel, design.cohorts, design.comparison, design.window, list(design.notes), design.treatment_source, dict(design.settings, synthetic=True))
 
 
-def _sdid_loop(design: Design, Yr: np.ndarray, *, draws: int, seed: int, alpha: float) -> pd.DataFrame:
+def _sdid_loop(design: Design, Yr: np.ndarray, *, draws: int, seed: int, alpha: float, inference: str = "jackknife") -> pd.DataFrame:
+    """SDID on each replicate (weights re-estimated each time). Jackknife standard errors by default: they are as
+    cheap as a point estimate (fixed weights) where every cohort has two or more treated units; otherwise placebo."""
     from .synth import sdid
 
     work = _working_design(design)
     rows = []
     for r in range(Yr.shape[0]):
         work.panel.data["__synthetic__"] = Yr[r].ravel()
-        res = sdid(work, "__synthetic__", inference="placebo", draws=draws, seed=seed + r, alpha=alpha).tidy()
+        res = sdid(work, "__synthetic__", inference=inference, draws=draws, seed=seed + r, alpha=alpha).tidy()
         row = res[(res["estimand"] == "att") & (res["group"] == "all")].iloc[0]
         rows.append((r, float(row["estimate"]), float(row["std_error"])))
-    rep, est, se = (np.array(v) for v in zip(*rows))
+    rep, est, se = (np.array(v) for v in zip(*rows))  # noqa: B905
     return _inference_frame(rep.astype(int), "sdid", est, se, None, alpha)
 
 
@@ -566,7 +568,8 @@ def replicate_estimates(
         elif not (~design.treated).any():
             notes.append("sdid skipped: SDID needs units untreated throughout the window.")
         else:
-            frames.append(_sdid_loop(design, Yb, draws=int(sdid_draws), seed=int(seed), alpha=alpha))
+            sizes = pd.Series(design.g[np.isfinite(design.g)]).value_counts()
+            frames.append(_sdid_loop(design, Yb, draws=int(sdid_draws), seed=int(seed), alpha=alpha, inference="jackknife" if len(sizes) and sizes.min() >= 2 else "placebo"))
     for n in notes:
         warnings.warn(n, UserWarning, stacklevel=2)
     if not frames:

@@ -438,7 +438,7 @@ def plan_sentences(check: pd.DataFrame, alpha: float = 0.05) -> Any:
             if pd.notna(r.get("assumed bed days per year", np.nan)):
                 txt += f" At the given length of stay that is {fmt(r['assumed bed days per year'])} bed days a year."
             if pd.notna(r.get("assumed GBP per year", np.nan)):
-                txt += f" In 2023/24 prices: GBP {fmt(r['assumed GBP per year'])} a year assumed, GBP {fmt(r['estimated GBP per year'])} estimated."
+                txt += f" In {r.get('price year', '2023/24')} prices: GBP {fmt(r['assumed GBP per year'])} a year assumed, GBP {fmt(r['estimated GBP per year'])} estimated."
         lines.append(txt)
     return md("\n".join(lines))
 
@@ -494,11 +494,11 @@ def power_verdict(mde: pd.DataFrame, validation: dict[str, Any]) -> Any:
 
 def validation_table(validation: dict[str, Any]) -> pd.DataFrame:
     """Bias, RMSE and coverage by outcome and method (synthetic data)."""
-    frames = [v.table().reset_index().assign(outcome=o) for o, v in validation.items()]
+    frames = [v.table().reset_index().assign(outcome=o.split(" ")[0], reps=v.reps) for o, v in validation.items()]
     if not frames:
         return pd.DataFrame()
     df = pd.concat(frames, ignore_index=True)
-    cols = ["outcome", "method", "truth", "mean_estimate", "bias", "bias_mc_se", "rmse", "coverage"]
+    cols = ["outcome", "method", "reps", "truth", "mean_estimate", "bias", "bias_mc_se", "rmse", "coverage"]
     return df[[c for c in cols if c in df.columns]]
 
 

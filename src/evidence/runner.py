@@ -255,6 +255,8 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
                 continue
             futures = {pool.submit(execute_notebook, n, **args): n for n in stage}
             for fut in cf.as_completed(futures):
+                if fut.cancelled():  # skipped after another notebook failed
+                    continue
                 res = fut.result()
                 outcomes[res.name] = res
                 _log(log, f"  [{len(outcomes)}/{len(notebooks)}] {res.name}: {'ok' if res.ok else 'FAILED'} ({res.seconds:.1f} s)", quiet)

@@ -205,6 +205,7 @@ def plan_check(table: pd.DataFrame, assumptions: list[dict[str, Any]], baseline:
             act = ACTIVITY_OF_OUTCOME.get(outcome)
             if unit_costs is not None and act in set(unit_costs["activity"]):
                 c = float(unit_costs.set_index("activity").loc[act, "unit_cost"])
+                row["price year"] = str(unit_costs.set_index("activity").loc[act, "price_year"])
                 row["assumed GBP per year"] = row["assumed change per year"] * c
                 row["estimated GBP per year"] = row["estimated change per year"] * c
         out.append(row)

@@ -52,8 +52,8 @@ def test_unit_costs_are_activity_weighted_ncc_means():
 
 def test_user_unit_cost_table(tmp_path):
     f = tmp_path / "uc.csv"
-    pd.DataFrame({"activity": ["ae_attendance"], "unit_cost": [300.0]}).to_csv(f, index=False)
-    assert unit_costs(f).iloc[0]["unit_cost"] == 300.0
+    pd.DataFrame({"activity": ["ae_attendance", "emergency_admission"], "unit_cost": [300.0, 2000.0]}).to_csv(f, index=False)
+    assert unit_costs(f).set_index("activity").loc["ae_attendance", "unit_cost"] == 300.0
     pd.DataFrame({"activity": ["ae_attendance"], "cost": [300.0]}).to_csv(f, index=False)
     with pytest.raises(DataError, match="column unit_cost is missing"):
         unit_costs(f)

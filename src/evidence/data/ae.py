@@ -150,10 +150,10 @@ def read_ae(path: Path = AE_FILE) -> pd.DataFrame:
     return raw
 
 
-def monthly_population(months: pd.PeriodIndex) -> pd.DataFrame:
-    """ONS mid-year population interpolated to months (see the module's Population decision)."""
+def monthly_population(months: pd.PeriodIndex, column: str = "population") -> pd.DataFrame:
+    """ONS mid-year population (or an age band's, ``column``) interpolated to months (see the module's Population decision)."""
     pop = pd.read_csv(POPULATION)
-    wide = pop.pivot(index="stp21_code", columns="year", values="population").sort_index()
+    wide = pop.pivot(index="stp21_code", columns="year", values=column).sort_index()
     years = wide.columns.to_numpy(dtype=float)
     x_mid = years * 12 + 5.5  # 30 June as a fractional month index (June = month 5, 0-based, at its end)
     x = np.asarray([p.year * 12 + p.month - 1 + 0.5 for p in months])  # month midpoints
@@ -162,7 +162,7 @@ def monthly_population(months: pd.PeriodIndex) -> pd.DataFrame:
     idx = np.clip(np.searchsorted(x_mid, x) - 1, 0, len(x_mid) - 2)
     w = (x - x_mid[idx]) / (x_mid[idx + 1] - x_mid[idx])
     interp = vals[:, idx] * (1 - w) + vals[:, idx + 1] * w
-    return pd.DataFrame(interp, index=wide.index, columns=months).rename_axis(index="stp21_code", columns="period").stack().rename("population").reset_index()
+    return pd.DataFrame(interp, index=wide.index, columns=months).rename_axis(index="stp21_code", columns="period").stack().rename(column).reset_index()
 
 
 def footprint_covariates() -> pd.DataFrame:
@@ -271,3 +271,35 @@ def build_ae_panel(ae_types: list[str] | tuple[str, ...] = ("1",), outcomes: lis
     panel = Panel(df, keep, {o: OUTCOME_KINDS[o] for o in keep}, freq, list(COVARIATES), source="nhs_ae", files=files, notes=notes,
                   columns={"unit": "stp21_code", "time": "period", "unit_name": "stp21_name"}, extras={"mapping": report, "ae_types": types})
     return panel, report
+
+
+def add_indirectly_standardised(panel: Panel, rates_path: Path) -> Panel:
+    """Add ``<outcome>_sir`` columns: observed / expected x 100, expected from reference age-specific rates.
+
+    ``rates_path`` (``data.reference_rates``): CSV with columns ``outcome, band, rate`` (events per person per month,
+    bands pop_0_17, pop_18_64, pop_65_74, pop_75_plus). Monthly band populations are interpolated like the total.
+    """
+    from ..standardise import BANDS, indirect_standardisation
+
+    t = pd.read_csv(rates_path)
+    for col in ("outcome", "band", "rate"):
+        if col not in t.columns:
+            raise DataError(f"{display(rates_path)}: column {col} is missing (data.reference_rates); give columns outcome, band, rate.")
+    months = pd.PeriodIndex(panel.periods, freq="M")
+    bands = [monthly_population(months, b).set_index(["stp21_code", "period"])[b] for b in BANDS]
+    key = pd.MultiIndex.from_arrays([panel.data["unit"].astype(str), panel.data["time"]])
+    popb = np.column_stack([b.reindex(key).to_numpy() for b in bands])
+    for outcome, sub in t.groupby("outcome", sort=False):
+        if outcome not in panel.outcomes:
+            raise DataError(f"{display(rates_path)}: outcome '{outcome}' (data.reference_rates) is not among data.outcomes ({', '.join(panel.outcomes)}).")
+        rates = sub.set_index("band").reindex(list(BANDS))["rate"]
+        if rates.isna().any():
+            raise DataError(f"{display(rates_path)}: outcome '{outcome}' has no rate for age band {rates.index[rates.isna()][0]} (data.reference_rates).")
+        _, ratio = indirect_standardisation(panel.data[outcome].to_numpy(float), popb, rates.to_numpy(float))
+        name = f"{outcome}_sir"
+        panel.data[name] = 100 * ratio
+        panel.outcomes.append(name)
+        panel.outcome_kinds[name] = "continuous"
+    panel.files[display(rates_path)] = sha256(rates_path)
+    panel.notes.append(f"Indirectly standardised ratios (x100) for {', '.join(t['outcome'].unique())} from reference age-specific rates in {display(rates_path)}.")
+    return panel

@@ -42,6 +42,9 @@ GP_FOOTPRINT: Path = RAW / "costs" / "gp_payments_stp21_year_2014_15_to_2022_23.
 GP_PRACTICE: Path = RAW / "costs" / "gp_payments_practice_year_2014_15_to_2022_23.csv.gz"
 NCC: Path = RAW / "costs" / "ncc_national_schedule_2023_24_2024_25.csv.gz"
 
+ACTIVITIES: tuple[str, ...] = ("ae_attendance", "emergency_admission")
+"""Activities the workbook values in pounds (A&E attendances, emergency admissions via A&E)."""
+
 GP_OUTCOMES: dict[str, str] = {
     "payments_per_registered_patient": "continuous",
     "payments_per_weighted_patient": "continuous",
@@ -110,6 +113,9 @@ def unit_costs(table: str | Path | None = None, year: str = "2023/24") -> pd.Dat
         for col in ("activity", "unit_cost"):
             if col not in t.columns:
                 raise DataError(f"{display(path)}: column {col} is missing (costs.unit_costs); give columns activity, unit_cost.")
+        missing = [a for a in ACTIVITIES if a not in set(t["activity"])]
+        if missing:
+            raise DataError(f"{display(path)}: no unit cost for activity '{missing[0]}' (costs.unit_costs); give a row for each of {', '.join(ACTIVITIES)}.")
         if not pd.to_numeric(t["unit_cost"], errors="coerce").gt(0).all():
             raise DataError(f"{display(path)}: column unit_cost must be positive numbers (costs.unit_costs).")
         t["price_year"] = t.get("price_year", "user")
@@ -127,3 +133,34 @@ def unit_costs(table: str | Path | None = None, year: str = "2023/24") -> pd.Dat
     out = pd.DataFrame(rows, columns=["activity", "unit_cost", "basis"])
     out["price_year"] = year
     return out[["activity", "unit_cost", "price_year", "basis"]]
+
+
+def deflate(costs: pd.DataFrame, deflator: str | Path | None, to_year: str | None) -> pd.DataFrame:
+    """Restate unit costs from their price year into ``to_year`` prices with a deflator table (``costs.deflator``).
+
+    The table has columns ``fin_year`` (``2017/18``) and ``index`` (any base); unit costs are multiplied by
+    ``index[to_year] / index[price_year]``. With no table the costs are returned unchanged (2023/24 prices).
+    """
+    if deflator is None:
+        if to_year is not None:
+            raise DataError("costs.price_year is set but costs.deflator is empty; give a deflator table (fin_year, index) to restate prices.")
+        return costs
+    path = Path(deflator)
+    try:
+        t = pd.read_csv(path, dtype={"fin_year": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        raise DataError(f"{display(path)} cannot be read as CSV (costs.deflator); give columns fin_year, index.") from None
+    for col in ("fin_year", "index"):
+        if col not in t.columns:
+            raise DataError(f"{display(path)}: column {col} is missing (costs.deflator); give columns fin_year, index.")
+    idx = pd.to_numeric(t.set_index("fin_year")["index"], errors="coerce")
+    if to_year is None:
+        raise DataError("costs.deflator is given but costs.price_year is empty; name the financial year to state pounds in (for example 2017/18).")
+    out = costs.copy()
+    for year in set(out["price_year"]) | {to_year}:
+        if year not in idx.index or not np.isfinite(idx[year]) or idx[year] <= 0:
+            raise DataError(f"{display(path)}: no positive index for {year} (costs.deflator); add that financial year.")
+    out["unit_cost"] = out["unit_cost"] * out["price_year"].map(lambda y: idx[to_year] / idx[y])
+    out["price_year"] = to_year
+    out["basis"] = out["basis"] + f"; deflated with {display(path)}"
+    return out
