@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PARAMS ?= params/default.yaml
 
-.PHONY: workbook test install notebooks docs bench clean
+.PHONY: workbook test install notebooks docs bench clean chromium
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,9 +18,13 @@ install: $(STAMP)
 workbook: $(STAMP)
 	$(BIN)/evidence run $(PARAMS)
 
-## make test: the whole test suite, including nbval on the committed notebooks
-test: $(STAMP)
+## make test: the whole test suite, including nbval on the committed notebooks and the browser test
+test: $(STAMP) chromium
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q
+
+# headless Chromium for the browser test (Debian's package; Playwright drives it, no browser download)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -qq chromium >/dev/null 2>&1 || sudo apt-get install -y -qq chromium >/dev/null 2>&1) || echo "chromium could not be installed: the browser test will be skipped"
 
 ## make notebooks: re-execute the committed notebooks in place (after changing them or the package)
 notebooks: $(STAMP)

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 
 from simdata import design_of, simulate_panel
@@ -15,3 +21,17 @@ def simulated():
 @pytest.fixture
 def make_design():
     return design_of
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory):
+    """The default workbook run once per test session into a temporary reports folder (run_name e2e)."""
+    reports = tmp_path_factory.mktemp("reports")
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "evidence.cli", "run", "params/default.yaml", "--reports", str(reports), "--set", "run_name=e2e"], cwd=ROOT, capture_output=True, text=True, timeout=600, env=dict(os.environ, MPLBACKEND="Agg"))
+    seconds = time.perf_counter() - t0
+    assert proc.returncode == 0, proc.stderr
+    return reports, reports / "e2e", proc, seconds

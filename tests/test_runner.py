@@ -32,16 +32,6 @@ def tree_digest(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def default_run(tmp_path_factory):
-    reports = tmp_path_factory.mktemp("reports")
-    t0 = time.perf_counter()
-    proc = run_cli("run", "params/default.yaml", "--reports", str(reports), "--set", "run_name=e2e")
-    seconds = time.perf_counter() - t0
-    assert proc.returncode == 0, proc.stderr
-    return reports, reports / "e2e", proc, seconds
-
-
 def test_report_folder_is_complete(default_run):
     reports, out, proc, _ = default_run
     names = {p.name for p in out.iterdir()}

@@ -1,0 +1,359 @@
+"""Placebo tests and leave-one-out checks for the TWFE and 2x2 difference-in-differences estimates.
+
+* :func:`placebo_in_time` — fake treatment dates inside the pre-period: the post-treatment periods of treated units
+  are dropped and each cohort's date is moved back by k periods. With parallel trends and no anticipation the
+  placebo "effect" is zero; a non-zero one signals diverging pre-trends or anticipation.
+* :func:`placebo_outcomes` — the same estimator on outcomes that integration should not move (chosen by the
+  evaluator): an "effect" there points to confounding shocks coinciding with designation.
+* :func:`leave_one_out` — drop each wave (cohort) or each treated unit in turn: how much the estimate rests on one
+  of them.
+
+Inference throughout is the package convention (cluster-robust standard errors, sandwich x G/(G-1)·(n-1)/n, t with
+G - 1 degrees of freedom).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..design import Design
+from ..did.estimators import did_2x2, outcome_matrix, twfe
+from ..errors import EstimationError
+from ..inference import cluster_vcov
+from ..results import EstimateResult, normal_inference
+from .wild import stacked_2x2
+
+ESTIMATORS: tuple[str, ...] = ("twfe", "did_2x2")
+
+DESCRIPTIONS = {
+    "placebo_time": (
+        "Placebo in time: post-treatment periods of treated units are dropped and each cohort's treatment date is moved "
+        "back by k periods; the {est} estimate of this fake treatment should be zero under parallel trends and no "
+        "anticipation. Cohorts with fewer than k + 1 pre-periods are left out. Inference: cluster-robust (CR1) standard "
+        "errors, t with G-1 df."
+    ),
+    "placebo_outcome": (
+        "Placebo outcomes: the {est} estimate on outcomes integration should not affect; a clear non-zero estimate points "
+        "to shocks that coincide with designation (confounding) rather than an effect. Inference: cluster-robust (CR1) "
+        "standard errors, t with G-1 df."
+    ),
+    "leave_one_out": (
+        "Leave one out: the {est} estimate with each {by} left out in turn (group = what was left out), showing how much "
+        "the pooled estimate rests on one of them. Inference: cluster-robust (CR1) standard errors, t with G-1 df."
+    ),
+}
+
+
+def _check_estimator(estimator: str) -> None:
+    if estimator not in ESTIMATORS:
+        raise EstimationError(f"estimator {estimator!r} is not supported here; use one of {', '.join(ESTIMATORS)}.")
+
+
+# ------------------------------------------------------------------------------------------------ TWFE, unbalanced
+def twfe_masked(y: np.ndarray, D: np.ndarray, mask: np.ndarray, groups: np.ndarray) -> dict:
+    """TWFE coefficient on the observed cells of a (possibly unbalanced) units x periods panel.
+
+    The unit and period effects are partialled out exactly (Frisch-Waugh-Lovell): values are demeaned within
+    units over their observed periods, then residualised on the unit-demeaned period dummies by least squares.
+    The standard error is cluster-robust with the package convention (unit effects nested in the clusters, not
+    counted); on a balanced panel the numbers equal :func:`evidence.did.twfe`.
+
+    Parameters
+    ----------
+    y, D
+        Outcome and treatment (N x T).
+    mask
+        Cells used (N x T, bool).
+    groups
+        Cluster code per unit (N,).
+
+    Returns
+    -------
+    dict
+        ``estimate``, ``std_error``, ``n_obs``, ``n_units``, ``n_clusters`` (clusters with observations).
+    """
+    unit, per = np.nonzero(mask)
+    if unit.size == 0:
+        raise EstimationError("no observation is left for the fixed-effects regression; check the placebo settings.")
+    counts = np.bincount(unit, minlength=y.shape[0]).astype(float)
+    vals = np.column_stack([y[unit, per], D[unit, per]])
+    T = y.shape[1]
+    W = np.zeros((unit.size, T))
+    W[np.arange(unit.size), per] = 1.0
+
+    def ud(a: np.ndarray) -> np.ndarray:
+        sums = np.zeros((y.shape[0], a.shape[1]))
+        np.add.at(sums, unit, a)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], 0.0)
+        return a - means[unit]
+
+    Wd = ud(W)
+    Vd = ud(vals)
+    coef, *_ = np.linalg.lstsq(Wd, Vd, rcond=None)
+    R = Vd - Wd @ coef
+    yr, xr = R[:, 0], R[:, 1]
+    H = float(xr @ xr)
+    if H < 1e-10 * max(1.0, float(D[unit, per] @ D[unit, per])):
+        raise EstimationError("the treatment indicator is absorbed by the fixed effects in this sample; check the cohorts and the comparison group.")
+    beta = float(xr @ yr) / H
+    resid = yr - beta * xr
+    used_groups = groups[unit]
+    codes, inv = np.unique(used_groups, return_inverse=True)
+    if codes.size < 2:
+        raise EstimationError(f"only {codes.size} cluster(s) in the sample; cluster-robust inference needs at least two (check data.cluster).")
+    V = cluster_vcov(xr[:, None], resid, inv)
+    return {"estimate": beta, "std_error": float(np.sqrt(V[0, 0])), "n_obs": int(unit.size), "n_units": int(np.unique(unit).size), "n_clusters": int(codes.size)}
+
+
+def _stacked_fit(st: dict, G: int) -> tuple[float, float]:
+    """Overall (cohort-size weighted) estimate of a stacked 2x2 system and its cluster-robust standard error."""
+    X, Y, grp, R = st["X"], st["Y"], st["groups"], st["R"]
+    beta = np.linalg.lstsq(X, Y, rcond=None)[0]
+    resid = Y - X @ beta
+    bread = np.linalg.pinv(X.T @ X)
+    scores = np.zeros((G, X.shape[1]))
+    np.add.at(scores, grp, X * resid[:, None])
+    n = X.shape[0]
+    V = G / (G - 1) * (n - 1) / n * bread @ (scores.T @ scores) @ bread
+    return float(R @ beta), float(np.sqrt(R @ V @ R))
+
+
+def _row(method: str, label_: str, group: str, est: float, se: float, G_df: int, alpha: float, n_obs: int, n_units: int, n_clusters: int) -> dict:
+    lo, hi, p = normal_inference(est, se, alpha, df=G_df - 1)
+    return {
+        "method": method,
+        "outcome": label_,
+        "estimand": "att",
+        "group": group,
+        "estimate": est,
+        "std_error": se,
+        "ci_lower": float(lo),
+        "ci_upper": float(hi),
+        "p_value": float(p),
+        "n_obs": n_obs,
+        "n_units": n_units,
+        "n_clusters": n_clusters,
+    }
+
+
+# ------------------------------------------------------------------------------------------------ placebo in time
+def placebo_in_time(
+    design: Design,
+    outcome: str,
+    *,
+    shifts: Sequence[int] = (3, 6, 12),
+    estimator: str = "twfe",
+    log: bool = False,
+    alpha: float = 0.05,
+) -> EstimateResult:
+    """Placebo treatment dates k periods before the real ones, estimated on pre-treatment data only.
+
+    Estimand: the estimator's effect of a fake treatment starting k periods before each cohort's real date, which is
+    zero under parallel trends and no anticipation. For ``twfe`` the post-treatment periods of every treated unit are
+    dropped (comparison units keep all periods; later cohorts serve as comparisons before their real date, as in the
+    main regression) and the TWFE coefficient of the fake indicator is estimated on that unbalanced panel. For
+    ``did_2x2`` each cohort is compared with the units untreated throughout the window over the periods before its
+    real date: pre = before the fake date, post = from the fake date to the real one. Cohorts with fewer than k + 1
+    pre-periods (fake date before the second period) are left out, and so are their units.
+
+    Parameters
+    ----------
+    design, outcome, log
+        The design, the outcome column, logs.
+    shifts
+        Periods k by which the treatment dates are moved back (positive integers).
+    estimator
+        ``twfe`` or ``did_2x2``.
+    alpha
+        1 - confidence level.
+
+    Returns
+    -------
+    EstimateResult
+        One row per feasible shift: method ``placebo_time``, estimand ``att``, group ``shift -k``;
+        ``details['notes']`` says which cohorts each shift left out.
+    """
+    _check_estimator(estimator)
+    shifts = [int(k) for k in shifts]
+    if not shifts or any(k < 1 for k in shifts):
+        raise EstimationError(f"shifts {shifts} must be positive whole numbers of periods (e.g. [3, 6, 12]).")
+    y, label_ = outcome_matrix(design, outcome, log)
+    g = design.g
+    groups = design.cluster_codes
+    G = int(groups.max()) + 1
+    if G < 2:
+        raise EstimationError(f"only {G} cluster(s) in the design; cluster-robust inference needs at least two (check data.cluster).")
+    labels = design.panel.period_labels
+    N, T = y.shape
+    t = np.arange(T)
+    rows, notes = [], []
+    treated = np.isfinite(g)
+    for k in shifts:
+        feasible = treated & (g - k >= 1)
+        left = sorted({labels[int(c)] for c in g[treated & ~feasible]})
+        if not feasible.any():
+            notes.append(f"shift -{k}: no cohort has {k + 1} or more pre-treatment periods; no estimate.")
+            continue
+        if left:
+            notes.append(f"shift -{k}: cohort(s) {', '.join(left)} left out (fewer than {k + 1} pre-treatment periods).")
+        if estimator == "twfe":
+            mask = (t[None, :] < g[:, None]) & (feasible | ~treated)[:, None]  # untreated units: g = inf, all periods
+            fake = np.where(feasible, g - k, np.inf)
+            D = ((t[None, :] >= fake[:, None]) & mask).astype(float)
+            fit = twfe_masked(y, D, mask, groups)
+            rows.append(_row("placebo_time", label_, f"shift -{k}", fit["estimate"], fit["std_error"], fit["n_clusters"], alpha, fit["n_obs"], fit["n_units"], fit["n_clusters"]))
+        else:
+            gk = np.where(feasible | ~treated, g, np.nan)
+            keep = ~np.isnan(gk)
+            st = stacked_2x2(y[keep], gk[keep], groups[keep], shift=k, truncate=True)
+            if not st["cohorts"]:
+                notes.append(f"shift -{k}: no cohort can be compared; no estimate.")
+                continue
+            codes, inv = np.unique(st["groups"], return_inverse=True)
+            st["groups"] = inv
+            est, se = _stacked_fit(st, codes.size)
+            n_units = st["n_units"][-1]
+            rows.append(_row("placebo_time", label_, f"shift -{k}", est, se, codes.size, alpha, n_units * T, n_units, codes.size))
+    if not rows:
+        raise EstimationError(f"no placebo date is feasible for shifts {shifts}: every cohort has fewer pre-treatment periods than the shift plus one; use smaller shifts.")
+    return EstimateResult(pd.DataFrame(rows), method="placebo_time", outcome=label_, estimand="att", description=DESCRIPTIONS["placebo_time"].format(est=estimator), alpha=alpha, details={"notes": notes, "shifts": shifts, "estimator": estimator})
+
+
+# ------------------------------------------------------------------------------------------------ placebo outcomes
+def _estimate(design: Design, outcome: str, log: bool, estimator: str, alpha: float) -> pd.Series:
+    if estimator == "twfe":
+        return twfe(design, outcome, log=log, alpha=alpha, engine="numpy").tidy().iloc[0]
+    tidy = did_2x2(design, outcome, log=log, alpha=alpha).tidy()
+    return tidy[tidy["group"] == "all"].iloc[0]
+
+
+def _outcome_specs(outcomes: Sequence[str | tuple[str, bool]], log: bool) -> list[tuple[str, bool]]:
+    if isinstance(outcomes, str):
+        outcomes = [outcomes]
+    specs = []
+    for o in outcomes:
+        if isinstance(o, str):
+            specs.append((o, bool(log)))
+        elif isinstance(o, (tuple, list)) and len(o) == 2 and isinstance(o[0], str):
+            specs.append((o[0], bool(o[1])))
+        else:
+            raise EstimationError(f"outcome {o!r} should be a column name or a (column, log) pair.")
+    if not specs:
+        raise EstimationError("no outcome given; pass one or more outcome columns.")
+    return specs
+
+
+def placebo_outcomes(
+    design: Design,
+    outcomes: Sequence[str | tuple[str, bool]],
+    *,
+    estimator: str = "twfe",
+    log: bool = False,
+    alpha: float = 0.05,
+) -> EstimateResult:
+    """The main estimator on outcomes that integration should not move.
+
+    Estimand: the estimator's effect on each placebo outcome, zero if designation coincided with no other shock to
+    the treated areas. Which outcomes qualify is the evaluator's judgement (this function does not choose them).
+
+    Parameters
+    ----------
+    design
+        The analysis design.
+    outcomes
+        Outcome columns, or ``(column, log)`` pairs.
+    estimator
+        ``twfe`` or ``did_2x2`` (its overall row).
+    log
+        Logs for outcomes given as plain names.
+    alpha
+        1 - confidence level.
+
+    Returns
+    -------
+    EstimateResult
+        One row per outcome: method ``placebo_outcome``, estimand ``att``, group ``all``.
+    """
+    _check_estimator(estimator)
+    rows = []
+    for name, lg in _outcome_specs(outcomes, log):
+        r = _estimate(design, name, lg, estimator, alpha)
+        rows.append({**{c: r[c] for c in ("outcome", "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "n_obs", "n_units", "n_clusters")}, "method": "placebo_outcome", "estimand": "att", "group": "all"})
+    return EstimateResult(pd.DataFrame(rows), method="placebo_outcome", outcome=", ".join(r["outcome"] for r in rows), estimand="att", description=DESCRIPTIONS["placebo_outcome"].format(est=estimator), alpha=alpha, details={"estimator": estimator})
+
+
+# ------------------------------------------------------------------------------------------------ leave one out
+def without_units(design: Design, units: Sequence[str], reason: str) -> Design:
+    """The design with some units excluded (status ``excluded`` with the reason), panel restricted accordingly."""
+    cohorts = design.cohorts.copy()
+    drop = cohorts["unit"].isin(list(units)) & (cohorts["status"] != "excluded")
+    cohorts.loc[drop, "status"] = "excluded"
+    cohorts.loc[drop, "reason"] = reason
+    keep = cohorts.loc[cohorts["status"] != "excluded", "unit"].to_numpy()
+    notes = list(design.notes) + [f"{int(drop.sum())} unit(s) left out: {reason}."]
+    return Design(design.panel.subset(units=keep), cohorts, design.comparison, design.window, notes, design.treatment_source, dict(design.settings))
+
+
+def leave_one_out(
+    design: Design,
+    outcome: str,
+    *,
+    by: str = "wave",
+    estimator: str = "twfe",
+    log: bool = False,
+    alpha: float = 0.05,
+) -> EstimateResult:
+    """Re-estimate with each wave (cohort) or each treated unit left out in turn.
+
+    Estimand: the estimator's effect without the units left out — a sensitivity check, not a different estimand of
+    interest: large swings mean the pooled estimate rests on one wave or area.
+
+    Parameters
+    ----------
+    design, outcome, log
+        The design, the outcome column, logs.
+    by
+        ``wave``: each designation wave in turn (cohorts by first treated period when the design has no waves);
+        ``unit``: each treated unit in turn.
+    estimator
+        ``twfe`` or ``did_2x2`` (its overall row).
+    alpha
+        1 - confidence level.
+
+    Returns
+    -------
+    EstimateResult
+        One row per unit or wave left out: method ``leave_one_out``, estimand ``att``, group = what was left out
+        (``wave 1``, ``cohort 2017-07`` or the unit code); ``details['full']`` is the estimate with everything.
+    """
+    _check_estimator(estimator)
+    if by not in ("wave", "unit"):
+        raise EstimationError(f"by={by!r} is unknown; use 'wave' or 'unit'.")
+    inc = design.included
+    tr = inc[design.treated]
+    if by == "unit":
+        sets = [(str(u), [u]) for u in tr["unit"]]
+    elif tr["wave"].notna().all():
+        sets = [(f"wave {int(w)}", tr.loc[tr["wave"] == w, "unit"].tolist()) for w in sorted(tr["wave"].unique())]
+    else:
+        sets = [(f"cohort {c}", tr.loc[tr["first_treated"] == c, "unit"].tolist()) for c in design.cohort_labels]
+    full = _estimate(design, outcome, log, estimator, alpha)
+    rows, notes = [], []
+    for name, units in sets:
+        if len(units) == int(design.treated.sum()):
+            notes.append(f"{name}: leaving it out leaves no treated unit; no estimate.")
+            continue
+        sub = without_units(design, units, f"left out ({name})")
+        try:
+            r = _estimate(sub, outcome, log, estimator, alpha)
+        except EstimationError as exc:
+            notes.append(f"{name}: {exc}")
+            continue
+        rows.append({**{c: r[c] for c in ("outcome", "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "n_obs", "n_units", "n_clusters")}, "method": "leave_one_out", "estimand": "att", "group": name})
+    if not rows:
+        raise EstimationError(f"leave-one-out by {by} gives no estimate: {' '.join(notes)}")
+    return EstimateResult(pd.DataFrame(rows), method="leave_one_out", outcome=str(full["outcome"]), estimand="att", description=DESCRIPTIONS["leave_one_out"].format(est=estimator, by=by), alpha=alpha, details={"full": full.to_dict(), "notes": notes, "by": by, "estimator": estimator})

@@ -1,0 +1,158 @@
+"""Randomisation inference: exact enumeration against hand enumeration, the null distribution, bad input."""
+
+from __future__ import annotations
+
+import itertools
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evidence.did import did_2x2, twfe
+from evidence.errors import EstimationError
+from evidence.results import ESTIMATE_COLUMNS
+from evidence.robust import enumerate_assignments, n_assignments, randomization_inference
+
+from simdata import design_of, simulate_panel
+
+
+def dummy_ols_coef(y: np.ndarray, D: np.ndarray) -> float:
+    """TWFE coefficient by least squares with explicit unit and period dummies (independent of the package)."""
+    N, T = y.shape
+    X = np.column_stack([D.ravel(), np.repeat(np.eye(N), T, axis=0), np.tile(np.eye(T), (N, 1))[:, 1:]])
+    return float(np.linalg.lstsq(X, y.ravel(), rcond=None)[0][0])
+
+
+@pytest.fixture(scope="module")
+def six():
+    """6 units x 8 periods, 2 treated from period 4 (C(6, 2) = 15 assignments), an effect of 1."""
+    return design_of(simulate_panel(6, 8, {4: 2}, effect=1.0, noise=1.0, seed=3))
+
+
+def test_enumeration_helpers():
+    assert n_assignments([2, 4]) == 15
+    assert n_assignments([1, 1, 4]) == 30
+    A = enumerate_assignments([2, 1, 3])
+    assert A.shape == (60, 6)
+    assert len({tuple(r) for r in A}) == 60
+    assert set(map(tuple, A)) == set(itertools.permutations([0, 0, 1, 2, 2, 2]))
+
+
+def test_exact_p_value_equals_hand_enumeration(six):
+    res = randomization_inference(six, "y")
+    d = res.details
+    assert d["exact"] and d["n_assignments"] == 15 and d["permutations"] == 15
+    y = six.panel.matrix("y")
+    T = y.shape[1]
+    coefs = []
+    for treated in itertools.combinations(range(6), 2):
+        g = np.full(6, np.inf)
+        g[list(treated)] = 4
+        coefs.append(dummy_ols_coef(y, (np.arange(T)[None, :] >= g[:, None]).astype(float)))
+    coefs = np.array(coefs)
+    obs = dummy_ols_coef(y, six.treatment_matrix())
+    hand_p = np.mean(np.abs(coefs) >= abs(obs) - 1e-12)
+    row = res.tidy().iloc[0]
+    assert row["p_value"] == pytest.approx(hand_p, abs=1e-15)
+    assert row["estimate"] == pytest.approx(obs, rel=1e-10)
+    np.testing.assert_allclose(np.sort(d["stats"]), np.sort(coefs), rtol=1e-9, atol=1e-12)
+    # the observed assignment is one of the 15, so p >= 1/15
+    assert row["p_value"] >= 1 / 15
+
+
+def test_exact_two_cohorts_against_permutations():
+    design = design_of(simulate_panel(6, 9, {3: 1, 6: 1}, effect=0.5, seed=8))
+    res = randomization_inference(design, "y")
+    assert res.details["exact"] and res.details["n_assignments"] == 30
+    y = design.panel.matrix("y")
+    T = y.shape[1]
+    coefs = []
+    for perm in sorted(set(itertools.permutations(design.g.tolist()))):
+        g = np.array(perm)
+        coefs.append(dummy_ols_coef(y, (np.arange(T)[None, :] >= g[:, None]).astype(float)))
+    np.testing.assert_allclose(np.sort(res.details["stats"]), np.sort(coefs), rtol=1e-9, atol=1e-12)
+
+
+def test_t_statistic_and_did_2x2(six):
+    res_t = randomization_inference(six, "y", statistic="t")
+    ref = twfe(six, "y", engine="numpy").tidy().iloc[0]
+    assert res_t.details["stat_obs"] == pytest.approx(ref["estimate"] / ref["std_error"], rel=1e-9)
+    assert np.isnan(res_t.tidy()["ci_lower"].iloc[0])
+    res_d = randomization_inference(six, "y", estimator="did_2x2")
+    assert res_d.tidy()["estimate"].iloc[0] == pytest.approx(did_2x2(six, "y").tidy()["estimate"].iloc[-1], rel=1e-12)
+
+
+def test_null_distribution_centred_and_power():
+    null = design_of(simulate_panel(40, 20, {8: 6, 12: 6}, effect=0.0, seed=21))
+    res = randomization_inference(null, "y", permutations=999, seed=1)
+    s = res.details["stats"]
+    assert not res.details["exact"] and s.size == 999
+    assert abs(s.mean()) < 0.1 * s.std()
+    assert res.tidy()["p_value"].iloc[0] > 0.05
+    effect = design_of(simulate_panel(40, 20, {8: 6, 12: 6}, effect=1.5, seed=21))
+    r2 = randomization_inference(effect, "y", permutations=999, seed=1).tidy().iloc[0]
+    assert r2["p_value"] == pytest.approx(1 / 1000)  # sampled: (1 + 0) / (1 + 999)
+    assert r2["ci_lower"] < 1.5 < r2["ci_upper"]
+
+
+def test_interval_inverts_constant_effect_nulls():
+    design = design_of(simulate_panel(30, 16, {7: 8}, effect=1.0, seed=4))
+    res = randomization_inference(design, "y", permutations=499, seed=2)
+    row = res.tidy().iloc[0]
+    lo, hi = row["ci_lower"], row["ci_upper"]
+    assert lo < row["estimate"] < hi
+    D = design.treatment_matrix()
+    y = design.panel.matrix("y")
+    # re-running the test on y - tau D (a design whose outcome has the constant effect removed) at the ends
+    for tau, inside in ((lo + 1e-6, True), (hi - 1e-6, True), (lo - 1e-3, False), (hi + 1e-3, False)):
+        df = design.panel.data.copy()
+        df["y"] = (y - tau * D).ravel()
+        design.panel.data = df
+        try:
+            p = randomization_inference(design, "y", permutations=499, seed=2).tidy()["p_value"].iloc[0]
+        finally:
+            design.panel.data = design.panel.data.assign(y=y.ravel())
+        assert (p > 0.05) == inside, (tau, p)
+
+
+def test_cluster_level_permutation():
+    # 12 units in 6 clusters of 2; treatment assigned by cluster (clusters 0 and 1 treated)
+    df = simulate_panel(12, 8, {4: 4}, effect=0.0, seed=6)
+    df["cl"] = df["area"].str[1:].astype(int).floordiv(2).astype(str).radd("C")
+    design = design_of(df, cluster="cl")
+    res = randomization_inference(design, "y")
+    assert res.details["level"] == "cluster" and res.details["exact"] and res.details["n_assignments"] == 15
+    unit = randomization_inference(design, "y", level="unit")
+    assert unit.details["n_assignments"] == n_assignments([4, 8]) == 495
+    mixed = design_of(simulate_panel(12, 8, {4: 3}, seed=6), cluster="region")
+    with pytest.raises(EstimationError, match="level='unit'"):
+        randomization_inference(mixed, "y")
+
+
+def test_contract_plot_and_determinism(six):
+    big = design_of(simulate_panel(20, 10, {5: 5}, seed=2))
+    a = randomization_inference(big, "y", permutations=199, seed=5)
+    tidy = a.tidy()
+    assert list(tidy.columns) == ESTIMATE_COLUMNS
+    assert (tidy["method"].iloc[0], tidy["estimand"].iloc[0], tidy["group"].iloc[0]) == ("randomization", "att", "all")
+    pd.testing.assert_frame_equal(tidy, randomization_inference(big, "y", permutations=199, seed=5).tidy())
+    assert "Randomisation inference over units" in a.summary()
+    assert a.plot() is not None
+
+
+def test_bad_inputs(six):
+    with pytest.raises(EstimationError, match="only 15 distinct assignments") as exc:
+        randomization_inference(six, "y", permutations=999, exact=True)
+    assert "\n" not in str(exc.value)
+    assert randomization_inference(six, "y", permutations=15, exact=True).details["n_assignments"] == 15
+    one = design_of(simulate_panel(1, 6, {3: 1}, seed=1))
+    with pytest.raises(EstimationError, match="at least two"):
+        randomization_inference(one, "y")
+    with pytest.raises(EstimationError, match="statistic='t'"):
+        randomization_inference(six, "y", estimator="did_2x2", statistic="t")
+    with pytest.raises(EstimationError, match="permutations=0"):
+        randomization_inference(six, "y", permutations=0)

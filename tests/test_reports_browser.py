@@ -1,0 +1,81 @@
+"""The published report in a real browser (headless Chromium), and determinism of a run.
+
+Chromium: Debian's package (`apt-get install chromium`; `make test` and `.ci/run` install it where missing), driven
+by Playwright's Python client with ``executable_path`` (no browser download).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium is not installed (apt-get install chromium); `make test` and .ci/run install it")
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def _visit(browser, path: Path):
+    page = browser.new_page(viewport={"width": 1200, "height": 1600})
+    problems = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+    page.goto(path.as_uri(), wait_until="load")
+    images = page.evaluate("() => [...document.images].map(i => i.complete && i.naturalWidth > 0)")
+    links = page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+    return page, problems, images, links
+
+
+def test_index_and_every_notebook_page_load_cleanly(default_run, browser):
+    _, out, _, _ = default_run
+    pages = [out / "index.html"] + sorted(out.glob("[0-9]*.html"))
+    assert len(pages) >= 9
+    for path in pages:
+        page, problems, images, links = _visit(browser, path)
+        assert problems == [], f"{path.name}: {problems}"
+        assert all(images), f"{path.name}: {images.count(False)} figure(s) did not load"
+        if path.name != "index.html":
+            assert len(images) >= 1, f"{path.name}: no figures"
+        for href in links:
+            u = urlparse(href)
+            if u.scheme == "file":
+                assert Path(unquote(u.path)).exists(), f"{path.name}: broken link {href}"
+            else:
+                assert u.scheme in ("http", "https") and "#" not in href or u.fragment, f"{path.name}: unexpected link {href}"
+        if path.name == "index.html":
+            page.screenshot(path=str(out / "index.png"), full_page=False)
+            assert (out / "index.png").stat().st_size > 10_000
+        page.close()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_two_runs_give_byte_identical_estimates_and_panel(default_run, tmp_path):
+    _, first, _, _ = default_run
+    proc = subprocess.run([sys.executable, "-m", "evidence.cli", "run", "params/default.yaml", "--reports", str(tmp_path), "--set", "run_name=e2e", "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=600, env=dict(os.environ, MPLBACKEND="Agg"))
+    assert proc.returncode == 0, proc.stderr
+    second = tmp_path / "e2e"
+    for name in ("estimates.csv", "panel.csv", "cohorts.csv", "params.yaml"):
+        assert _digest(first / name) == _digest(second / name), name
