@@ -153,10 +153,12 @@ def test_all_comparisons_not_yet_treated_note():
     assert any("designated after the window" in n for n in design.notes)
 
 
-def test_cohort_dates_mid_period_map_to_their_month(panel):
+def test_cohort_dates_mid_period_need_a_rule(panel):
     df = long_table(dict(COHORTS, C="2016-10-17"))
-    design = design_from_cohort_column(make_panel(df), "cohort", **WINDOW)
-    assert by_unit(design).loc["C", "first_treated"] == "2016-10"
+    with pytest.raises(DesignError, match="treatment.first_period"):
+        design_from_cohort_column(make_panel(df), "cohort", **WINDOW)
+    assert by_unit(design_from_cohort_column(make_panel(df), "cohort", first_period="containing", **WINDOW)).loc["C", "first_treated"] == "2016-10"
+    assert by_unit(design_from_cohort_column(make_panel(df), "cohort", first_period="first_full", **WINDOW)).loc["C", "first_treated"] == "2016-11"
 
 
 def test_cohort_column_integer_periods():

@@ -30,6 +30,7 @@ NOTEBOOK_TITLES = {
     "02_staggered": "Staggered adoption: Callaway-Sant'Anna, Sun-Abraham, imputation, Goodman-Bacon",
     "03_synthetic_control": "Synthetic control and synthetic difference-in-differences",
     "04_its": "Interrupted time series",
+    "05_robustness": "Inference with few clusters and robustness: wild bootstrap, randomisation inference, HonestDiD, placebos",
     "06_power": "Power and method validation on simulated data (SYNTHETIC)",
     "07_evidence": "Evidence summary: triangulation, certainty ratings and the plan-assumption check",
     "08_costs_satisfaction": "Costs (GP payments, service use in pounds) and patient satisfaction (GP Patient Survey)",

@@ -23,7 +23,7 @@ import yaml
 from .errors import ParamsError
 from .paths import display, resolve
 
-NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did", "02_staggered", "03_synthetic_control", "04_its", "08_costs_satisfaction", "06_power", "07_evidence")
+NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did", "02_staggered", "03_synthetic_control", "04_its", "05_robustness", "08_costs_satisfaction", "06_power", "07_evidence")
 """Notebooks of the workbook, in reading order; ``07_evidence`` summarises the others and runs last."""
 
 BUILTIN_SOURCES: tuple[str, ...] = ("nhs_ae",)
@@ -219,6 +219,17 @@ SCHEMA: dict[str, Field] = {
     "inference.alpha": Field("float", 0.05, "Significance level; intervals are (1 - alpha).", minimum=0.001, maximum=0.5),
     "inference.seed": Field("int", 20170615, "Seed for every random draw in the run.", minimum=0),
     "inference.bootstrap_draws": Field("int", 999, "Bootstrap draws where a method uses the bootstrap.", minimum=0),
+    "inference.wild_draws": Field("int", 9999, "Wild cluster bootstrap draws (05_robustness; all 2^G sign vectors are enumerated when G is small).", minimum=99),
+    "inference.wild_weights": Field("str", "rademacher", "Wild cluster bootstrap weights.", choices=("rademacher", "webb")),
+    "inference.wild_restricted": Field("bool", True, "Impose the null in the wild cluster bootstrap (WCR; recommended with few treated clusters) rather than WCU."),
+    "inference.permutations": Field("int", 999, "Randomisation-inference re-assignments of treatment timing (exact enumeration when there are fewer).", minimum=99),
+    # --- robustness (05_robustness) ---------------------------------------------------------------------------------
+    "robustness.placebo_shifts": Field("list[int]", [3, 6, 12], "Fake treatment dates this many periods before each cohort's real one (placebo in time; pre-period data only).", check=lambda v, k: _check_positive_list(v, k)),
+    "robustness.placebo_outcomes": Field("list[str]", [], "Outcomes integration should not move (placebo outcomes), from the data's columns; empty = none."),
+    "robustness.leave_one_out": Field("list[str]", ["wave", "unit"], "Leave-one-out analyses: drop each wave (cohort) and/or each treated unit in turn.", check=lambda v, k: _check_subset(v, k, ("wave", "unit")) if v else None),
+    "robustness.honest_grid_rm": Field("list[float]", [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0], "HonestDiD relative-magnitude bounds M-bar to report (non-negative)."),
+    "robustness.honest_grid_sm": Field("list[float]", [], "HonestDiD smoothness bounds M (non-negative, outcome units per period squared); empty = a grid scaled to the estimates' standard error."),
+    "robustness.honest_window": Field("list[int]", [-12, 12], "Event times used for HonestDiD [first_lead, last_lag] (monthly data: a year either side).", check=_check_event_window),
     # --- report --------------------------------------------------------------------------------------------------
     "report.hide_code": Field("bool", True, "Hide code cells in the HTML reports."),
     "report.synthetic": Field("bool", False, "Mark every output of this run as made from synthetic data."),
@@ -231,6 +242,11 @@ def _check_subset(value: Iterable[Any], key: str, allowed: tuple[str, ...]) -> N
         raise ParamsError(f"key '{key}': {bad[0]!r} is not allowed; choose from {', '.join(allowed)}.")
     if not list(value):
         raise ParamsError(f"key '{key}': the list is empty; give at least one of {', '.join(allowed)}.")
+
+
+def _check_positive_list(value: Any, key: str) -> None:
+    if any(v < 1 for v in value):
+        raise ParamsError(f"key '{key}': shifts must be whole numbers of periods of at least 1.")
 
 
 def defaults() -> dict[str, Any]:
@@ -316,10 +332,16 @@ def _coerce(key: str, value: Any, spec: Field, source: str) -> Any:
         for item in value:
             if inner == "int" and (isinstance(item, bool) or not isinstance(item, int)):
                 raise ParamsError(f"{where}: list item {item!r} must be a whole number.")
+            if inner == "float" and (isinstance(item, bool) or not isinstance(item, (int, float))):
+                raise ParamsError(f"{where}: list item {item!r} must be a number.")
+            if inner == "float" and item < 0:
+                raise ParamsError(f"{where}: list item {item!r} is negative; bounds must be zero or more.")
             if inner == "str" and not isinstance(item, (str, int)) or isinstance(item, bool):
                 raise ParamsError(f"{where}: list item {item!r} must be text.")
         if inner == "str":
             value = [str(v) for v in value]
+        if inner == "float":
+            value = [float(v) for v in value]
     elif kind == "list[dict]":
         if not isinstance(value, list):
             raise ParamsError(f"{where} must be a list of mappings, got {value!r}.")

@@ -537,3 +537,87 @@ def synth_verdict(ctx: Any, table: pd.DataFrame, units: pd.DataFrame) -> Any:
                 lines[-1] += f"; the synthetic match is poor (pre-period RMSPE over twice the median) for {', '.join(poor['unit'])}, so their gaps are unreliable"
             lines[-1] += "."
     return md("\n".join(lines))
+
+
+def wild_table(wild: list[Any]) -> pd.DataFrame:
+    """Cluster-robust (CRVE, t with G-1 df) against wild cluster bootstrap p-values and intervals."""
+    rows = []
+    for r in wild:
+        t = r.tidy().iloc[0]
+        d = r.details
+        rows.append({"outcome": r.outcome, "estimator": d.get("estimator", ""), "estimate": t["estimate"], "std_error": t["std_error"], "CRVE p": d.get("p_value_crve", np.nan), "bootstrap p": t["p_value"], "ci_lower": t["ci_lower"], "ci_upper": t["ci_upper"], "clusters": t["n_clusters"], "draws": d.get("draws"), "enumerated": d.get("enumerated")})
+    return pd.DataFrame(rows)
+
+
+def ri_table(results: list[Any]) -> pd.DataFrame:
+    """Randomisation-inference p-values and constant-effect intervals."""
+    rows = []
+    for r in results:
+        t = r.tidy().iloc[0]
+        rows.append({"outcome": r.outcome, "estimate": t["estimate"], "randomisation p": t["p_value"], "ci_lower": t["ci_lower"], "ci_upper": t["ci_upper"], "assignments": r.details.get("n_assignments") if r.details.get("exact") else r.details.get("permutations"), "exact": r.details.get("exact")})
+    return pd.DataFrame(rows)
+
+
+def honest_table(results: list[Any]) -> pd.DataFrame:
+    """HonestDiD breakdown values: the largest violation of parallel trends (relative to the pre-period, or in
+    curvature) under which the confidence set still excludes zero."""
+    rows = []
+    for r in results:
+        t = r.tidy()
+        b = t[t["estimand"] == "breakdown"]
+        rows.append({"outcome": r.outcome, "event study": getattr(r, "source", ""), "restriction": "relative magnitudes (M-bar)" if "rm" in r.method else "smoothness (M)", "estimate": float(t[t["estimand"] != "breakdown"]["estimate"].iloc[0]), "breakdown": float(b["estimate"].iloc[0]) if len(b) else np.nan, "status": getattr(r, "breakdown_status", "")})
+    return pd.DataFrame(rows)
+
+
+def robustness_verdict(ctx: Any, wild: pd.DataFrame, ri: pd.DataFrame, honest: pd.DataFrame, placebo: pd.DataFrame, loo: pd.DataFrame, multiple: pd.DataFrame) -> Any:
+    """One generated verdict per check."""
+    a = ctx.alpha
+    lines = []
+    g_tr, G = ctx.design.n_treated_clusters, ctx.design.n_clusters
+    lines.append(f"**Why these checks.** {g_tr} of {G} clusters are treated; cluster-robust t-tests over-reject with so few treated clusters, so the wild cluster bootstrap and randomisation inference carry the inference here.")
+    for r in wild.to_dict("records"):
+        agree = (r["CRVE p"] < a) == (r["bootstrap p"] < a)
+        lines.append(f"- **{r['outcome']}** ({r['estimator']}): wild bootstrap p = {r['bootstrap p']:.3f} against CRVE p = {r['CRVE p']:.3f} — {'the same conclusion' if agree else '**a different conclusion**'} at {a:g}; interval {fmt(r['ci_lower'])} to {fmt(r['ci_upper'])}.")
+    for r in ri.to_dict("records"):
+        lines.append(f"- **{r['outcome']}** (randomisation inference): p = {r['randomisation p']:.3f} over {r['assignments']:,} re-assignments of designation timing{' (all, exact)' if r['exact'] else ''}.")
+    for r in honest.to_dict("records"):
+        what = f"{r['outcome']}** ({r['event study']}, {r['restriction']})"
+        symbol = "M-bar" if "relative" in r["restriction"] else "M"
+        status = str(r.get("status", ""))
+        if status.startswith("not significant"):
+            lines.append(f"- **{what}: the effect is not distinguishable from zero even assuming exact parallel trends ({symbol} = 0), so there is nothing for violations to overturn (breakdown 0).")
+        elif status.startswith("robust"):
+            lines.append(f"- **{what}: the effect stays away from zero over the whole grid of {symbol} examined.")
+        else:
+            lines.append(f"- **{what}: the effect survives violations of parallel trends up to {symbol} = {r['breakdown']:.3g}" + (" — less than the largest pre-period violation, so it is not robust to post-period violations of that size." if symbol == "M-bar" and r["breakdown"] < 1 else "."))
+    if len(placebo):
+        sig = placebo[placebo["p_value"] < a]
+        lines.append(f"- **Placebo tests**: {len(sig)} of {len(placebo)} placebo estimates have p < {a:g}" + (f" ({', '.join(sig['outcome'] + ' ' + sig['group'].astype(str))}) — designation appears to matter where it cannot, a warning about the design." if len(sig) else " — no sign of effects where there should be none."))
+    if len(loo):
+        for o, d in loo.groupby("outcome", sort=False):
+            lines.append(f"- **Leave-one-out, {o}**: estimates range from {fmt(d['estimate'].min())} to {fmt(d['estimate'].max())} ({len(d)} leave-outs); {int((d['p_value'] < a).sum())} have p < {a:g}.")
+    for r in multiple.to_dict("records") if len(multiple) else []:
+        lines.append(f"- **{r['outcome']}**: p adjusted across the run's outcomes — Holm {r['holm']:.3f}, Romano-Wolf {r['romano_wolf']:.3f} (unadjusted {r['p_value']:.3f}).")
+    return md("\n".join(lines))
+
+
+def multiple_table(wild: pd.DataFrame, rw_res: Any) -> pd.DataFrame:
+    """Unadjusted wild-bootstrap, Holm-adjusted and Romano-Wolf-adjusted p-values, one row per outcome (TWFE)."""
+    from .robust import holm
+
+    w = wild[wild["estimator"] == "twfe"].drop_duplicates("outcome")
+    out = pd.DataFrame({"outcome": w["outcome"].astype(str).to_numpy(), "p_value": w["bootstrap p"].to_numpy(dtype=float)})
+    out["holm"] = holm(out["p_value"].to_numpy())
+    rw = rw_res.tidy()
+    out["romano_wolf"] = out["outcome"].map(dict(zip(rw["outcome"].astype(str), rw["p_value"])))
+    return out
+
+
+def multiple_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """Contract rows (method ``holm``) for the Holm-adjusted p-values of :func:`multiple_table`."""
+    return pd.DataFrame({"method": "holm", "outcome": table["outcome"], "estimand": "att", "group": "all", "p_value": table["holm"]})
+
+
+def stack_tidy(results: list[Any]) -> pd.DataFrame:
+    """All tidy rows of several results in one table."""
+    return stack([r.tidy() for r in results]) if results else stack([])

@@ -99,6 +99,11 @@ class RunContext:
         synthetic control has no intercept), other outcomes in levels."""
         return [(o, self.panel.outcome_kinds.get(o) == "count") for o in self.panel.outcomes]
 
+    def wild_options(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`evidence.robust.wild_bootstrap` from ``inference.*``."""
+        i = self.params["inference"]
+        return dict(restricted=bool(i["wild_restricted"]), weights=i["wild_weights"], draws=int(i["wild_draws"]), seed=self.seed, alpha=self.alpha)
+
     @property
     def sa_control(self) -> str:
         """Sun-Abraham control group: never-treated units when the design has any, else the last treated cohort."""
