@@ -65,7 +65,7 @@ class NotebookOutcome:
 def _write_kernelspec(base: Path) -> Path:
     kdir = base / "kernels" / KERNEL_NAME
     kdir.mkdir(parents=True, exist_ok=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=CRITICAL"], "display_name": "Python (evidence workbook)", "language": "python", "env": {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0", **SINGLE_THREADED}}
+    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", "--IPKernelApp.log_level=CRITICAL"], "display_name": "Python (evidence workbook)", "language": "python", "env": {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "MATPLOTLIBRC": str(Path(__file__).parent / "templates" / "matplotlibrc"), "PYTHONHASHSEED": "0", **SINGLE_THREADED}}
     (kdir / "kernel.json").write_text(json.dumps(spec, indent=1))
     return base
 
@@ -129,14 +129,12 @@ def execute_notebook(name: str, run_dir: str, params_path: str, kernel_base: str
 def render_html(out: Path, title: str, prov: dict[str, Any], name: str, seconds: float | None, synthetic: bool, hide_code: bool) -> Path:
     """Insert the provenance header into an executed notebook and render it to HTML beside it (offline template)."""
     import nbformat
-    from nbconvert import HTMLExporter
 
     nb = nbformat.read(out, as_version=4)
     cell = nbformat.v4.new_markdown_cell(_provenance_cell(title, prov, name, seconds, synthetic), metadata={"tags": ["provenance"]})
     nb.cells.insert(0, cell)
     nbformat.write(nb, out)
-    templates = Path(__file__).parent / "templates"
-    exporter = HTMLExporter(template_name="lab", extra_template_basedirs=[str(templates)], template_file=str(templates / "evidence_offline.html.j2"))
+    exporter = _exporter()
     exporter.exclude_input = hide_code
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
@@ -144,6 +142,29 @@ def render_html(out: Path, title: str, prov: dict[str, Any], name: str, seconds:
     html_path = out.with_suffix(".html")
     html_path.write_text(html, encoding="utf-8")
     return html_path
+
+
+_EXPORTER: Any = None
+
+
+def _exporter() -> Any:
+    """The HTML exporter with the offline template, built once per worker (template compilation takes seconds)."""
+    global _EXPORTER
+    if _EXPORTER is None:
+        from nbconvert import HTMLExporter
+
+        templates = Path(__file__).parent / "templates"
+        _EXPORTER = HTMLExporter(template_name="lab", extra_template_basedirs=[str(templates)], template_file=str(templates / "evidence_offline.html.j2"))
+    return _EXPORTER
+
+
+def _warm_up() -> None:
+    """Import the notebook machinery and compile the HTML template in a worker before its first notebook (this runs
+    while the parent builds the panel)."""
+    import nbformat
+    import papermill  # noqa: F401
+
+    _exporter().from_notebook_node(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("warm-up")]))
 
 
 def _log(fh: Any, text: str, quiet: bool = False) -> None:
@@ -233,7 +254,15 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
     import pandas as pd
 
     t0 = time.perf_counter()
-    panel, design = prepare(params)
+    # start the worker processes now, so their interpreter start and imports overlap with building the panel
+    ctx = mp.get_context("spawn")
+    pool = cf.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(notebooks))), mp_context=ctx)
+    warm = [pool.submit(_warm_up) for _ in range(max(1, min(jobs, len(notebooks))))]
+    try:
+        panel, design = prepare(params)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
     params_path = tmp / "params.yaml"
     params_path.write_text(f"# resolved parameters of run {params.run_name} (from {params.source}{', overrides: ' + '; '.join(params.overrides) if params.overrides else ''})\n" + params.to_yaml(), encoding="utf-8")
     panel.to_frame().to_csv(tmp / "panel.csv", index=False, lineterminator="\n")
@@ -246,9 +275,8 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
     kernel_base = str(_write_kernelspec(work_dir(tmp)))
     outcomes: dict[str, NotebookOutcome] = {}
     args = dict(run_dir=str(tmp), params_path=str(params_path), kernel_base=kernel_base, title=str(params["title"]), prov=prov, hide_code=bool(params["report.hide_code"]), synthetic=bool(params["report.synthetic"]))
-    ctx = mp.get_context("spawn")
+    cf.wait(warm)
     failure: NotebookOutcome | None = None
-    pool = cf.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(notebooks))), mp_context=ctx)
     # notebooks that summarise the others run after them; the rest run in parallel, longest first
     stages = [[n for n in notebooks if n not in RUN_LAST], [n for n in notebooks if n in RUN_LAST]]
     stages[0].sort(key=lambda n: -EXPECTED_SECONDS.get(n, 10))

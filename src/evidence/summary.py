@@ -45,7 +45,32 @@ CERTAINTY_RULES = [
     ("disagreement", "down one level if the methods disagree: some intervals exclude zero and others do not, or intervals exclude zero on opposite sides (estimates that all include zero agree on a null result)"),
     ("few_clusters", "down one level if fewer than 20 clusters are treated and no small-cluster inference (wild cluster bootstrap, randomisation inference) supports the result"),
     ("data", "down one level for data caveats that dilute or mis-locate effects (partial designations counted as treated; activity counted by provider rather than residence)"),
+    ("sensitivity", "down one level if an effect is found but HonestDiD (relative magnitudes, TWFE event study) loses it under post-period violations no larger than the largest pre-period one (breakdown M-bar < 1)"),
 ]
+
+
+def small_cluster_checks(estimates: pd.DataFrame, alpha: float = 0.05) -> dict[str, str]:
+    """Per outcome: does small-cluster inference support the conventional TWFE conclusion?
+
+    Returns outcome -> ``"supports"`` (wild cluster bootstrap and, where run, randomisation inference reach the same
+    conclusion at ``alpha`` as the cluster-robust t-test) or ``"contradicts"``.
+    """
+    out: dict[str, str] = {}
+    tw = estimates[(estimates["method"] == "twfe") & (estimates["estimand"] == "att") & (estimates["group"].fillna("all") == "all")].drop_duplicates("outcome").set_index("outcome")["p_value"]
+    checks = estimates[estimates["method"].isin(["wild_bootstrap", "randomization"]) & (estimates["estimand"] == "att")]
+    for outcome, d in checks.groupby("outcome", sort=False):
+        if outcome not in tw.index:
+            continue
+        conventional = tw[outcome] < alpha
+        agree = ((d["p_value"] < alpha) == conventional).all()
+        out[str(outcome)] = "supports" if agree else "contradicts"
+    return out
+
+
+def honest_breakdowns(estimates: pd.DataFrame) -> dict[str, float]:
+    """Per outcome: HonestDiD relative-magnitude breakdown M-bar from the TWFE event study (``honest_did_rm`` rows)."""
+    b = estimates[(estimates["method"] == "honest_did_rm") & (estimates["estimand"] == "breakdown")]
+    return {str(o): float(v) for o, v in zip(b["outcome"], b["estimate"])}
 
 
 def read_run_estimates(run_dir: str | Path, exclude: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -124,11 +149,14 @@ def pretrend_failures(estimates: pd.DataFrame, alpha: float = 0.05) -> set[str]:
     return out
 
 
-def certainty(tri: pd.DataFrame, pretrend_failures: set[str], treated_clusters: int, data_caveats: dict[str, list[str]] | list[str], small_cluster_checked: bool = False) -> pd.DataFrame:
+def certainty(tri: pd.DataFrame, pretrend_failures: set[str], treated_clusters: int, data_caveats: dict[str, list[str]] | list[str], small_cluster: dict[str, str] | None = None, breakdowns: dict[str, float] | None = None) -> pd.DataFrame:
     """Certainty rating per outcome from :data:`CERTAINTY_RULES`, with the reasons that applied.
 
-    ``data_caveats`` maps an outcome to its caveats (or is one list for every outcome).
+    ``data_caveats`` maps an outcome to its caveats (or is one list for every outcome); ``small_cluster`` is
+    :func:`small_cluster_checks` and ``breakdowns`` :func:`honest_breakdowns` (empty when 05_robustness did not run).
     """
+    small_cluster = small_cluster or {}
+    breakdowns = breakdowns or {}
     rows = []
     for r in tri.to_dict("records"):
         level = LEVELS.index("moderate")
@@ -140,13 +168,20 @@ def certainty(tri: pd.DataFrame, pretrend_failures: set[str], treated_clusters: 
         if not r["agree"]:
             level -= 1
             reasons.append("methods " + r["verdict"])
-        if treated_clusters < 20 and not small_cluster_checked:
+        check = small_cluster.get(outcome)
+        if treated_clusters < 20 and check != "supports":
             level -= 1
-            reasons.append(f"only {treated_clusters} treated clusters")
+            reasons.append(f"only {treated_clusters} treated clusters" + ("; the wild bootstrap or randomisation inference reaches a different conclusion" if check == "contradicts" else "; no small-cluster inference for this outcome"))
+        elif treated_clusters < 20:
+            reasons.append(f"only {treated_clusters} treated clusters, but the wild bootstrap and randomisation inference agree (no downgrade)")
         caveats = data_caveats.get(outcome, []) if isinstance(data_caveats, dict) else data_caveats
         if caveats:
             level -= 1
             reasons.append("; ".join(caveats))
+        found = r["intervals excluding zero"] > 0
+        if found and outcome in breakdowns and breakdowns[outcome] < 1:
+            level -= 1
+            reasons.append(f"HonestDiD breakdown M-bar = {breakdowns[outcome]:.2g} < 1")
         rows.append({"outcome": outcome, "certainty": LEVELS[max(level, 0)], "reasons": "; ".join(reasons) or "none of the downgrading rules applied"})
     return pd.DataFrame(rows)
 
