@@ -106,7 +106,7 @@ def test_sdid_hook(real_design):
 
     out = replicate_estimates(real_design, sims.Y, methods=["sdid"], log=True, sdid_draws=3, seed=7)
     for rep in range(2):
-        ref = sdid(sims.design(rep), "attendances", log=True, inference="placebo", draws=3, seed=7 + rep).tidy().iloc[0]
+        ref = sdid(sims.design(rep), "attendances", log=True, inference="jackknife", draws=3, seed=7 + rep).tidy().iloc[0]
         row = out[out["rep"] == rep].iloc[0]
         assert abs(row["estimate"] - ref["estimate"]) <= TOL * max(1, abs(ref["estimate"]))
         assert abs(row["std_error"] - ref["std_error"]) <= TOL * max(1, abs(ref["std_error"]))

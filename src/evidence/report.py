@@ -606,7 +606,7 @@ def multiple_table(wild: pd.DataFrame, rw_res: Any) -> pd.DataFrame:
     from .robust import holm
 
     w = wild[wild["estimator"] == "twfe"].drop_duplicates("outcome")
-    out = pd.DataFrame({"outcome": w["outcome"].astype(str).to_numpy(), "p_value": w["bootstrap p"].to_numpy(dtype=float)})
+    out = pd.DataFrame({"outcome": w["outcome"].astype(str).to_numpy(), "estimate": w["estimate"].to_numpy(dtype=float), "p_value": w["bootstrap p"].to_numpy(dtype=float)})
     out["holm"] = holm(out["p_value"].to_numpy())
     rw = rw_res.tidy()
     out["romano_wolf"] = out["outcome"].map(dict(zip(rw["outcome"].astype(str), rw["p_value"])))
@@ -615,7 +615,7 @@ def multiple_table(wild: pd.DataFrame, rw_res: Any) -> pd.DataFrame:
 
 def multiple_rows(table: pd.DataFrame) -> pd.DataFrame:
     """Contract rows (method ``holm``) for the Holm-adjusted p-values of :func:`multiple_table`."""
-    return pd.DataFrame({"method": "holm", "outcome": table["outcome"], "estimand": "att", "group": "all", "p_value": table["holm"]})
+    return pd.DataFrame({"method": "holm", "outcome": table["outcome"], "estimand": "att", "group": "all", "estimate": table["estimate"], "p_value": table["holm"]})
 
 
 def stack_tidy(results: list[Any]) -> pd.DataFrame:
