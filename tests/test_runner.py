@@ -57,8 +57,9 @@ def test_estimates_follow_the_contract(default_run):
     assert len(twfe) == 5 and (twfe["n_clusters"] == 42).all() and (twfe["n_obs"] == 42 * 36).all()
     assert np.isfinite(est["estimate"].to_numpy()).all()
     # every effect row reports a standard error (Goodman-Bacon components, pre-test statistics, synthetic-control
-    # gaps and simulation summaries such as RMSE describe rather than estimate, and have none)
-    effects = est[est["estimand"].isin(["att", "simple", "group", "dynamic", "calendar", "event_time", "level_change", "slope_change", "rate_ratio_post", "abs_diff_post"]) & (est["method"] != "bacon")]
+    # gaps and simulation summaries such as RMSE describe rather than estimate; randomisation inference and Holm rows
+    # carry p-values without standard errors)
+    effects = est[est["estimand"].isin(["att", "simple", "group", "dynamic", "calendar", "event_time", "level_change", "slope_change", "rate_ratio_post", "abs_diff_post"]) & ~est["method"].isin(["bacon", "randomization", "holm"])]
     assert len(effects) > 100 and np.isfinite(effects["std_error"].to_numpy()).all()
     assert est.loc[est["method"] == "bacon", "std_error"].isna().all()
 
