@@ -267,7 +267,47 @@ TREATMENT_CASES = [
     Case("never_treated_no_untreated", "Never-treated comparison with no untreated unit", "every unit is treated inside the window; `design.comparison: never_treated`", "design.comparison is never_treated but every unit is treated within the window; use design.comparison: not_yet_treated", T("  cohort: first_treated\n", names="design.comparison", df_fn=df_all_treated, design="  start: 2016-04\n  end: 2017-03\n  comparison: never_treated\n"), command="run"),
 ]
 
-CASES: list[Case] = _area("parameters", PARAMS_CASES) + _area("data file", DATA_CASES) + _area("treatment", TREATMENT_CASES)
+def df_mid_year_cohorts() -> pd.DataFrame:
+    """Annual data whose first-treated column holds mid-year designation dates."""
+    years = [2014, 2015, 2016, 2017, 2018, 2019]
+    rows = [{"area": f"A{u}", "month": f"{y}-01-01", "visits": 100 + u + y % 10, "first_treated": ("2017-06-15" if u < 2 else "0")} for u in range(6) for y in years]
+    return pd.DataFrame(rows)
+
+
+def df_proportion_out_of_range() -> pd.DataFrame:
+    df = make_panel()
+    df["visits"] = 0.5
+    df.loc[7, "visits"] = 62.0  # a percentage typed into a proportion column
+    return df
+
+
+def extra_file(name: str, text: str, key: str) -> Callable[[Path, str], Setup]:
+    """Builder: a built-in-source params file whose ``key`` names a small CSV written next to it."""
+
+    def build(d: Path, run_name: str) -> Setup:
+        f = d / name
+        f.write_text(text, encoding="utf-8")
+        section, leaf = key.split(".")
+        params = write_params(d, f"run_name: {run_name}\n{section}:\n  {leaf}: {f}\n")
+        return Setup([str(params)], run_name, inputs=[params, f, *BUILTIN_INPUTS], names=key)
+
+    return build
+
+
+ANALYSIS_CASES = [
+    Case("unit_costs_missing_activity", "Unit-cost table without an activity", "`costs.unit_costs` CSV with a row for ae_attendance only", "no unit cost for activity 'emergency_admission' (costs.unit_costs)", extra_file("unit_costs.csv", "activity,unit_cost\nae_attendance,300\n", "costs.unit_costs")),
+    Case("deflator_without_price_year", "Deflator without a price year", "`costs.deflator` given, `costs.price_year` empty", "costs.deflator is given but costs.price_year is empty", extra_file("deflator.csv", "fin_year,index\n2017/18,80\n2023/24,100\n", "costs.deflator")),
+    Case("reference_rates_missing_band", "Reference rates missing an age band", "`data.reference_rates` with no rate for pop_75_plus", "no rate for age band pop_75_plus (data.reference_rates)", extra_file("rates.csv", "outcome,band,rate\nadmissions,pop_0_17,0.001\nadmissions,pop_18_64,0.002\nadmissions,pop_65_74,0.005\n", "data.reference_rates")),
+    Case("plan_unknown_outcome", "Plan assumption about an outcome the run does not estimate", "`plan.assumptions: [{outcome: bed_days, change: -0.1}]` on the A&E source", "plan.assumptions[0]: outcome 'bed_days' is not a count outcome estimated in logs", builtin_case("plan:\n  assumptions:\n    - {outcome: bed_days, change: -0.1}\n", names="plan.assumptions")),
+    Case("plan_change_not_proportional", "Plan change given as a percentage", "`change: -10` (meaning -10%)", "give a proportional change such as -0.10", builtin_case("plan:\n  assumptions:\n    - {outcome: admissions, change: -10}\n", names="plan.assumptions[0].change")),
+    Case("honest_grid_negative", "Negative HonestDiD bound", "`robustness.honest_grid_rm: [0, -1]`", "list item -1 is negative", builtin_case("robustness:\n  honest_grid_rm: [0, -1]\n", names="robustness.honest_grid_rm")),
+    Case("wild_draws_too_few", "Too few wild bootstrap draws", "`inference.wild_draws: 10`", "'inference.wild_draws': 10 is below the minimum 99", builtin_case("inference:\n  wild_draws: 10\n", names="inference.wild_draws")),
+    Case("placebo_outcome_not_in_panel", "Placebo outcome that is not in the data", "`robustness.placebo_outcomes: [deaths]`", "robustness.placebo_outcomes: 'deaths' is not in the panel", builtin_case("robustness:\n  placebo_outcomes: [deaths]\n", names="robustness.placebo_outcomes")),
+    Case("survey_proportion_out_of_range", "Percentage in a proportion column", "`data.outcome_kinds: {visits: proportion}` with a value of 62", "is a proportion outcome but has values above 1", user_case(df_proportion_out_of_range, names="'visits'", params_fn=lambda d, data, rn: user_params(d, data, run_name=rn).replace("  outcomes: [visits]\n", "  outcomes: [visits]\n  outcome_kinds: {visits: proportion}\n"))),
+    Case("annual_dates_without_rule", "Mid-year designation dates in annual data, no rule", "annual rows, `first_treated` 2017-06-15, `treatment.first_period` empty", "set treatment.first_period to first_full", user_case(df_mid_year_cohorts, names="treatment.first_period", params_fn=lambda d, data, rn: user_params(d, data, run_name=rn, design="  start: 2014\n  end: 2019\n"))),
+]
+
+CASES: list[Case] = _area("parameters", PARAMS_CASES) + _area("data file", DATA_CASES) + _area("treatment", TREATMENT_CASES) + _area("analysis options", ANALYSIS_CASES)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -392,7 +432,7 @@ def _params(cases: list[Case]) -> list:
 # tests
 # ---------------------------------------------------------------------------------------------------------------
 def test_catalogue_is_large_and_distinct():
-    assert len(CASES) >= 16
+    assert len(CASES) >= 30  # issue: at least 30 distinct bad inputs, end to end
     ids = [c.id for c in CASES]
     assert len(set(ids)) == len(ids)
     assert len({c.expected for c in CASES}) == len(CASES)

@@ -51,10 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"report: {display(out / 'index.html')}")
         elif args.command == "validate":
             from .params import load_params
-            from .pipeline import prepare
+            from .pipeline import preflight, prepare
 
             params = load_params(args.params, args.overrides)
             panel, design = prepare(params)
+            preflight(params, panel)
             print(f"ok: {panel.n_units} units x {panel.n_periods} periods; {design.describe()}")
         elif args.command == "build-designations":
             from .data.designations import write_designations

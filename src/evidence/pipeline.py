@@ -129,3 +129,24 @@ def prepare_source(params: Params, source: str, outcomes: list[str], start: obje
     }
     sub = load_params(data=override)
     return prepare(sub)
+
+
+def preflight(params: Params, panel: Panel) -> None:
+    """Checks of the analysis options that would otherwise fail inside a notebook, run before any notebook starts.
+
+    Raises a one-line :class:`~evidence.errors.EvidenceError` for: a unit-cost table that cannot value every activity,
+    a deflator without a price year (or the reverse), plan assumptions about outcomes the run does not estimate in
+    logs, and placebo outcomes that are not in the panel.
+    """
+    from .data.costs import deflate, unit_costs
+    from .errors import ParamsError
+
+    costs = unit_costs(resolve(params["costs.unit_costs"])) if params["costs.unit_costs"] else unit_costs()
+    deflate(costs, resolve(params["costs.deflator"]) if params["costs.deflator"] else None, params["costs.price_year"])
+    counts = [o for o in panel.outcomes if panel.outcome_kinds.get(o) == "count"]
+    for i, a in enumerate(params["plan.assumptions"]):
+        if a["outcome"] not in counts or not params["methods.did.log_outcomes"]:
+            raise ParamsError(f"plan.assumptions[{i}]: outcome '{a['outcome']}' is not a count outcome estimated in logs in this run; choose from {', '.join(counts) or 'none'} and keep methods.did.log_outcomes: true.")
+    missing = [o for o in params["robustness.placebo_outcomes"] if o not in panel.outcomes]
+    if missing:
+        raise ParamsError(f"robustness.placebo_outcomes: '{missing[0]}' is not in the panel; add it to data.outcomes (it must be a column of the data).")

@@ -247,7 +247,7 @@ def run(params_file: str, overrides: list[str] | None = None, only: list[str] | 
 
 
 def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path, reports: Path, log: Any, started: str, t_start: float, quiet: bool) -> Path:
-    from .pipeline import prepare
+    from .pipeline import preflight, prepare
     from .results import stack
     from .workbook import save_prepared, work_dir
 
@@ -260,6 +260,7 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
     warm = [pool.submit(_warm_up) for _ in range(max(1, min(jobs, len(notebooks))))]
     try:
         panel, design = prepare(params)
+        preflight(params, panel)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
