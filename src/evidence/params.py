@@ -23,7 +23,7 @@ import yaml
 from .errors import ParamsError
 from .paths import display, resolve
 
-NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did", "02_staggered", "03_synthetic_control", "04_its", "05_robustness", "08_costs_satisfaction", "06_power", "07_evidence")
+NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did", "02_staggered", "03_synthetic_control", "04_its", "05_robustness", "06_power", "07_evidence", "08_costs_satisfaction")
 """Notebooks of the workbook, in reading order; ``07_evidence`` summarises the others and runs last."""
 
 BUILTIN_SOURCES: tuple[str, ...] = ("nhs_ae",)
