@@ -103,3 +103,19 @@ def test_count_its_rate_ratios_do_not_depend_on_the_unit_of_count(seed, scale):
     b = its(design_of(df.assign(y=df["y"] * scale), kinds=kinds).only_cohort(), "y", family="poisson", seasonality="none").tidy().set_index("estimand")
     for e in ("level_change", "slope_change", "rate_ratio_post"):
         assert b.loc[e, "estimate"] == np.float64(a.loc[e, "estimate"]) or np.isclose(b.loc[e, "estimate"], a.loc[e, "estimate"], rtol=1e-6)
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), scale=st.sampled_from([0.5, 3.0, -2.0]), shift=st.floats(-100, 100, allow_nan=False))
+def test_wild_bootstrap_and_randomisation_p_values_are_invariant_to_affine_outcome_changes(seed, scale, shift):
+    from evidence.robust import randomization_inference, wild_bootstrap
+
+    df = _panel(seed)
+    d1, d2 = design_of(df), design_of(df.assign(y=df["y"] * scale + shift))
+    w1, w2 = wild_bootstrap(d1, "y", draws=499, seed=3).tidy().iloc[0], wild_bootstrap(d2, "y", draws=499, seed=3).tidy().iloc[0]
+    assert w2["p_value"] == w1["p_value"]
+    assert w2["estimate"] == np.float64(w1["estimate"] * scale) or np.isclose(w2["estimate"], w1["estimate"] * scale, rtol=1e-8)
+    lo, hi = sorted([w1["ci_lower"] * scale + 0.0, w1["ci_upper"] * scale])
+    np.testing.assert_allclose([w2["ci_lower"], w2["ci_upper"]], [lo, hi], rtol=1e-5, atol=1e-8)
+    r1, r2 = randomization_inference(d1, "y", permutations=199, seed=5).tidy().iloc[0], randomization_inference(d2, "y", permutations=199, seed=5).tidy().iloc[0]
+    assert r2["p_value"] == r1["p_value"]
