@@ -67,6 +67,60 @@ def _check_clusters(G: int) -> None:
         raise EstimationError(f"only {G} cluster(s) in the design; cluster-robust inference needs at least two (check data.cluster).")
 
 
+def stacked_2x2(y: np.ndarray, g: np.ndarray, groups: np.ndarray, shift: int = 0, truncate: bool = False) -> dict:
+    """The stacked 2x2 regression of :func:`evidence.did.did_2x2` as arrays (and its placebo-in-time variant).
+
+    For cohort c (first treated period index) the pre-period is ``t < c - shift`` and the post-period
+    ``c - shift <= t`` (up to ``t < c`` when ``truncate``, i.e. before the real treatment); the unit-level change of
+    the means is regressed on cohort intercepts and cohort-specific treatment dummies over the stacked samples of each
+    cohort with the units untreated throughout the window. Cohorts without a pre-period are left out.
+
+    Returns
+    -------
+    dict
+        ``X`` (rows x 2K), ``Y``, ``groups`` (cluster per row), ``R`` (cohort-size weights on the K treatment
+        dummies), ``cohorts`` (indexes kept), ``sizes``, ``n_units`` (per cohort comparison, then overall),
+        ``dropped`` (cohorts without a pre-period).
+    """
+    control = ~np.isfinite(g)
+    if not control.any():
+        raise EstimationError("the 2x2 difference-in-differences needs units untreated throughout the window, and there are none; shorten the window (design.end) or use the staggered estimators.")
+    T = y.shape[1]
+    t = np.arange(T)
+    all_cohorts = np.unique(g[np.isfinite(g)]).astype(int)
+    cohorts = [int(c) for c in all_cohorts if c - shift >= 1]
+    dropped = [int(c) for c in all_cohorts if int(c) not in cohorts]
+    if not cohorts:
+        return {"cohorts": [], "dropped": dropped}
+    k = len(cohorts)
+    rows_X, rows_y, rows_g, sizes = [], [], [], []
+    for j, c in enumerate(cohorts):
+        fake = c - shift
+        pre = t < fake
+        post = (t >= fake) & (t < c) if truncate else t >= fake
+        delta = y[:, post].mean(axis=1) - y[:, pre].mean(axis=1)
+        member = (g == c) | control
+        Xj = np.zeros((int(member.sum()), 2 * k))
+        Xj[:, j] = 1.0
+        Xj[:, k + j] = (g[member] == c).astype(float)
+        rows_X.append(Xj)
+        rows_y.append(delta[member])
+        rows_g.append(groups[member])
+        sizes.append(int((g == c).sum()))
+    w = np.asarray(sizes, float) / sum(sizes)
+    n_ctrl = int(control.sum())
+    return {
+        "X": np.vstack(rows_X),
+        "Y": np.concatenate(rows_y),
+        "groups": np.concatenate(rows_g),
+        "R": np.concatenate([np.zeros(k), w]),
+        "cohorts": cohorts,
+        "sizes": sizes,
+        "n_units": [s + n_ctrl for s in sizes] + [sum(sizes) + n_ctrl],
+        "dropped": dropped,
+    }
+
+
 def did_2x2(design: Design, outcome: str, *, log: bool = False, alpha: float = 0.05) -> EstimateResult:
     """2x2 difference-in-differences on pre/post means, cohort by cohort, with an overall average.
 
@@ -93,43 +147,25 @@ def did_2x2(design: Design, outcome: str, *, log: bool = False, alpha: float = 0
         Rows ``estimand='att'``: one per cohort (``group`` = cohort label) and one overall (``group`` = ``all``).
     """
     y, label_ = outcome_matrix(design, outcome, log)
-    g = design.g
-    control = ~np.isfinite(g)
-    if not control.any():
-        raise EstimationError("the 2x2 difference-in-differences needs units untreated throughout the window, and there are none; shorten the window (design.end) or use the staggered estimators.")
     groups = _cluster_codes(design)
     _check_clusters(int(groups.max()) + 1)
     T = y.shape[1]
-    cohorts = np.unique(g[np.isfinite(g)]).astype(int)
     labels = design.panel.period_labels
-    t = np.arange(T)
-    rows_X, rows_y, rows_grp, sizes = [], [], [], []
-    k = len(cohorts)
-    for j, c in enumerate(cohorts):  # a few cohorts: the work inside is vectorised over units and periods
-        pre, post = t < c, t >= c
-        delta = y[:, post].mean(axis=1) - y[:, pre].mean(axis=1)
-        member = (g == c) | control
-        Xj = np.zeros((int(member.sum()), 2 * k))
-        Xj[:, j] = 1.0
-        Xj[:, k + j] = (g[member] == c).astype(float)
-        rows_X.append(Xj)
-        rows_y.append(delta[member])
-        rows_grp.append(groups[member])
-        sizes.append(int((g == c).sum()))
-    X = np.vstack(rows_X)
-    Y = np.concatenate(rows_y)
-    grp = np.concatenate(rows_grp)
+    st = stacked_2x2(y, design.g, groups)
+    if not st["cohorts"]:
+        raise EstimationError("the 2x2 difference-in-differences has no cohort with a pre-period in the window; widen design.start.")
+    cohorts, sizes, k = st["cohorts"], st["sizes"], len(st["cohorts"])
+    X, Y, grp = st["X"], st["Y"], st["groups"]
     beta = np.linalg.lstsq(X, Y, rcond=None)[0]
     V = _cr1(X, Y - X @ beta, grp)
     b = beta[k:]
     Vb = V[k:, k:]
-    w = np.asarray(sizes, float) / sum(sizes)
+    w = st["R"][k:]
     est = np.append(b, w @ b)
     se = np.sqrt(np.append(np.diag(Vb), w @ Vb @ w))
     G = int(groups.max()) + 1
     lo, hi, p = normal_inference(est, se, alpha, df=G - 1)
-    n_ctrl = int(control.sum())
-    n_units = [s + n_ctrl for s in sizes] + [int(sum(sizes)) + n_ctrl]
+    n_units = st["n_units"]
     rows = pd.DataFrame(
         {
             "method": "did_2x2",

@@ -24,7 +24,7 @@ from ..did.estimators import did_2x2, outcome_matrix, twfe
 from ..errors import EstimationError
 from ..inference import cluster_vcov
 from ..results import EstimateResult, normal_inference
-from .wild import stacked_2x2
+from ..did.estimators import stacked_2x2
 
 ESTIMATORS: tuple[str, ...] = ("twfe", "did_2x2")
 

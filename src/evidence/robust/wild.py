@@ -47,7 +47,7 @@ import pandas as pd
 from scipy import special
 
 from ..design import Design
-from ..did.estimators import outcome_matrix
+from ..did.estimators import stacked_2x2, outcome_matrix
 from ..errors import EstimationError
 from ..inference import demean_two_way
 from ..results import EstimateResult
@@ -329,60 +329,6 @@ def _invert_side(pfun, center: float, step: float, alpha: float, scale: float, g
 
 
 # ------------------------------------------------------------------------------------------------ problems from a design
-def stacked_2x2(y: np.ndarray, g: np.ndarray, groups: np.ndarray, shift: int = 0, truncate: bool = False) -> dict:
-    """The stacked 2x2 regression of :func:`evidence.did.did_2x2` as arrays (and its placebo-in-time variant).
-
-    For cohort c (first treated period index) the pre-period is ``t < c - shift`` and the post-period
-    ``c - shift <= t`` (up to ``t < c`` when ``truncate``, i.e. before the real treatment); the unit-level change of
-    the means is regressed on cohort intercepts and cohort-specific treatment dummies over the stacked samples of each
-    cohort with the units untreated throughout the window. Cohorts without a pre-period are left out.
-
-    Returns
-    -------
-    dict
-        ``X`` (rows x 2K), ``Y``, ``groups`` (cluster per row), ``R`` (cohort-size weights on the K treatment
-        dummies), ``cohorts`` (indexes kept), ``sizes``, ``n_units`` (per cohort comparison, then overall),
-        ``dropped`` (cohorts without a pre-period).
-    """
-    control = ~np.isfinite(g)
-    if not control.any():
-        raise EstimationError("the 2x2 difference-in-differences needs units untreated throughout the window, and there are none; shorten the window (design.end) or use the staggered estimators.")
-    T = y.shape[1]
-    t = np.arange(T)
-    all_cohorts = np.unique(g[np.isfinite(g)]).astype(int)
-    cohorts = [int(c) for c in all_cohorts if c - shift >= 1]
-    dropped = [int(c) for c in all_cohorts if int(c) not in cohorts]
-    if not cohorts:
-        return {"cohorts": [], "dropped": dropped}
-    k = len(cohorts)
-    rows_X, rows_y, rows_g, sizes = [], [], [], []
-    for j, c in enumerate(cohorts):
-        fake = c - shift
-        pre = t < fake
-        post = (t >= fake) & (t < c) if truncate else t >= fake
-        delta = y[:, post].mean(axis=1) - y[:, pre].mean(axis=1)
-        member = (g == c) | control
-        Xj = np.zeros((int(member.sum()), 2 * k))
-        Xj[:, j] = 1.0
-        Xj[:, k + j] = (g[member] == c).astype(float)
-        rows_X.append(Xj)
-        rows_y.append(delta[member])
-        rows_g.append(groups[member])
-        sizes.append(int((g == c).sum()))
-    w = np.asarray(sizes, float) / sum(sizes)
-    n_ctrl = int(control.sum())
-    return {
-        "X": np.vstack(rows_X),
-        "Y": np.concatenate(rows_y),
-        "groups": np.concatenate(rows_g),
-        "R": np.concatenate([np.zeros(k), w]),
-        "cohorts": cohorts,
-        "sizes": sizes,
-        "n_units": [s + n_ctrl for s in sizes] + [sum(sizes) + n_ctrl],
-        "dropped": dropped,
-    }
-
-
 def _problem(design: Design, y: np.ndarray, estimator: str) -> tuple[LinearProblem, np.ndarray, dict]:
     """The linear problem and the (partialled) outcome vector of ``estimator`` on ``design``."""
     groups = design.cluster_codes
