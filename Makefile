@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PARAMS ?= params/default.yaml
 
-.PHONY: workbook test install notebooks docs bench clean chromium
+.PHONY: workbook test install notebooks docs bench clean chromium java
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,12 +19,16 @@ workbook: $(STAMP)
 	$(BIN)/evidence run $(PARAMS)
 
 ## make test: the whole test suite, including nbval on the committed notebooks and the browser test
-test: $(STAMP) chromium
+test: $(STAMP) chromium java
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q
 
 # headless Chromium for the browser test (Debian's package; Playwright drives it, no browser download)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -qq chromium >/dev/null 2>&1 || sudo apt-get install -y -qq chromium >/dev/null 2>&1) || echo "chromium could not be installed: the browser test will be skipped"
+
+# Java 17+ for the Spark engine tests (Debian's headless JRE; pyspark itself comes from requirements.lock)
+java:
+	@command -v java >/dev/null 2>&1 || (apt-get install -y -qq default-jre-headless >/dev/null 2>&1 || sudo apt-get install -y -qq default-jre-headless >/dev/null 2>&1) || echo "Java could not be installed: the Spark engine tests will be skipped"
 
 ## make notebooks: re-execute the committed notebooks in place (after changing them or the package)
 notebooks: $(STAMP)

@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
+import functools
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -294,6 +297,60 @@ def extra_file(name: str, text: str, key: str) -> Callable[[Path, str], Setup]:
     return build
 
 
+@functools.cache
+def base_records() -> pd.DataFrame:
+    """Small synthetic spells (April-June 2016, about 2,300 rows) as plain columns, made once per test session."""
+    from evidence.records import generate_records
+
+    folder = Path(tempfile.mkdtemp(prefix="e2e-records-"))
+    g = generate_records(folder, scale=0.002, start="2016-04", end="2016-06", seed=5)
+    t = pd.concat([pd.read_parquet(f) for f in g.files], ignore_index=True)
+    for c in ("provider_code", "lsoa11_code", "admission_method", "age_band", "sex", "hrg_code"):
+        t[c] = t[c].astype(str)
+    shutil.rmtree(folder, ignore_errors=True)
+    return t
+
+
+def df_records_unknown_lsoa(t: pd.DataFrame) -> pd.DataFrame:
+    t = t.copy()
+    t.loc[t.index[:30], "lsoa11_code"] = "W01000001"  # a Welsh LSOA: not in the English lookup
+    return t
+
+
+def df_records_duplicate_ids(t: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([t, t.iloc[[7, 7, 9]]], ignore_index=True)
+
+
+def df_records_float_los(t: pd.DataFrame) -> pd.DataFrame:
+    return t.assign(length_of_stay=t["length_of_stay"].astype(float) + 0.5)
+
+
+def records_case(mutate: Callable[[pd.DataFrame], pd.DataFrame] | None = None, *, names: str, data: str = "", design: str = "  start: 2016-04\n  end: 2016-06\n", outcomes: str = "[emergency_admissions]") -> Callable[[Path, str], Setup]:
+    """Builder: record-level spells (optionally changed) in a Parquet file, read through ``data.records.*``."""
+
+    def build(d: Path, run_name: str) -> Setup:
+        t = base_records()
+        f = d / "spells.parquet"
+        (mutate(t) if mutate is not None else t).to_parquet(f, index=False)
+        text = (f"run_name: {run_name}\ndata:\n  records:\n    path: {f}\n{data}  outcomes: {outcomes}\ntreatment:\n  waves: [1]\n"
+                f"design:\n{design}plan:\n  assumptions: []\n")
+        params = write_params(d, text)
+        return Setup([str(params)], run_name, inputs=[params, f], names=names.format(data=f, params=params))
+
+    return build
+
+
+RECORDS_CASES = [
+    Case("records_unknown_lsoa", "Record-level data with LSOA codes the lookup does not know", "30 spells with the Welsh LSOA W01000001", "have 1 LSOA (lsoa11_code) codes not in", records_case(df_records_unknown_lsoa, names="data.records.unknown_codes")),
+    Case("records_outside_window", "Records dated outside the analysis window", "spells from April to June 2016, `design.end: 2016-05`", "have admission_date outside the window 2016-04..2016-05", records_case(names="data.records.outside_window", design="  start: 2016-04\n  end: 2016-05\n")),
+    Case("records_duplicate_ids", "Duplicate spell ids", "three spells repeated (one of them twice)", "3 duplicate spell_id values", records_case(df_records_duplicate_ids, names="spell_id")),
+    Case("records_schema_missing_column", "Record file without a required column", "spells without `length_of_stay`", "required column 'length_of_stay' is missing", records_case(lambda t: t.drop(columns="length_of_stay"), names="{data}")),
+    Case("records_schema_wrong_type", "Record column of the wrong type", "`length_of_stay` stored as decimals (2.5 days)", "column 'length_of_stay' is float but must be integer", records_case(df_records_float_los, names="{data}")),
+    Case("records_spark_unreachable", "Spark master that cannot be reached", "`data.records.engine: spark`, `spark_master: spark://127.0.0.1:9` (nothing listens)", "cannot reach the Spark master at 127.0.0.1:9", records_case(names="data.records.spark_master", data="    engine: spark\n    spark_master: spark://127.0.0.1:9\n")),
+    Case("records_outcome_unknown", "Outcome that record-level spells do not give", "`data.outcomes: [admissions]` (the A&E return's name; spells give emergency_admissions)", "'admissions' is not an outcome of spells records", records_case(names="data.outcomes", outcomes="[admissions]")),
+    Case("records_path_missing", "Record path that does not exist", "`data.records.path: data/spells` where there is no such folder", "key 'data.records.path' names data/spells, which does not exist", builtin_case("data:\n  records:\n    path: data/spells\n", names="data.records.path")),
+]
+
 ANALYSIS_CASES = [
     Case("unit_costs_missing_activity", "Unit-cost table without an activity", "`costs.unit_costs` CSV with a row for ae_attendance only", "no unit cost for activity 'emergency_admission' (costs.unit_costs)", extra_file("unit_costs.csv", "activity,unit_cost\nae_attendance,300\n", "costs.unit_costs")),
     Case("deflator_without_price_year", "Deflator without a price year", "`costs.deflator` given, `costs.price_year` empty", "costs.deflator is given but costs.price_year is empty", extra_file("deflator.csv", "fin_year,index\n2017/18,80\n2023/24,100\n", "costs.deflator")),
@@ -307,7 +364,7 @@ ANALYSIS_CASES = [
     Case("annual_dates_without_rule", "Mid-year designation dates in annual data, no rule", "annual rows, `first_treated` 2017-06-15, `treatment.first_period` empty", "set treatment.first_period to first_full", user_case(df_mid_year_cohorts, names="treatment.first_period", params_fn=lambda d, data, rn: user_params(d, data, run_name=rn, design="  start: 2014\n  end: 2019\n"))),
 ]
 
-CASES: list[Case] = _area("parameters", PARAMS_CASES) + _area("data file", DATA_CASES) + _area("treatment", TREATMENT_CASES) + _area("analysis options", ANALYSIS_CASES)
+CASES: list[Case] = _area("parameters", PARAMS_CASES) + _area("data file", DATA_CASES) + _area("treatment", TREATMENT_CASES) + _area("analysis options", ANALYSIS_CASES) + _area("record-level data", RECORDS_CASES)
 
 
 # ---------------------------------------------------------------------------------------------------------------

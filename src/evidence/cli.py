@@ -1,4 +1,4 @@
-"""Command line: ``evidence run``, ``evidence validate``, ``evidence build-designations``, ``evidence refresh-notebooks``.
+"""Command line: ``evidence run``, ``validate``, ``generate-records``, ``records-panel``, ``build-designations``, ``refresh-notebooks``.
 
 User errors print one line (``error: ...``) and exit with status 2; an interrupted run exits with 130. Neither
 shows a traceback.
@@ -24,6 +24,19 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="validate a parameters file and its data without running notebooks")
     v.add_argument("params")
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    g = sub.add_parser("generate-records", help="write SYNTHETIC record-level spells or A&E attendances (Parquet) consistent with the real A&E data")
+    g.add_argument("out", help="output folder (synthetic_<kind>_YYYY-MM.parquet files and synthetic_manifest.json)")
+    g.add_argument("--kind", choices=("spells", "attendances"), default="spells")
+    size = g.add_mutually_exclusive_group()
+    size.add_argument("--n-records", type=int, default=None, help="about this many records in total")
+    size.add_argument("--scale", type=float, default=None, help="records per real event (default 1.0)")
+    g.add_argument("--start", default="2016-04")
+    g.add_argument("--end", default="2019-03")
+    g.add_argument("--seed", type=int, default=20170615)
+    a = sub.add_parser("records-panel", help="check and aggregate record-level data to a footprint x month panel CSV (the data.records.* parameters)")
+    a.add_argument("params", help="parameters file with data.records.path")
+    a.add_argument("out", help="CSV file to write")
+    a.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     sub.add_parser("build-designations", help="rebuild data/reference/ics_designations.csv from the raw waves file")
     n = sub.add_parser("refresh-notebooks", help="re-execute notebooks/ in place on their default parameters (outputs committed for reading and nbval)")
     n.add_argument("--only", action="append", default=None, metavar="NOTEBOOK")
@@ -57,6 +70,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             panel, design = prepare(params)
             preflight(params, panel)
             print(f"ok: {panel.n_units} units x {panel.n_periods} periods; {design.describe()}")
+        elif args.command == "generate-records":
+            from .records import generate_records
+
+            res = generate_records(args.out, kind=args.kind, n_records=args.n_records, scale=args.scale, start=args.start, end=args.end, seed=args.seed)
+            print(f"{'kept' if res.reused else 'wrote'} {res.n_records:,} SYNTHETIC {res.kind} records in {len(res.files)} files under {res.directory}")
+        elif args.command == "records-panel":
+            from .errors import ParamsError
+            from .params import load_params
+            from .pipeline import load_panel
+            from .paths import display, resolve
+
+            params = load_params(args.params, args.overrides)
+            if params["data.source"] != "records":
+                raise ParamsError(f"params file {params.source}: data.records.path is empty; records-panel aggregates record-level data.")
+            panel = load_panel(params)
+            out = resolve(args.out)
+            tmp = out.with_name(out.name + ".tmp")
+            panel.to_frame().to_csv(tmp, index=False, lineterminator="\n")
+            tmp.replace(out)
+            for note in panel.notes:
+                print(f"note: {note}")
+            print(f"wrote {display(out)}: {panel.n_units} units x {panel.n_periods} months, outcomes {', '.join(panel.outcomes)}")
         elif args.command == "build-designations":
             from .data.designations import write_designations
 

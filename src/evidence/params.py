@@ -148,7 +148,7 @@ SCHEMA: dict[str, Field] = {
     "description": Field("str", "", "Free text describing the run (shown in the report header)."),
     "notebooks": Field("list[str]", list(NOTEBOOK_ORDER), "Notebooks to run, from: " + ", ".join(NOTEBOOK_ORDER) + ".", check=_check_notebooks),
     # --- data -------------------------------------------------------------------------------------------------
-    "data.source": Field("str", "nhs_ae", "Built-in source: nhs_ae (NHS England A&E by provider and month, mapped to 2021 footprints), gp_payments (NHS payments to general practice by footprint and financial year), gp_payments_practice (the same by practice), gpps (GP Patient Survey by ICB x deprivation quintile and year); or 'file' for a user's CSV/Parquet file given in data.path.", choices=("nhs_ae", "gp_payments", "gp_payments_practice", "gpps", "file")),
+    "data.source": Field("str", "nhs_ae", "Built-in source: nhs_ae (NHS England A&E by provider and month, mapped to 2021 footprints), gp_payments (NHS payments to general practice by footprint and financial year), gp_payments_practice (the same by practice), gpps (GP Patient Survey by ICB x deprivation quintile and year); 'file' for a user's CSV/Parquet file given in data.path; or 'records' for record-level spells or A&E attendances given in data.records.path.", choices=("nhs_ae", "gp_payments", "gp_payments_practice", "gpps", "file", "records")),
     "data.path": Field("path", None, "A user's CSV or Parquet file (one row per unit and period); implies data.source: file.", nullable=True),
     "data.ae_types": Field("list[str]", ["1"], "A&E department types to include (nhs_ae only): '1' major emergency departments, '2' single-specialty, 'other' minor injury units / urgent treatment centres.", check=lambda v, k: _check_subset(v, k, ("1", "2", "other"))),
     "data.unit": Field("str", "stp21_code", "Column identifying the unit (area)."),
@@ -162,6 +162,14 @@ SCHEMA: dict[str, Field] = {
     "data.covariates": Field("list[str]", [], "Baseline (time-invariant) covariate columns."),
     "data.reference_rates": Field("path", None, "CSV of reference age-specific rates (columns outcome, band, rate per person per period) for indirect age standardisation of count outcomes (nhs_ae); adds <outcome>_sir columns. No national A&E rates by age ship with the project.", nullable=True),
     "data.balance": Field("str", "error", "What to do with units missing some periods: 'error' stops, 'drop' drops those units and reports how many.", choices=("error", "drop")),
+    "data.records.path": Field("str", None, "Record-level Parquet data (docs/records.md): a file, a folder, a glob such as data/synthetic/spells/*.parquet, or a cluster URL (s3://, hdfs://, abfss://) for engine spark; implies data.source: records. Spells or A&E attendances are told apart by their id column.", nullable=True),
+    "data.records.engine": Field("str", "duckdb", "Engine that checks and aggregates the records: duckdb (embedded, works out of core) or spark (local mode or a cluster, data.records.spark_master). Both run the same SQL (sql/).", choices=("duckdb", "spark")),
+    "data.records.geography": Field("str", "residence", "Area of a record: residence (patient's LSOA 2011 -> 2021 footprint) or provider (trust -> 2021 footprint, successor chains followed).", choices=("residence", "provider")),
+    "data.records.spark_master": Field("str", None, "Spark master URL for engine spark: local[2], spark://host:7077, k8s://https://host:6443, yarn or sc://host:15002; empty = local[*]. Network masters are checked before Spark starts.", nullable=True),
+    "data.records.memory_limit": Field("str", None, "Memory for the engine: DuckDB memory_limit, or Spark driver (local) / executor (cluster) memory, e.g. 4GB; empty = the engine's default.", nullable=True),
+    "data.records.temp_dir": Field("path", None, "Folder the engine spills to when data exceed memory; empty = a private folder under the system temp directory.", nullable=True),
+    "data.records.unknown_codes": Field("str", "error", "Records whose LSOA or provider code the lookup does not know: error stops and lists the codes with their shares; drop leaves them out and lists them in the notes.", choices=("error", "drop")),
+    "data.records.outside_window": Field("str", "error", "Records dated outside design.start..design.end: error stops; drop leaves them out and counts them in the notes.", choices=("error", "drop")),
     # --- treatment ----------------------------------------------------------------------------------------------
     "treatment.designations": Field("path", "data/reference/ics_designations.csv", "Designation table (one row per designation event) used when no treatment column is given."),
     "treatment.cohort": Field("str", None, "Column holding each unit's first treated period (0 or blank = never treated).", nullable=True),
@@ -486,6 +494,21 @@ def _cross_checks(values: dict[str, Any], source: str) -> None:
             raise ParamsError(f"{where}: key 'data.path' names {data['path']}; give a .csv, .csv.gz or .parquet file.")
     elif data["source"] == "file":
         raise ParamsError(f"{where}: key 'data.source' is 'file' but 'data.path' is empty; give the path to your CSV or Parquet file.")
+    rec = data["records"]
+    if rec["path"] is not None:
+        if data["path"] is not None:
+            raise ParamsError(f"{where}: give either 'data.path' (an area x period file) or 'data.records.path' (record-level data), not both.")
+        data["source"] = "records"
+        text = rec["path"]
+        remote = "://" in text or text.startswith("dbfs:/")
+        if remote and rec["engine"] != "spark":
+            raise ParamsError(f"{where}: key 'data.records.path' is a URL ({text}); read it with data.records.engine: spark, or copy the files to a local folder for duckdb.")
+        if not remote and not any(ch in text for ch in "*?[") and not resolve(text).exists():
+            raise ParamsError(f"{where}: key 'data.records.path' names {text}, which does not exist; give a Parquet file, a folder or a glob (relative paths start at the project root).")
+    elif data["source"] == "records":
+        raise ParamsError(f"{where}: key 'data.source' is 'records' but 'data.records.path' is empty; give the Parquet file, folder or glob of your records.")
+    if rec["spark_master"] is not None and rec["engine"] != "spark":
+        raise ParamsError(f"{where}: key 'data.records.spark_master' is set but data.records.engine is {rec['engine']}; set data.records.engine: spark or remove the master.")
     if not data["outcomes"]:
         raise ParamsError(f"{where}: key 'data.outcomes' is empty; name at least one outcome column.")
     if len(set(data["outcomes"])) != len(data["outcomes"]):

@@ -20,6 +20,8 @@ def load_panel(params: Params) -> Panel:
     d = params["data"]
     treatment_cols = [c for c in (params["treatment.cohort"], params["treatment.indicator"]) if c]
     source = d["source"]
+    if source == "records":
+        return _records_panel(params, treatment_cols)
     if source != "file":
         if treatment_cols:
             raise DataError(f"built-in source {source} has no column '{treatment_cols[0]}' (treatment.cohort/indicator); leave them empty to use the designation table.")
@@ -63,6 +65,49 @@ def load_panel(params: Params) -> Panel:
 
 BUILTIN_COLUMNS: dict[str, tuple[str, str]] = {"nhs_ae": ("stp21_code", "period"), "gp_payments": ("stp21_code", "fin_year"), "gp_payments_practice": ("practice_code", "fin_year"), "gpps": ("unit", "Year")}
 COVARIATES: dict[str, tuple[str, ...]] = {"nhs_ae": ("imd_score", "pct_65_plus_2016", "log_population_2016")}
+
+
+def _records_panel(params: Params, treatment_cols: list[str]) -> Panel:
+    """Footprint x month panel aggregated from record-level data (``data.records.*``; :mod:`evidence.records`).
+
+    The window is ``design.start``..``design.end``; costs use ``costs.unit_costs`` when given. Only the outcomes in
+    ``data.outcomes`` are kept (the aggregation computes them all, in the same scan).
+    """
+    from .records import panel_from_records
+
+    d, r = params["data"], params["data"]["records"]
+    if treatment_cols:
+        raise DataError(f"record-level data (data.records.path) carry no column '{treatment_cols[0]}' (treatment.cohort/indicator); leave them empty to use the designation table.")
+    if (d["unit"], d["time"]) != ("stp21_code", "period"):
+        raise DataError("record-level data are aggregated to 2021 footprints by month; remove data.unit/data.time from the params file.")
+    start, end = params["design.start"], params["design.end"]
+    if isinstance(start, int) or isinstance(end, int):
+        raise DataError(f"record-level data give monthly panels; write design.start and design.end as months (for example 2016-04), not {start!r}.")
+    panel = panel_from_records(
+        r["path"], engine=r["engine"], geography=r["geography"], start=str(start)[:7], end=str(end)[:7],
+        spark_master=r["spark_master"], memory_limit=r["memory_limit"], temp_dir=resolve(r["temp_dir"]) if r["temp_dir"] else None,
+        unit_costs=resolve(params["costs.unit_costs"]) if params["costs.unit_costs"] else None,
+        unknown_codes=r["unknown_codes"], outside_window=r["outside_window"],
+    )
+    wanted = list(d["outcomes"])
+    missing = [o for o in wanted if o not in panel.outcomes]
+    if missing:
+        raise DataError(f"data.outcomes: '{missing[0]}' is not an outcome of {panel.extras['records'].kind} records; choose from {', '.join(panel.outcomes)}.")
+    drop = [o for o in panel.outcomes if o not in wanted]
+    panel.data = panel.data.drop(columns=drop)
+    panel.outcomes = wanted
+    panel.outcome_kinds = {o: panel.outcome_kinds[o] for o in wanted}
+    if d["cluster"] is not None:
+        if d["cluster"] != "region":
+            raise DataError(f"record-level panels: data.cluster '{d['cluster']}' is not available; leave it empty (clusters = footprints) or use region.")
+        panel.data["cluster"] = panel.data["region"].astype("string")
+        panel.columns["cluster"] = "region"
+    if d["covariates"]:
+        unknown = [c for c in d["covariates"] if c not in COVARIATES["nhs_ae"]]
+        if unknown:
+            raise DataError(f"record-level panels: covariate '{unknown[0]}' (data.covariates) does not exist; choose from {', '.join(COVARIATES['nhs_ae'])}.")
+        panel.covariates = list(d["covariates"])
+    return panel
 
 
 def _builtin_panel(source: str, d: dict) -> Panel:
@@ -109,6 +154,9 @@ def build_design(panel: Panel, params: Params) -> Design:
 def prepare(params: Params) -> tuple[Panel, Design]:
     """Validated panel and design for a run."""
     panel = load_panel(params)
+    if panel.extras.get("synthetic") and not params["report.synthetic"]:
+        # records made by evidence.records.generate: the whole run is labelled synthetic, whatever the params say
+        params.values["report"]["synthetic"] = True
     return panel, build_design(panel, params)
 
 
@@ -123,7 +171,7 @@ def prepare_source(params: Params, source: str, outcomes: list[str], start: obje
     values = params.values
     override = {
         **values,
-        "data": {**values["data"], "source": source, "path": None, "outcomes": list(outcomes), "unit": "stp21_code", "time": "period", "covariates": [], "cluster": None, "outcome_kinds": {}},
+        "data": {**values["data"], "source": source, "path": None, "records": {**values["data"]["records"], "path": None, "spark_master": None}, "outcomes": list(outcomes), "unit": "stp21_code", "time": "period", "covariates": [], "cluster": None, "outcome_kinds": {}},
         "treatment": {**values["treatment"], "cohort": None, "indicator": None, **({"waves": list(waves)} if waves is not None else {})},
         "design": {**values["design"], "start": start, "end": end},
     }

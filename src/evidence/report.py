@@ -72,13 +72,27 @@ def data_quality(panel: Panel) -> pd.DataFrame:
     if mapping is not None:
         for t, share in mapping.share_unmapped_by_type.items():
             rows.append({"check": f"A&E type {t} activity mapped to a 2021 footprint", "result": f"{1 - share:.4%} mapped ({share:.4%} unmapped)"})
+    rec = panel.extras.get("records")
+    if rec is not None:
+        idc = "spell_id" if rec.kind == "spells" else "attendance_id"
+        what = "LSOA codes (lsoa11_code)" if rec.geography == "residence" else "provider codes (provider_code)"
+        rows += [
+            {"check": f"{rec.kind} records: required columns and types (docs/records.md)", "result": f"passed: {rec.n_records:,} records in {len(rec.files) or 'remote'} file(s), engine {rec.engine}"},
+            {"check": "no missing values; codes in the allowed lists; length of stay >= 0", "result": "passed"},
+            {"check": f"{idc} unique", "result": "passed"},
+            {"check": f"dates inside {rec.window[0]}..{rec.window[1]}", "result": "passed" if not rec.n_outside_window else f"{rec.n_outside_window:,} records outside, left out (data.records.outside_window: drop)"},
+            {"check": f"{what} known to the 2021 footprint lookup", "result": "passed: all known" if not rec.n_unknown else f"{1 - rec.share_unknown:.4%} known; {rec.n_unknown:,} records ({rec.share_unknown:.4%}) with {len(rec.unknown)} unknown codes left out (data.records.unknown_codes: drop)"},
+        ]
     for note in panel.notes:
         rows.append({"check": "note", "result": note})
     return pd.DataFrame(rows)
 
 
 def unmapped_codes(panel: Panel, top: int = 15) -> pd.DataFrame:
-    """Provider codes that could not be mapped, largest first (built-in A&E source only)."""
+    """Codes that could not be mapped, largest first: A&E provider codes (nhs_ae), or records' LSOA/provider codes."""
+    rec = panel.extras.get("records")
+    if rec is not None:  # record-level data: LSOA or provider codes unknown to the lookup, with their shares
+        return rec.unknown.head(top).rename(columns={"n": "records", "share": "share_of_records_in_window"})
     mapping = panel.extras.get("mapping")
     if mapping is None or mapping.unmapped.empty:
         return pd.DataFrame(columns=["org_code", "type", "attendances", "share_of_selected", "provider_kind"])

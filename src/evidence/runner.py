@@ -266,7 +266,10 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
         raise
     params_path = tmp / "params.yaml"
     params_path.write_text(f"# resolved parameters of run {params.run_name} (from {params.source}{', overrides: ' + '; '.join(params.overrides) if params.overrides else ''})\n" + params.to_yaml(), encoding="utf-8")
-    panel.to_frame().to_csv(tmp / "panel.csv", index=False, lineterminator="\n")
+    frame = panel.to_frame()
+    if params["report.synthetic"]:
+        frame.insert(0, "synthetic", True)
+    frame.to_csv(tmp / "panel.csv", index=False, lineterminator="\n")
     design.cohorts.to_csv(tmp / "cohorts.csv", index=False, lineterminator="\n")
     save_prepared(tmp, panel, design, params)
     _log(log, f"panel: {panel.n_units} units x {panel.n_periods} periods from {panel.source}; design: {design.n_treated} treated, {design.n_comparison} comparison ({time.perf_counter() - t0:.1f} s)", quiet)
@@ -315,6 +318,9 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
         if w.is_file():
             warnings[n] = json.loads(w.read_text())
     estimates = stack(frames)
+    if params["report.synthetic"] and len(estimates):  # a synthetic run's every row says so (as 06_power's own rows do)
+        plain = ~estimates["outcome"].astype(str).str.startswith("synthetic:")
+        estimates.loc[plain, "outcome"] = "synthetic:" + estimates.loc[plain, "outcome"].astype(str)
     estimates.to_csv(tmp / "estimates.csv", index=False, lineterminator="\n")
     from .panel import sha256
 

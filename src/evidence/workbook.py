@@ -147,6 +147,8 @@ def open_run(params_file: str, run_dir: str | None = "", notebook: str = "notebo
     notebook
         This notebook's name (``01_did``), stamped on every recorded row.
     """
+    # tables in the reports show whole sentences (notes, checks, reasons): no "..." cut at 50 characters
+    pd.set_option("display.max_colwidth", None)
     params = load_params(params_file)
     rd = Path(run_dir) if run_dir else None
     origin = work_dir(rd) / "origin.json" if rd is not None else None
