@@ -34,9 +34,10 @@ java:
 notebooks: $(STAMP)
 	$(BIN)/evidence refresh-notebooks
 
-## make docs: regenerate the generated documentation (README parameter table, bad-input catalogue)
+## make docs: regenerate the generated documentation (README parameter table, record data dictionary, bad-input catalogue)
 docs: $(STAMP)
 	$(BIN)/python -c "from evidence.params import update_readme; update_readme()"
+	$(BIN)/python -c "from evidence.records.schema import update_docs; update_docs()"
 	$(BIN)/python tests/test_bad_inputs_e2e.py > docs/bad_inputs.md
 
 ## make bench: timings recorded in bench/results/

@@ -1,9 +1,8 @@
--- Value checks on A&E attendances: one scan, integer answers only.
+-- Value checks on A&E attendances: one scan, integer answers only (unique ids: sql/count_ids.sql).
 -- One definition for every engine: evidence.records runs this same text on DuckDB and on Spark SQL.
 -- Placeholders as in check_spells.sql (admission_methods is not used here).
 SELECT
     CAST(COUNT(*) AS BIGINT) AS n_records,
-    CAST(COUNT(DISTINCT attendance_id) AS BIGINT) AS n_distinct_ids,
     CAST(SUM(CASE WHEN patient_id IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS missing_patient_id,
     CAST(SUM(CASE WHEN attendance_id IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS missing_attendance_id,
     CAST(SUM(CASE WHEN provider_code IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS missing_provider_code,

@@ -1,11 +1,10 @@
--- Value checks on admitted-patient-care spells: one scan, integer answers only.
+-- Value checks on admitted-patient-care spells: one scan, integer answers only (unique ids: sql/count_ids.sql).
 -- One definition for every engine: evidence.records runs this same text on DuckDB and on Spark SQL.
 -- Placeholders (filled by evidence.records.sql.render): records = the records view; admission_methods, sexes,
 -- age_bands = quoted allowed codes from evidence.records.schema; start, end = the window [start, end) as
 -- YYYY-MM-DD; synthetic = the synthetic column or FALSE when absent.
 SELECT
     CAST(COUNT(*) AS BIGINT) AS n_records,
-    CAST(COUNT(DISTINCT spell_id) AS BIGINT) AS n_distinct_ids,
     CAST(SUM(CASE WHEN patient_id IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS missing_patient_id,
     CAST(SUM(CASE WHEN spell_id IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS missing_spell_id,
     CAST(SUM(CASE WHEN provider_code IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS missing_provider_code,

@@ -83,3 +83,15 @@ def test_data_dictionary_lists_every_column():
     d = SPELLS.data_dictionary()
     assert list(d["column"]) == [c.name for c in SPELLS.columns]
     assert set(d.loc[d["required"] == "yes", "column"]) == set(SPELLS.required)
+
+
+def test_docs_data_dictionary_is_generated_from_the_schemas():
+    from pathlib import Path
+
+    from evidence.records.schema import markdown_dictionary
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "records.md").read_text(encoding="utf-8")
+    start, end = "<!-- records-dictionary:start -->\n", "<!-- records-dictionary:end -->"
+    assert text[text.index(start) + len(start): text.index(end)] == markdown_dictionary() + "\n", "docs/records.md is out of date: run make docs"
+    for col in ("spell_id", "attendance_id", "lsoa11_code", "length_of_stay", "hrg_code"):
+        assert f"| `{col}` |" in text

@@ -241,7 +241,9 @@ def _check_values(eng: Engine, schema: RecordSchema, name: str, slots: dict[str,
             ex = _examples(eng, col, cond, slots, queries)
             hint = "; re-band 15-19 from age in years (15-17 and 18-19)" if col == "age_band" and "'15-19'" in ex else ""
             raise DataError(f"{name}: column '{col}' has {bad:,} values outside the {allowed}, e.g. {ex}{hint}.")
-    dup = n - int(c["n_distinct_ids"])
+    text = sqlmod.render("count_ids", **slots)
+    queries["count_ids"] = text
+    dup = n - int(eng.sql(text, f"counting distinct {schema.id_column} values").iloc[0]["n_distinct_ids"])
     if dup:
         text = sqlmod.render("duplicate_ids", **slots)
         queries["duplicate_ids"] = text

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,8 @@ class GenerationResult:
     counts: pd.DataFrame
     params: dict[str, Any] = field(default_factory=dict)
     reused: bool = False
+    seconds: float | None = None
+    """Wall time of the generation that wrote the files (from the manifest when they were reused)."""
 
     @property
     def glob(self) -> str:
@@ -250,6 +253,7 @@ def generate_records(
     DataError
         Bad parameters (months outside the A&E return, both ``scale`` and ``n_records``, unknown ``kind``).
     """
+    t_start = time.perf_counter()
     if kind not in ("spells", "attendances"):
         raise DataError(f"generate_records: kind must be spells or attendances, not {kind!r}.")
     if scale is not None and n_records is not None:
@@ -304,7 +308,7 @@ def generate_records(
             old = {}
         files = [out / f for f in old.get("files", [])]
         if old.get("params_key") == _params_key(params) and files and all(f.is_file() for f in files):
-            return GenerationResult(kind, out, files, int(old["n_records"]), counts.reset_index(drop=True), params, reused=True)
+            return GenerationResult(kind, out, files, int(old["n_records"]), counts.reset_index(drop=True), params, reused=True, seconds=old.get("seconds"))
     for f in out.glob(f"{prefix}*.parquet"):
         f.unlink()
     manifest.unlink(missing_ok=True)
@@ -468,6 +472,7 @@ def generate_records(
         next_id += n_month
         files.append(path)
 
-    manifest.write_text(json.dumps({"params": params, "params_key": _params_key(params), "n_records": n_total, "files": [f.name for f in files], "synthetic": True}, indent=2, default=str))
-    return GenerationResult(kind, out, files, n_total, counts.reset_index(drop=True), params)
+    seconds = round(time.perf_counter() - t_start, 2)
+    manifest.write_text(json.dumps({"params": params, "params_key": _params_key(params), "n_records": n_total, "files": [f.name for f in files], "synthetic": True, "seconds": seconds}, indent=2, default=str))
+    return GenerationResult(kind, out, files, n_total, counts.reset_index(drop=True), params, seconds=seconds)
 

@@ -284,3 +284,29 @@ def check_columns(types: Mapping[str, str], schema: RecordSchema, name: str) -> 
             hint = " (whole days: cast it to an integer)" if col.name == "length_of_stay" and kind == "float" else ""
             raise DataError(f"{name}: column '{col.name}' is {kind} but must be {' or '.join(col.kinds)}{hint}; fix the extract's column type.")
     return {c.name: c.name in types for c in schema.columns if not c.required}
+
+
+def markdown_dictionary() -> str:
+    """The data dictionary of both record kinds as Markdown (``docs/records.md`` embeds it; a test keeps it current)."""
+    out: list[str] = []
+    for schema in SCHEMAS.values():
+        d = schema.data_dictionary()
+        out += [f"**{schema.kind}** (one row per {'hospital provider spell' if schema.kind == 'spells' else 'A&E attendance'}; id `{schema.id_column}`, month from `{schema.date_column}`)", "",
+                "| " + " | ".join(d.columns) + " |", "|" + "---|" * len(d.columns)]
+        out += ["| " + " | ".join(f"`{v}`" if j == 0 else str(v).replace("|", "\\|") for j, v in enumerate(row)) + " |" for row in d.itertuples(index=False)]
+        out.append("")
+    return "\n".join(out).rstrip("\n")
+
+
+def update_docs(path: "str | None" = None) -> str:
+    """Rewrite the data dictionary in ``docs/records.md`` from the schemas (``make docs``); returns the path."""
+    from pathlib import Path
+
+    from ..paths import ROOT
+
+    p = Path(path) if path is not None else ROOT / "docs" / "records.md"
+    text = p.read_text(encoding="utf-8")
+    start, end = "<!-- records-dictionary:start -->\n", "<!-- records-dictionary:end -->"
+    i, j = text.index(start) + len(start), text.index(end)
+    p.write_text(text[:i] + markdown_dictionary() + "\n" + text[j:], encoding="utf-8")
+    return str(p)
