@@ -122,7 +122,14 @@ class DuckDBEngine:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-_SPARK_DDL = {"object": "STRING", "string": "STRING", "str": "STRING", "int64": "BIGINT", "int32": "INT", "float64": "DOUBLE", "bool": "BOOLEAN"}
+def _arrow_types() -> dict[str, Any]:
+    import pyarrow as pa
+
+    return {"int64": pa.int64(), "int32": pa.int32(), "float64": pa.float64(), "bool": pa.bool_()}
+
+
+_ARROW_TYPES: dict[str, Any] = _arrow_types()
+"""pandas dtype name -> Arrow type of a reference table column (anything else is text)."""
 
 
 class SparkEngine:
@@ -159,12 +166,15 @@ class SparkEngine:
         return {f.name: canonical_spark(type(f.dataType).__name__) for f in df.schema.fields}
 
     def register_frame(self, name: str, frame: pd.DataFrame) -> None:
-        ddl = ", ".join(f"{ident(c)} {_SPARK_DDL.get(str(t), 'STRING')}" for c, t in frame.dtypes.items())
-        rows = [tuple(None if (isinstance(v, float) and v != v) else (v.item() if hasattr(v, "item") else v) for v in r) for r in frame.itertuples(index=False, name=None)]
-        # Reference tables are small (at most the 32,844 LSOAs): a broadcast hint keeps every join a map-side hash
-        # join. Without it Spark cannot size a table made from Python rows and shuffles and sorts all the records
-        # once per join (sort-merge joins), about 9x slower at 50 million spells.
-        self.spark.createDataFrame(rows, ddl).hint("broadcast").createOrReplaceTempView(ident(name))
+        import pyarrow as pa
+
+        # From an Arrow table Spark makes a local relation: no Python worker processes at query time (a frame made
+        # from Python rows is an RDD that needs them, about 5 s per query here). The broadcast hint keeps every
+        # join with these small reference tables (at most the 32,844 LSOAs) a map-side hash join; without it Spark
+        # cannot size them and shuffles and sorts all the records once per join (about 9x slower at 50 million spells).
+        schema = pa.schema([(ident(str(c)), _ARROW_TYPES.get(str(t), pa.string())) for c, t in frame.dtypes.items()])
+        table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+        self.spark.createDataFrame(table).hint("broadcast").createOrReplaceTempView(ident(name))
 
     def sql(self, text: str, what: str) -> pd.DataFrame:
         try:
