@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PARAMS ?= params/default.yaml
 
-.PHONY: workbook test install notebooks docs bench clean chromium java
+.PHONY: workbook test install notebooks docs bench clean chromium java records-example
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ chromium:
 # Java 17+ for the Spark engine tests (Debian's headless JRE; pyspark itself comes from requirements.lock)
 java:
 	@command -v java >/dev/null 2>&1 || (apt-get install -y -qq default-jre-headless >/dev/null 2>&1 || sudo apt-get install -y -qq default-jre-headless >/dev/null 2>&1) || echo "Java could not be installed: the Spark engine tests will be skipped"
+
+## make records-example: SYNTHETIC record-level spells (2 million, kept in data/synthetic/) -> the whole workbook on them
+records-example: $(STAMP)
+	$(BIN)/evidence generate-records data/synthetic/spells --n-records 2000000
+	$(BIN)/evidence run params/records_synthetic.yaml
 
 ## make notebooks: re-execute the committed notebooks in place (after changing them or the package)
 notebooks: $(STAMP)

@@ -504,7 +504,8 @@ def _cross_checks(values: dict[str, Any], source: str) -> None:
         if remote and rec["engine"] != "spark":
             raise ParamsError(f"{where}: key 'data.records.path' is a URL ({text}); read it with data.records.engine: spark, or copy the files to a local folder for duckdb.")
         if not remote and not any(ch in text for ch in "*?[") and not resolve(text).exists():
-            raise ParamsError(f"{where}: key 'data.records.path' names {text}, which does not exist; give a Parquet file, a folder or a glob (relative paths start at the project root).")
+            hint = f"; for the synthetic example make them first: evidence generate-records {text} --n-records 2000000" if "synthetic" in text else ""
+            raise ParamsError(f"{where}: key 'data.records.path' names {text}, which does not exist; give a Parquet file, a folder or a glob (relative paths start at the project root){hint}.")
     elif data["source"] == "records":
         raise ParamsError(f"{where}: key 'data.source' is 'records' but 'data.records.path' is empty; give the Parquet file, folder or glob of your records.")
     if rec["spark_master"] is not None and rec["engine"] != "spark":
