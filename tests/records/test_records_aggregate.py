@@ -132,11 +132,26 @@ def test_window_defaults_to_the_records_and_can_be_narrowed_by_dropping(gen):
     assert any("outside 2016-05..2016-06 left out" in n for n in p.notes)
 
 
-def test_duckdb_runs_out_of_core_under_a_small_memory_limit(gen, tmp_path, residence):
+def test_duckdb_works_out_of_core_on_records_larger_than_its_memory_limit(tmp_path):
+    """Two million spells (about 83 MB as Arrow columns, 139 MB as pandas) under a 48 MB DuckDB memory limit: the
+    aggregation spills to temp_dir and gives exactly the counts of an unlimited run; far too little memory is a
+    one-line error naming the parameters to change."""
+    from evidence.errors import DataError
+
+    g = generate_records(tmp_path / "big", n_records=2_000_000, start="2016-04", end="2016-12", seed=1)
+    in_memory = pq.read_table(g.files).nbytes
+    limit = 48 * 2**20
+    assert in_memory > 1.5 * limit
+    full, _ = aggregate_records(g.glob)
     spill = tmp_path / "spill"
-    counts, report = aggregate_records(gen.glob, memory_limit="64MB", temp_dir=spill)
-    assert spill.is_dir()  # kept: the caller's folder
-    assert counts["emergency_admissions"].sum() == residence.data["emergency_admissions"].sum()
+    small, report = aggregate_records(g.glob, memory_limit="48MB", temp_dir=spill)
+    pd.testing.assert_frame_equal(small, full)
+    assert report.n_records == g.n_records == 2_000_015
+    assert spill.is_dir()  # the caller's folder is kept
+    with pytest.raises(DataError) as e:
+        aggregate_records(g.glob, memory_limit="8MB", temp_dir=spill)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("DuckDB ran out of memory while ") and "raise data.records.memory_limit (now 8MB) or give data.records.temp_dir" in msg
 
 
 def test_attendance_records_aggregate_too(tmp_path):
