@@ -44,8 +44,6 @@ CONFIGS: list[dict[str, str | None]] = [
 
 def worker(args: argparse.Namespace) -> None:
     """One configuration in this fresh interpreter; prints a JSON line with its timings."""
-    import pandas as pd
-
     from evidence.records import panel_from_records
 
     t0 = time.perf_counter()
@@ -59,7 +57,6 @@ def worker(args: argparse.Namespace) -> None:
     print(json.dumps({"seconds": seconds, "n_records": rep.n_records, "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "admissions": int(panel.data["emergency_admissions"].sum()), "bed_days": int(panel.data["emergency_bed_days"].sum()),
                       "rows": len(panel.data), "synthetic": rep.synthetic}))
-    del pd
 
 
 def tree_rss(proc) -> int:  # noqa: ANN001

@@ -35,18 +35,7 @@ def load_panel(params: Params) -> Panel:
             from .data.ae import add_indirectly_standardised
 
             panel = add_indirectly_standardised(panel, resolve(d["reference_rates"]))
-        if d["cluster"] is not None:
-            if d["cluster"] != "region" or source != "nhs_ae":
-                raise DataError(f"built-in source {source}: data.cluster '{d['cluster']}' is not available; leave it empty (clusters = footprints){' or use region' if source == 'nhs_ae' else ''}.")
-            panel.data["cluster"] = panel.data["region"].astype("string")
-            panel.columns["cluster"] = "region"
-        if d["covariates"]:
-            available = [c for c in panel.data.columns if c in COVARIATES.get(source, ())]
-            unknown = [c for c in d["covariates"] if c not in available]
-            if unknown:
-                raise DataError(f"built-in source {source}: covariate '{unknown[0]}' (data.covariates) does not exist; choose from {', '.join(COVARIATES.get(source, ())) or 'none (this source has no covariates)'}.")
-            panel.covariates = list(d["covariates"])
-        return panel
+        return _cluster_and_covariates(panel, d, f"built-in source {source}", region=source == "nhs_ae", available=COVARIATES.get(source, ()))
     return load_user_panel(
         resolve(d["path"]),
         unit=d["unit"],
@@ -70,8 +59,8 @@ COVARIATES: dict[str, tuple[str, ...]] = {"nhs_ae": ("imd_score", "pct_65_plus_2
 def _records_panel(params: Params, treatment_cols: list[str]) -> Panel:
     """Footprint x month panel aggregated from record-level data (``data.records.*``; :mod:`evidence.records`).
 
-    The window is ``design.start``..``design.end``; costs use ``costs.unit_costs`` when given. Only the outcomes in
-    ``data.outcomes`` are kept (the aggregation computes them all, in the same scan).
+    The window is ``design.start``..``design.end``; costs use ``costs.unit_costs`` when given; the panel holds the
+    outcomes of ``data.outcomes``.
     """
     from .records import panel_from_records
 
@@ -87,25 +76,23 @@ def _records_panel(params: Params, treatment_cols: list[str]) -> Panel:
         r["path"], engine=r["engine"], geography=r["geography"], start=str(start)[:7], end=str(end)[:7],
         spark_master=r["spark_master"], memory_limit=r["memory_limit"], temp_dir=resolve(r["temp_dir"]) if r["temp_dir"] else None,
         unit_costs=resolve(params["costs.unit_costs"]) if params["costs.unit_costs"] else None,
-        unknown_codes=r["unknown_codes"], outside_window=r["outside_window"],
+        unknown_codes=r["unknown_codes"], outside_window=r["outside_window"], outcomes=list(d["outcomes"]),
     )
-    wanted = list(d["outcomes"])
-    missing = [o for o in wanted if o not in panel.outcomes]
-    if missing:
-        raise DataError(f"data.outcomes: '{missing[0]}' is not an outcome of {panel.extras['records'].kind} records; choose from {', '.join(panel.outcomes)}.")
-    drop = [o for o in panel.outcomes if o not in wanted]
-    panel.data = panel.data.drop(columns=drop)
-    panel.outcomes = wanted
-    panel.outcome_kinds = {o: panel.outcome_kinds[o] for o in wanted}
+    return _cluster_and_covariates(panel, d, "record-level panels", region=True, available=COVARIATES["nhs_ae"])
+
+
+def _cluster_and_covariates(panel: Panel, d: dict, what: str, *, region: bool, available: tuple[str, ...]) -> Panel:
+    """Apply ``data.cluster`` (only ``region`` exists, where ``region`` is true) and ``data.covariates`` to a built-in
+    or record-level panel."""
     if d["cluster"] is not None:
-        if d["cluster"] != "region":
-            raise DataError(f"record-level panels: data.cluster '{d['cluster']}' is not available; leave it empty (clusters = footprints) or use region.")
+        if d["cluster"] != "region" or not region:
+            raise DataError(f"{what}: data.cluster '{d['cluster']}' is not available; leave it empty (clusters = footprints){' or use region' if region else ''}.")
         panel.data["cluster"] = panel.data["region"].astype("string")
         panel.columns["cluster"] = "region"
     if d["covariates"]:
-        unknown = [c for c in d["covariates"] if c not in COVARIATES["nhs_ae"]]
+        unknown = [c for c in d["covariates"] if c not in available]
         if unknown:
-            raise DataError(f"record-level panels: covariate '{unknown[0]}' (data.covariates) does not exist; choose from {', '.join(COVARIATES['nhs_ae'])}.")
+            raise DataError(f"{what}: covariate '{unknown[0]}' (data.covariates) does not exist; choose from {', '.join(available) or 'none (this source has no covariates)'}.")
         panel.covariates = list(d["covariates"])
     return panel
 

@@ -132,3 +132,15 @@ def test_records_panel_command_writes_the_panel_and_a_short_run_is_labelled_synt
     assert "SYNTHETIC DATA" in html and "spell_id unique" in html and "LSOA codes (lsoa11_code) known to the 2021 footprint lookup" in html
     assert "SYNTHETIC DATA: these records were made by evidence.records.generate; no estimate from this panel describes real patients." in html
     assert "SYNTHETIC" in (folder / "index.html").read_text(encoding="utf-8")
+
+
+def test_outcomes_are_chosen_inside_the_record_pipeline(spells, tmp_path):
+    from evidence.errors import DataError
+
+    p = panel_from_records(spells.directory, outcomes=["emergency_bed_days", "emergency_admissions_dsr"], checksums=False)
+    assert p.outcomes == ["emergency_bed_days", "emergency_admissions_dsr"] and "elective_admissions" not in p.data.columns
+    # a name neither kind has fails before any record is read (the path does not even exist)
+    with pytest.raises(DataError, match="'admissions' is not an outcome of spells records or of attendances records"):
+        panel_from_records(tmp_path / "nothing_here", outcomes=["admissions"])
+    with pytest.raises(DataError, match="'attendances' is not an outcome of spells records; choose from emergency_admissions"):
+        panel_from_records(spells.directory, outcomes=["attendances"], checksums=False)

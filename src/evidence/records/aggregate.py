@@ -403,13 +403,15 @@ ATTENDANCE_OUTCOMES: dict[str, str] = {
 """Outcomes of an attendances panel and their kinds."""
 
 
-def counts_to_panel(counts: pd.DataFrame, report: RecordsReport, *, checksums: bool = True, unit_costs_note: str = "") -> Panel:
+def counts_to_panel(counts: pd.DataFrame, report: RecordsReport, *, outcomes: list[str] | None = None, checksums: bool = True, unit_costs_note: str = "") -> Panel:
     """Turn integer counts into a validated :class:`Panel` (step 5 of the module; engine-independent).
 
     Parameters
     ----------
     counts, report
         From :func:`aggregate_records`.
+    outcomes
+        Outcomes to keep (``data.outcomes``); ``None`` = all of them.
     checksums
         Add sha256 checksums of the local record files to ``Panel.files`` (reads every byte once).
 
@@ -420,6 +422,10 @@ def counts_to_panel(counts: pd.DataFrame, report: RecordsReport, *, checksums: b
         :data:`ATTENDANCE_OUTCOMES`.
     """
     kind = report.kind
+    every = SPELL_OUTCOMES if kind == "spells" else ATTENDANCE_OUTCOMES
+    unknown = [o for o in (outcomes or []) if o not in every]
+    if unknown:
+        raise DataError(f"data.outcomes: '{unknown[0]}' is not an outcome of {kind} records; choose from {', '.join(every)}.")
     months = pd.period_range(report.window[0], report.window[1], freq="M")
     names = footprint_names()
     grid = pd.MultiIndex.from_product([names["stp21_code"], [p.year * 100 + p.month for p in months]], names=["unit", "yyyymm"])
@@ -432,6 +438,7 @@ def counts_to_panel(counts: pd.DataFrame, report: RecordsReport, *, checksums: b
     w = esp_weights().reindex(list(BANDS)).to_numpy()
     notes: list[str] = []
     if kind == "spells":
+        wanted = outcomes
         outcomes = dict(SPELL_OUTCOMES)
         for col in ("emergency_admissions", "elective_admissions", "emergency_bed_days") + tuple(k for k in SPELL_OUTCOMES if k.startswith("emergency_admissions_") and SPELL_OUTCOMES[k] == "count"):
             df[col] = c[col].to_numpy(dtype="int64")
@@ -443,12 +450,15 @@ def counts_to_panel(counts: pd.DataFrame, report: RecordsReport, *, checksums: b
         events = np.column_stack([df[f"emergency_admissions_{BAND_SUFFIX[b]}"].to_numpy(float) for b in BANDS])
         df["emergency_admissions_dsr"] = direct_standardised_rate(events, band_pop, w)
         if (adm == 0).any():
+            if wanted is not None and "emergency_mean_los" in wanted:
+                raise DataError(f"data.outcomes: emergency_mean_los is undefined in {int((adm == 0).sum())} footprint-month(s) without emergency admissions; analyse emergency_bed_days and emergency_admissions instead.")
             del outcomes["emergency_mean_los"]
             df = df.drop(columns="emergency_mean_los")
             notes.append(f"emergency_mean_los left out: {int((adm == 0).sum())} footprint-month(s) have no emergency admissions.")
         head = "admitted patient care spells"
         cost_text = "emergency spells"
     else:
+        wanted = outcomes
         outcomes = dict(ATTENDANCE_OUTCOMES)
         for col in [k for k, v in ATTENDANCE_OUTCOMES.items() if v == "count"]:
             df[col] = c[col].to_numpy(dtype="int64")
@@ -459,6 +469,9 @@ def counts_to_panel(counts: pd.DataFrame, report: RecordsReport, *, checksums: b
         df["attendances_dsr"] = direct_standardised_rate(events, band_pop, w)
         head = "A&E attendances"
         cost_text = "attendances"
+    if wanted is not None:
+        outcomes = {o: outcomes[o] for o in wanted}
+        df = df.drop(columns=[c for c in every if c in df.columns and c not in outcomes])
     cov = footprint_covariates()
     df = df.merge(names, on="stp21_code", how="left").merge(cov, on="stp21_code", how="left")
     order = list(outcomes)
@@ -506,6 +519,7 @@ def panel_from_records(
     hrg_costs: str | os.PathLike[str] | pd.DataFrame | bool | None = None,
     unknown_codes: str = "error",
     outside_window: str = "error",
+    outcomes: list[str] | None = None,
     checksums: bool = True,
     spark_session: Any = None,
 ) -> Panel:
@@ -542,6 +556,9 @@ def panel_from_records(
         ``drop``: build without them and list them in the notes (``data.records.unknown_codes``).
     outside_window
         ``error`` (default) or ``drop`` records dated outside ``start``..``end`` (``data.records.outside_window``).
+    outcomes
+        Outcomes to keep (``data.outcomes``); ``None`` = every outcome of the record kind. Names unknown to both
+        kinds stop the build before the records are read; outcomes of the other kind stop it after.
     checksums
         Record sha256 checksums of local record files in ``Panel.files``.
     spark_session
@@ -560,6 +577,10 @@ def panel_from_records(
         One line for every problem: missing or mistyped columns, missing values, codes outside the allowed lists,
         duplicate ids, dates outside the window, unknown codes (unless dropped), an unreachable Spark master.
     """
+    known = {**SPELL_OUTCOMES, **ATTENDANCE_OUTCOMES}
+    typo = [o for o in (outcomes or []) if o not in known]
+    if typo:
+        raise DataError(f"data.outcomes: '{typo[0]}' is not an outcome of spells records or of attendances records; choose from {', '.join(SPELL_OUTCOMES)} (spells) or {', '.join(ATTENDANCE_OUTCOMES)} (attendances).")
     counts, report = aggregate_records(
         path_or_glob, engine=engine, geography=geography, start=start, end=end, spark_master=spark_master,
         memory_limit=memory_limit, temp_dir=temp_dir, unit_costs=unit_costs, hrg_costs=hrg_costs,
@@ -568,4 +589,4 @@ def panel_from_records(
     note = ""
     if unit_costs is not None:
         note = f" (activity averages from {display(unit_costs) if not isinstance(unit_costs, pd.DataFrame) else 'a user table'})"
-    return counts_to_panel(counts, report, checksums=checksums, unit_costs_note=note)
+    return counts_to_panel(counts, report, outcomes=outcomes, checksums=checksums, unit_costs_note=note)

@@ -122,16 +122,6 @@ class DuckDBEngine:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-def _arrow_types() -> dict[str, Any]:
-    import pyarrow as pa
-
-    return {"int64": pa.int64(), "int32": pa.int32(), "float64": pa.float64(), "bool": pa.bool_()}
-
-
-_ARROW_TYPES: dict[str, Any] = _arrow_types()
-"""pandas dtype name -> Arrow type of a reference table column (anything else is text)."""
-
-
 class SparkEngine:
     """Spark SQL through a (local or cluster) session from :func:`evidence.records.spark.get_session`.
 
@@ -172,7 +162,8 @@ class SparkEngine:
         # from Python rows is an RDD that needs them, about 5 s per query here). The broadcast hint keeps every
         # join with these small reference tables (at most the 32,844 LSOAs) a map-side hash join; without it Spark
         # cannot size them and shuffles and sorts all the records once per join (about 9x slower at 50 million spells).
-        schema = pa.schema([(ident(str(c)), _ARROW_TYPES.get(str(t), pa.string())) for c, t in frame.dtypes.items()])
+        types = {"int64": pa.int64(), "int32": pa.int32(), "float64": pa.float64(), "bool": pa.bool_()}  # anything else is text
+        schema = pa.schema([(ident(str(c)), types.get(str(t), pa.string())) for c, t in frame.dtypes.items()])
         table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
         self.spark.createDataFrame(table).hint("broadcast").createOrReplaceTempView(ident(name))
 
