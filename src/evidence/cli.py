@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("out", help="CSV file to write")
     a.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     sub.add_parser("build-designations", help="rebuild data/reference/ics_designations.csv from the raw waves file")
+    m = sub.add_parser("add-month", help="check an NHS England monthly A&E provider file (.xls/.csv) and add its month to data/local/nhs_monthly/")
+    m.add_argument("file", help="the monthly provider file as published (MSitAE; its name does not matter)")
+    m.add_argument("--replace", action="store_true", help="supersede a month already present (an earlier local version is kept under replaced/)")
+    m.add_argument("--folder", default=None, metavar="DIR", help="folder for local months (default data/local/nhs_monthly/ in the project)")
     n = sub.add_parser("refresh-notebooks", help="re-execute notebooks/ in place on their default parameters (outputs committed for reading and nbval)")
     n.add_argument("--only", action="append", default=None, metavar="NOTEBOOK")
     return p
@@ -69,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             params = load_params(args.params, args.overrides)
             panel, design = prepare(params)
             preflight(params, panel)
-            print(f"ok: {panel.n_units} units x {panel.n_periods} periods; {design.describe()}")
+            print(f"ok: panel.csv (built) {panel.n_units} units x {panel.n_periods} periods; analysis_panel.csv {design.panel.n_units} units x {design.panel.n_periods} periods ({design.window[0]} to {design.window[1]}); {design.describe()}")
         elif args.command == "generate-records":
             from .records import generate_records
 
@@ -96,6 +100,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .data.designations import write_designations
 
             print(f"wrote {write_designations()}")
+        elif args.command == "add-month":
+            from pathlib import Path
+
+            from .data.monthly import add_month
+
+            res = add_month(Path(args.file).resolve(), Path(args.folder).resolve() if args.folder else None, replace=args.replace)
+            for line in res.lines():
+                print(line)
         elif args.command == "refresh-notebooks":
             from .notebooks import refresh
 

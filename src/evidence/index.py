@@ -78,7 +78,7 @@ def build_index(run_dir: str | Path) -> Path:
     parts.append("<h2>Notebooks</h2><ul>")
     for nb, info in m["notebooks"].items():
         parts.append(f"<li><a href='{html.escape(info['html'])}'>{html.escape(nb)}</a> — {html.escape(NOTEBOOK_TITLES.get(nb, ''))} <span class='muted'>({info['seconds']:.0f} s; <a href='{html.escape(info['ipynb'])}'>notebook</a>)</span></li>")
-    parts.append("</ul><p class='muted'>Also in this folder: <a href='estimates.csv'>estimates.csv</a> (every estimate), <a href='panel.csv'>panel.csv</a> (the analysis panel), <a href='cohorts.csv'>cohorts.csv</a>, <a href='params.yaml'>params.yaml</a>, <a href='manifest.json'>manifest.json</a>, <a href='run.log'>run.log</a>.</p>")
+    parts.append("</ul><p class='muted'>Also in this folder: <a href='estimates.csv'>estimates.csv</a> (every estimate), <a href='panel.csv'>panel.csv</a> (the whole built panel), <a href='analysis_panel.csv'>analysis_panel.csv</a> (the panel the estimators used: window applied, units dropped), <a href='cohorts.csv'>cohorts.csv</a>, <a href='completeness.csv'>completeness.csv</a> (provider completeness incidents, built-in NHS data), <a href='params.yaml'>params.yaml</a>, <a href='manifest.json'>manifest.json</a>, <a href='run.log'>run.log</a>.</p>")
     warnings = [w for ws in m.get("warnings", {}).values() for w in ws]
     parts.append("<h2>Warnings</h2>")
     if warnings:

@@ -21,6 +21,8 @@ def load_panel(params: Params) -> Panel:
     treatment_cols = [c for c in (params["treatment.cohort"], params["treatment.indicator"]) if c]
     source = d["source"]
     if source == "records":
+        if d["incomplete"] != "flag":
+            raise DataError(f"data.incomplete: {d['incomplete']} applies to the built-in nhs_ae source (provider completeness), not to record-level data; remove it.")
         return _records_panel(params, treatment_cols)
     if source != "file":
         if treatment_cols:
@@ -28,7 +30,7 @@ def load_panel(params: Params) -> Panel:
         defaults = BUILTIN_COLUMNS[source]
         if (d["unit"], d["time"]) not in (defaults, ("stp21_code", "period")):
             raise DataError(f"built-in source {source} has its own unit and time columns; remove data.unit/data.time from the params file or use data.path for your own file.")
-        panel = _builtin_panel(source, d)
+        panel = _builtin_panel(source, d, params)
         if d["reference_rates"]:
             if source != "nhs_ae":
                 raise DataError(f"data.reference_rates applies to the nhs_ae source (population by age band), not {source}.")
@@ -36,6 +38,8 @@ def load_panel(params: Params) -> Panel:
 
             panel = add_indirectly_standardised(panel, resolve(d["reference_rates"]))
         return _cluster_and_covariates(panel, d, f"built-in source {source}", region=source == "nhs_ae", available=COVARIATES.get(source, ()))
+    if d["incomplete"] != "flag":
+        raise DataError(f"data.incomplete: {d['incomplete']} applies to the built-in nhs_ae source (provider completeness), not to a user's file or records; remove it.")
     return load_user_panel(
         resolve(d["path"]),
         unit=d["unit"],
@@ -97,10 +101,13 @@ def _cluster_and_covariates(panel: Panel, d: dict, what: str, *, region: bool, a
     return panel
 
 
-def _builtin_panel(source: str, d: dict) -> Panel:
+def _builtin_panel(source: str, d: dict, params: Params) -> Panel:
     if source == "nhs_ae":
-        panel, _ = build_ae_panel(d["ae_types"], d["outcomes"])
+        window = (str(params["design.start"]), str(params["design.end"]))
+        panel, _ = build_ae_panel(d["ae_types"], d["outcomes"], incomplete=d["incomplete"], window=window, local_dir=resolve(d["local_months"]))
         return panel
+    if d["incomplete"] != "flag":
+        raise DataError(f"data.incomplete: {d['incomplete']} applies to the built-in nhs_ae source (provider completeness), not {source}; remove it.")
     if source == "gp_payments":
         from .data.costs import build_gp_payments_panel
 
@@ -158,7 +165,7 @@ def prepare_source(params: Params, source: str, outcomes: list[str], start: obje
     values = params.values
     override = {
         **values,
-        "data": {**values["data"], "source": source, "path": None, "records": {**values["data"]["records"], "path": None, "spark_master": None}, "outcomes": list(outcomes), "unit": "stp21_code", "time": "period", "covariates": [], "cluster": None, "outcome_kinds": {}},
+        "data": {**values["data"], "source": source, "path": None, "records": {**values["data"]["records"], "path": None, "spark_master": None}, "outcomes": list(outcomes), "unit": "stp21_code", "time": "period", "covariates": [], "cluster": None, "outcome_kinds": {}, "incomplete": "flag"},
         "treatment": {**values["treatment"], "cohort": None, "indicator": None, **({"waves": list(waves)} if waves is not None else {})},
         "design": {**values["design"], "start": start, "end": end},
     }

@@ -99,6 +99,41 @@ def unmapped_codes(panel: Panel, top: int = 15) -> pd.DataFrame:
     return mapping.unmapped[["org_code", "type", "attendances", "share_of_selected", "provider_kind"]].head(top)
 
 
+def completeness(panel: Panel) -> pd.DataFrame:
+    """Provider completeness incidents (built-in NHS data): the footprint, provider series, month, what was found, how
+    far it moves the footprint's count, and the rule applied (``data.incomplete``)."""
+    inc = panel.extras.get("completeness")
+    cols = ["footprint", "provider(s)", "measure", "month", "finding", "published", "expected", "footprint count off by", "rule applied"]
+    if inc is None or inc.empty:
+        return pd.DataFrame(columns=cols)
+    rule = {True: "imputed (data.incomplete: impute)", False: "flagged; analysed as published"}
+    out = pd.DataFrame(
+        {
+            "footprint": inc["stp21_name"].fillna(inc["stp21_code"]),
+            "provider(s)": inc["series"].str.replace(" type ", ", type ", regex=False),
+            "measure": inc["measure"],
+            "month": inc["period"].astype(str),
+            "finding": inc["kind"],
+            "published": inc["observed"].round(0).astype("Int64"),
+            "expected": inc["expected"].round(0).astype("Int64"),
+            "footprint count off by": (-inc["share_of_footprint"]).map(lambda x: f"{x:+.1%}"),
+            "rule applied": [("listed: a change of provision or reporting, never imputed" if k == "series break" else ("listed: above the expected count, never imputed" if k == "excess month" else rule[bool(i)])) for k, i in zip(inc["kind"], inc["imputed"])],
+        }
+    )
+    return out.reset_index(drop=True)
+
+
+def unmapped_by_year(panel: Panel) -> pd.DataFrame:
+    """Share of activity whose provider maps to no footprint, by calendar year (built-in NHS data)."""
+    mapping = panel.extras.get("mapping")
+    by_year = getattr(mapping, "by_year", None)
+    if by_year is None:
+        return pd.DataFrame(columns=["year", "measure", "total", "unmapped", "share unmapped"])
+    out = by_year.rename(columns={"share_unmapped": "share unmapped"}).copy()
+    out["share unmapped"] = out["share unmapped"].map(lambda x: f"{x:.3%}")
+    return out
+
+
 def mapping_routes(panel: Panel) -> pd.DataFrame:
     """How provider codes reached a footprint: directly, through successor chains, or not at all."""
     mapping = panel.extras.get("mapping")

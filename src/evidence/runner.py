@@ -266,13 +266,20 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
         raise
     params_path = tmp / "params.yaml"
     params_path.write_text(f"# resolved parameters of run {params.run_name} (from {params.source}{', overrides: ' + '; '.join(params.overrides) if params.overrides else ''})\n" + params.to_yaml(), encoding="utf-8")
-    frame = panel.to_frame()
-    if params["report.synthetic"]:
-        frame.insert(0, "synthetic", True)
-    frame.to_csv(tmp / "panel.csv", index=False, lineterminator="\n")
+    # panel.csv: the whole built panel; analysis_panel.csv: what the estimators use (window applied, units dropped)
+    for name, pn in (("panel.csv", panel), ("analysis_panel.csv", design.panel)):
+        frame = pn.to_frame()
+        if params["report.synthetic"]:
+            frame.insert(0, "synthetic", True)
+        frame.to_csv(tmp / name, index=False, lineterminator="\n")
+    completeness = panel.extras.get("completeness")
+    if completeness is not None:
+        completeness.to_csv(tmp / "completeness.csv", index=False, lineterminator="\n")
     design.cohorts.to_csv(tmp / "cohorts.csv", index=False, lineterminator="\n")
     save_prepared(tmp, panel, design, params)
-    _log(log, f"panel: {panel.n_units} units x {panel.n_periods} periods from {panel.source}; design: {design.n_treated} treated, {design.n_comparison} comparison ({time.perf_counter() - t0:.1f} s)", quiet)
+    _log(log, f"panel.csv (built): {panel.n_units} units x {panel.n_periods} periods ({panel.period_labels[0]} to {panel.period_labels[-1]}) from {panel.source}; "
+              f"analysis_panel.csv (used by the estimators): {design.panel.n_units} units x {design.panel.n_periods} periods ({design.window[0]} to {design.window[1]}); "
+              f"design: {design.n_treated} treated, {design.n_comparison} comparison ({time.perf_counter() - t0:.1f} s)", quiet)
     for note in panel.notes + design.notes:
         _log(log, f"  note: {note}", True)
     prov = collect(params.to_yaml(), panel.files, started)

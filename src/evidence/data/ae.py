@@ -1,4 +1,4 @@
-"""Built-in source ``nhs_ae``: NHS England A&E attendances by provider and month -> 2021 ICS footprints.
+"""Built-in source ``nhs_ae``: NHS England A&E attendances and emergency admissions by provider and month -> 2021 ICS footprints.
 
 Decisions (Context / Decision / Consequences)
 ---------------------------------------------
@@ -18,9 +18,10 @@ Non-trust providers
     its share of the selected activity and exclude it. Consequences: "all types" panels under-count minor-injury
     activity where non-trust providers run it (about a quarter of type-3/4 attendances); type 1 is complete.
 Population
-    Context: ONS mid-year estimates refer to 30 June. Decision: interpolate linearly between mid-years to each
-    month's midpoint, extrapolating the 2016-17 change backwards for April-May 2016. Consequences: a smooth monthly
-    denominator for rates; it does not capture within-year migration shocks.
+    See :mod:`evidence.data.population` (interpolation between mid-years; one basis carried forward after mid-2020).
+Service use 2016 onwards
+    See :mod:`evidence.data.service_use` (the join of the A&E and emergency-admission files, the 4-hour measure and
+    the field test, booked appointments) and :mod:`evidence.data.completeness` (providers missing from a month).
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ import pandas as pd
 from ..errors import DataError
 from ..paths import RAW, display
 from ..panel import Panel, sha256, validate_panel
+from .population import monthly_population  # noqa: F401 - re-exported (records, synthetic data and tests use it here)
+from .service_use import COUNTS as COUNT_DESCRIPTIONS
 
 AE_FILE: Path = RAW / "nhs" / "ae_attendances_2016_2019.csv"
 TRUST_STP: Path = RAW / "reference" / "lookup_nhs_trusts22_stp21.csv"
@@ -45,14 +48,8 @@ DEPRIVATION: Path = RAW / "population" / "stp21_deprivation.csv"
 EXTRA_SUCCESSORS: dict[str, str] = {"RA3": "RA7", "RBA": "RH5"}
 """Mergers missing from ``lookup_trust_trust.csv`` (both April 2020; see data/README.md)."""
 
-OUTCOME_KINDS: dict[str, str] = {
-    "attendances": "count",
-    "breaches": "count",
-    "admissions": "count",
-    "pct_within_4h": "percent",
-    "attendances_per_1000": "continuous",
-    "admissions_per_1000": "continuous",
-}
+DEFAULT_OUTCOMES: tuple[str, ...] = ("emergency_admissions_per_100k", "attendances_per_100k", "emergency_admissions", "attendances", "admissions")
+"""Outcomes of :func:`build_ae_panel` when none are named."""
 COVARIATES: tuple[str, ...] = ("imd_score", "pct_65_plus_2016", "log_population_2016")
 AE_TYPES: tuple[str, ...] = ("1", "2", "other")
 
@@ -70,12 +67,17 @@ class MappingReport:
         Unmapped codes with their attendances by A&E type and their share of the selected types' attendances.
     share_unmapped
         Share of the selected types' attendances that could not be mapped.
+    share_unmapped_by_type
+        The same by A&E type.
+    by_year
+        Share of A&E attendances and of emergency admissions unmapped, by calendar year.
     """
 
     codes: pd.DataFrame
     unmapped: pd.DataFrame
     share_unmapped: float
     share_unmapped_by_type: dict[str, float]
+    by_year: pd.DataFrame | None = None
 
 
 def provider_kind(codes: pd.Series) -> pd.Series:
@@ -150,21 +152,6 @@ def read_ae(path: Path = AE_FILE) -> pd.DataFrame:
     return raw
 
 
-def monthly_population(months: pd.PeriodIndex, column: str = "population") -> pd.DataFrame:
-    """ONS mid-year population (or an age band's, ``column``) interpolated to months (see the module's Population decision)."""
-    pop = pd.read_csv(POPULATION)
-    wide = pop.pivot(index="stp21_code", columns="year", values=column).sort_index()
-    years = wide.columns.to_numpy(dtype=float)
-    x_mid = years * 12 + 5.5  # 30 June as a fractional month index (June = month 5, 0-based, at its end)
-    x = np.asarray([p.year * 12 + p.month - 1 + 0.5 for p in months])  # month midpoints
-    vals = wide.to_numpy(dtype=float)
-    # linear interpolation, with linear extrapolation from the nearest two mid-years
-    idx = np.clip(np.searchsorted(x_mid, x) - 1, 0, len(x_mid) - 2)
-    w = (x - x_mid[idx]) / (x_mid[idx + 1] - x_mid[idx])
-    interp = vals[:, idx] * (1 - w) + vals[:, idx + 1] * w
-    return pd.DataFrame(interp, index=wide.index, columns=months).rename_axis(index="stp21_code", columns="period").stack().rename(column).reset_index()
-
-
 def footprint_covariates() -> pd.DataFrame:
     """Baseline covariates per footprint: IMD 2019 score, share aged 65+ in 2016, log population 2016, NHS region."""
     pop = pd.read_csv(POPULATION)
@@ -186,17 +173,33 @@ def footprint_covariates() -> pd.DataFrame:
     return cov.reset_index()
 
 
-def build_ae_panel(ae_types: list[str] | tuple[str, ...] = ("1",), outcomes: list[str] | None = None, path: Path = AE_FILE) -> tuple[Panel, MappingReport]:
-    """Build the footprint x month A&E panel.
+def build_ae_panel(
+    ae_types: list[str] | tuple[str, ...] = ("1",),
+    outcomes: list[str] | None = None,
+    *,
+    incomplete: str = "flag",
+    window: tuple[str, str] | None = None,
+    local_dir: Path | None = None,
+) -> tuple[Panel, MappingReport]:
+    """Build the footprint x month service-use panel, April 2016 to the last month available.
 
     Parameters
     ----------
     ae_types
-        A&E types to include: ``"1"`` (major EDs, the default), ``"2"``, ``"other"``.
+        A&E types counted in ``attendances``, ``breaches`` and ``admissions``: ``"1"`` (major EDs, the default),
+        ``"2"``, ``"other"``.
     outcomes
-        Outcomes to keep (default: all of attendances, breaches, admissions, pct_within_4h and the rates per 1,000).
-    path
-        The raw A&E file.
+        Outcomes to analyse (``data.outcomes``; default: attendances, admissions, emergency admissions and their
+        rates per 100,000). Every other count and rate is carried in the panel (``panel.csv``) unanalysed.
+    incomplete
+        ``data.incomplete``: ``flag`` lists provider completeness incidents and analyses the counts as published;
+        ``impute`` analyses ``<outcome>_imputed`` columns in which missing or partial provider months are imputed
+        (:mod:`evidence.data.completeness`).
+    window
+        (first, last) month of the analysis window; decides the 4-hour measure's providers
+        (:mod:`evidence.data.service_use`).
+    local_dir
+        Months added with ``evidence add-month`` (default ``data/local/nhs_monthly``).
 
     Returns
     -------
@@ -205,71 +208,93 @@ def build_ae_panel(ae_types: list[str] | tuple[str, ...] = ("1",), outcomes: lis
     Raises
     ------
     DataError
-        If any type-1 activity cannot be mapped, or the result is not 42 footprints x every month.
+        If any type-1 activity cannot be mapped, an outcome does not exist, or the result is not balanced.
     """
-    types = [str(t) for t in ae_types]
-    raw = read_ae(path)
-    mapping = map_providers(raw["org_code"])
-    raw = raw.merge(mapping[["org_code", "stp21_code", "route"]], on="org_code", how="left")
-    sel = raw[raw["type"].isin(types)]
-    total = sel.groupby("type")["attendances"].sum()
-    um = sel[sel["stp21_code"].isna()]
-    by_type = (um.groupby("type")["attendances"].sum().reindex(total.index, fill_value=0.0) / total).fillna(0.0)
-    unmapped = (
-        um.groupby(["org_code", "type"], as_index=False)[["attendances", "admissions"]].sum()
-        .merge(mapping[["org_code", "route", "provider_kind"]], on="org_code")
-        .assign(share_of_selected=lambda d: d["attendances"] / total.sum())
-        .sort_values("attendances", ascending=False, kind="stable")
-        .reset_index(drop=True)
-    )
-    report = MappingReport(mapping, unmapped, float(um["attendances"].sum() / total.sum()), {k: float(v) for k, v in by_type.items()})
-    if "1" in types and by_type.get("1", 0.0) > 0:
-        codes = ", ".join(unmapped.loc[unmapped["type"] == "1", "org_code"].head(5))
-        raise DataError(f"{display(TRUST_STP)}: type-1 providers {codes} map to no 2021 footprint; add their successor codes to {display(TRUST_SUCCESSORS)}.")
+    from .service_use import build_service_use, imputed_name, outcome_kinds
 
-    mapped = sel[sel["stp21_code"].notna()]
-    agg = mapped.groupby(["stp21_code", "period"], as_index=False)[["attendances", "breaches", "admissions"]].sum()
-    agg["pct_within_4h"] = 100 * (1 - agg["breaches"] / agg["attendances"])
-    months = pd.PeriodIndex(sorted(agg["period"].dt.to_period("M").unique()), freq="M")
-    pop = monthly_population(months)
-    pop["period"] = pop["period"].dt.to_timestamp()
-    agg = agg.merge(pop, on=["stp21_code", "period"], how="left")
-    agg["attendances_per_1000"] = 1000 * agg["attendances"] / agg["population"]
-    agg["admissions_per_1000"] = 1000 * agg["admissions"] / agg["population"]
+    kinds_all = outcome_kinds()
+    keep = list(outcomes) if outcomes is not None else list(DEFAULT_OUTCOMES)
+    unknown = [o for o in keep if o not in kinds_all]
+    if unknown:
+        raise DataError(f"built-in source nhs_ae: outcome '{unknown[0]}' (data.outcomes) does not exist; choose from {', '.join(kinds_all)}.")
+    su = build_service_use(ae_types, incomplete=incomplete, local_dir=local_dir, window=window)
+    types = [str(t) for t in ae_types]
+    agg = su.frame.copy()
+    agg["period"] = agg["period"].dt.to_timestamp()
     cov = footprint_covariates()
     names = pd.read_csv(TRUST_STP, dtype=str).drop_duplicates("stp21_code")[["stp21_code", "stp21_name"]]
     agg = agg.merge(cov, on="stp21_code", how="left").merge(names, on="stp21_code", how="left")
-
-    n_fp, n_m = agg["stp21_code"].nunique(), len(months)
-    if len(agg) != n_fp * n_m:
-        raise DataError(f"{display(path)}: the footprint x month panel is not balanced ({len(agg)} rows for {n_fp} footprints x {n_m} months); some footprint has a month with no {'/'.join(types)} activity.")
-    keep = list(outcomes) if outcomes is not None else list(OUTCOME_KINDS)
-    unknown = [o for o in keep if o not in OUTCOME_KINDS]
-    if unknown:
-        raise DataError(f"built-in source nhs_ae: outcome '{unknown[0]}' (data.outcomes) does not exist; choose from {', '.join(OUTCOME_KINDS)}.")
-    df, freq, notes = validate_panel(
+    n_fp, n_m = agg["stp21_code"].nunique(), agg["period"].nunique()
+    if len(agg) != n_fp * n_m or n_fp != 42:
+        raise DataError(f"built-in source nhs_ae: the footprint x month panel is not 42 footprints x every month ({len(agg)} rows for {n_fp} footprints x {n_m} months).")
+    analysed = [imputed_name(o) if incomplete == "impute" else o for o in keep]
+    kinds = {a: kinds_all[o] for a, o in zip(analysed, keep)}
+    notes: list[str] = []
+    gaps = agg.loc[agg[analysed].isna().any(axis=1)]
+    if len(gaps):
+        lost = gaps.drop_duplicates("stp21_code")
+        cols = sorted({c for c in analysed if gaps[c].isna().any()})
+        notes.append(
+            f"{len(lost)} footprint(s) left out because {', '.join(cols)} cannot be measured there: "
+            + "; ".join(f"{r.stp21_name} ({r.stp21_code})" for r in lost.itertuples())
+            + " — every type-1 provider of the footprint was in the 2019-2023 field test, which reported no 4-hour breaches (choose a window ending before 2019-05 or drop the 4-hour outcomes to keep it)."
+        )
+        agg = agg[~agg["stp21_code"].isin(lost["stp21_code"])]
+    extra = [c for c in agg.columns if c not in analysed and c not in ("stp21_code", "period", "stp21_name", "population", *COVARIATES)]
+    df, freq, vnotes = validate_panel(
         agg,
         name="nhs_ae",
         unit="stp21_code",
         time="period",
-        outcomes=keep,
-        outcome_kinds=OUTCOME_KINDS,
+        outcomes=analysed,
+        outcome_kinds=kinds,
         unit_name="stp21_name",
         population="population",
         covariates=list(COVARIATES),
-        extra=["region"],
+        extra=extra,
         frequency="month",
     )
-    files = {display(p): sha256(p) for p in (path, TRUST_STP, TRUST_SUCCESSORS, TRUST_REGION, POPULATION, DEPRIVATION)}
+    notes = vnotes + notes
+    files = dict(su.files)
+    files.update({display(p): sha256(p) for p in (TRUST_STP, TRUST_SUCCESSORS, TRUST_REGION, DEPRIVATION)})
+    mapping = su.mapping
+    report = MappingReport(
+        mapping[["org_code", "route", "chain", "stp21_code", "provider_kind", "series"]],
+        su.unmapped,
+        float(su.unmapped["attendances"].sum() / max(1.0, su.frame["attendances"].sum() + su.unmapped["attendances"].sum())),
+        su.share_unmapped_by_type,
+        su.unmapped_by_year,
+    )
     type_text = "type 1" if types == ["1"] else "types " + ", ".join(types)
-    routes = mapping[mapping["org_code"].isin(sel["org_code"].unique())]["route"].value_counts()
+    used = mapping[mapping["org_code"].isin(set(su.unmapped["org_code"]) | set(mapping.loc[mapping["stp21_code"].notna(), "org_code"]))]
+    routes = used["route"].value_counts()
     notes.append(
-        f"A&E {type_text}: {int(routes.sum())} provider codes, {int(routes.get('direct', 0))} mapped directly, "
+        f"A&E {type_text} and emergency admissions: {int(routes.sum())} provider codes, {int(routes.get('direct', 0))} mapped directly, "
         f"{int(routes.get('successor', 0))} through successor chains, {int(routes.get('unmapped', 0) + routes.get('ambiguous', 0))} unmapped; "
         f"{report.share_unmapped:.2%} of the selected attendances unmapped."
     )
-    panel = Panel(df, keep, {o: OUTCOME_KINDS[o] for o in keep}, freq, list(COVARIATES), source="nhs_ae", files=files, notes=notes,
-                  columns={"unit": "stp21_code", "time": "period", "unit_name": "stp21_name"}, extras={"mapping": report, "ae_types": types})
+    inc = su.incidents
+    listed = inc[inc["kind"] != "series break"]
+    if len(inc):
+        rule = "imputed from each provider's own seasonal pattern (data.incomplete: impute)" if incomplete == "impute" else "flagged and analysed as published (data.incomplete: flag)"
+        notes.append(f"Provider completeness: {len(listed)} provider-month incident(s) and {int((inc['kind'] == 'series break').sum())} series break(s) found; missing or partial months are {rule}; see the completeness table in 00_data.")
+    if su.local_months:
+        notes.append(f"Months added locally with evidence add-month (read after the shipped files): {', '.join(su.local_months)}.")
+    if incomplete == "impute":
+        notes.append("Outcomes are analysed with imputed provider months: " + ", ".join(f"{o} -> {a}" for o, a in zip(keep, analysed)) + " (the published counts stay in their own columns).")
+    if any(o.replace("_imputed", "").endswith(("_per_100k", "_per_1000")) for o in analysed):
+        from .population import extrapolation_summary
+
+        months = pd.PeriodIndex(pd.to_datetime(df["time"].astype(str).unique()), freq="M") if not isinstance(df["time"].iloc[0], pd.Period) else pd.PeriodIndex(df["time"].unique(), freq="M")
+        ex = extrapolation_summary(months)
+        if ex.get("months_extrapolated"):
+            notes.append(
+                f"Population after mid-2020 is extrapolated ({ex['months_extrapolated']} months): England's total and each footprint's share continue their 2016-2020 trends from mid-2020 "
+                f"(England {ex['england_mid2020'] / 1e6:.2f} million at mid-2020, {ex['england_last'] / 1e6:.2f} million by {ex['last_month']}, +{ex['growth_pct']:.1f}%; largest change of a footprint's share {ex['max_share_change_pct']:.1f}%); no census-rebased figures are spliced in."
+            )
+    panel = Panel(df, analysed, kinds, freq, list(COVARIATES), source="nhs_ae", files=files, notes=notes,
+                  columns={"unit": "stp21_code", "time": "period", "unit_name": "stp21_name"},
+                  extras={"mapping": report, "ae_types": types, "completeness": inc, "incomplete": incomplete, "count_descriptions": COUNT_DESCRIPTIONS})
     return panel, report
 
 
