@@ -1,4 +1,5 @@
-"""The built-in A&E panel: mapping through successor chains, totals, balance, unmapped activity."""
+"""The built-in A&E panel: mapping through successor chains, totals, balance, unmapped activity (2016-2019 part;
+tests/data/test_service_use.py covers the 2016-2026 panel)."""
 
 from __future__ import annotations
 
@@ -16,37 +17,40 @@ def raw():
 
 @pytest.fixture(scope="module")
 def type1():
-    return build_ae_panel(["1"])
+    return build_ae_panel(["1"], ["attendances", "breaches", "admissions", "pct_within_4h"], window=("2016-04", "2019-03"))
 
 
 @pytest.fixture(scope="module")
 def all_types():
-    return build_ae_panel(["1", "2", "other"])
+    return build_ae_panel(["1", "2", "other"], ["attendances"], window=("2016-04", "2019-03"))
 
 
-def test_type1_panel_is_42_footprints_by_36_months(type1):
+def test_type1_panel_is_42_footprints_by_119_months(type1):
     panel, report = type1
-    assert panel.n_units == 42 and panel.n_periods == 36
-    assert len(panel.data) == 42 * 36
-    assert panel.period_labels[0] == "2016-04" and panel.period_labels[-1] == "2019-03"
-    assert panel.data.groupby("unit").size().eq(36).all()
+    assert panel.n_units == 42 and panel.n_periods == 119
+    assert len(panel.data) == 42 * 119
+    assert panel.period_labels[0] == "2016-04" and panel.period_labels[-1] == "2026-02"
+    assert panel.data.groupby("unit").size().eq(119).all()
 
 
 def test_every_type1_row_is_mapped_and_totals_equal_raw_totals(type1, raw):
     panel, report = type1
     assert report.share_unmapped_by_type["1"] == 0.0
-    assert report.unmapped.empty
+    assert report.unmapped["attendances"].sum() == 0  # two type-1 codes with no attendances (DT301, NDA57)
     t1 = raw[raw["type"] == "1"]
-    for col in ("attendances", "breaches", "admissions"):
-        assert panel.data[col].sum() == pytest.approx(t1[col].sum(), rel=0, abs=1e-6)
+    early = panel.data[panel.data["t"] < 36]
+    for col in ("attendances", "breaches", "admissions"):  # a window before the field test: every provider's breaches
+        assert early[col].sum() == pytest.approx(t1[col].sum(), rel=0, abs=1e-6)
     # month by month as well
     by_month = t1.groupby("period")["attendances"].sum().to_numpy()
-    np.testing.assert_allclose(panel.data.groupby("t")["attendances"].sum().to_numpy(), by_month)
+    np.testing.assert_allclose(early.groupby("t")["attendances"].sum().to_numpy(), by_month)
 
 
 def test_four_hour_performance_is_recomputed_from_summed_counts(type1):
     d = type1[0].data
-    np.testing.assert_allclose(d["pct_within_4h"], 100 * (1 - d["breaches"] / d["attendances"]))
+    early = d[d["t"] < 36]
+    np.testing.assert_allclose(early["pct_within_4h"], 100 * (1 - early["breaches"] / early["attendances"]))
+    np.testing.assert_allclose(d["pct_within_4h"], 100 * (1 - d["breaches"] / d["attendances_4h_basis"]))
 
 
 def test_successor_chains_reach_2021_footprints():
@@ -63,11 +67,12 @@ def test_all_types_report_unmapped_codes_with_their_share(all_types, raw):
     panel, report = all_types
     assert 0.05 < report.share_unmapped < 0.15
     assert report.share_unmapped_by_type["1"] == 0.0
-    assert 0.2 < report.share_unmapped_by_type["other"] < 0.3
-    # reported shares add up to the unmapped share, and mapped + unmapped = raw total
+    assert 0.15 < report.share_unmapped_by_type["other"] < 0.3  # independent-sector and GP-run units, 2016-2026
+    # reported shares add up to the unmapped share, and mapped + unmapped = raw total (2016-2019 part against its file)
     assert report.unmapped["share_of_selected"].sum() == pytest.approx(report.share_unmapped)
-    total = raw["attendances"].sum()
-    assert panel.data["attendances"].sum() + report.unmapped["attendances"].sum() == pytest.approx(total)
+    early = panel.data[panel.data["t"] < 36]["attendances"].sum()
+    early_unmapped = raw[raw["org_code"].isin(report.unmapped["org_code"])]["attendances"].sum()
+    assert early + early_unmapped == pytest.approx(raw["attendances"].sum())
     assert set(report.unmapped["provider_kind"]) <= {"independent sector (N code)", "commissioner-hosted or other NHS service (Y code)", "GP practice", "other organisation", "NHS trust", "NHS trust site"}
 
 
