@@ -103,7 +103,7 @@ def test_annual_data_with_dates_inside_years_need_a_rule(tmp_path):
 def test_reference_rates_for_indirect_standardisation(tmp_path):
     f = tmp_path / "rates.csv"
     f.write_text("outcome,band,rate\nadmissions,pop_0_17,0.001\nadmissions,pop_18_64,0.002\nadmissions,pop_65_74,0.004\nadmissions,pop_75_plus,0.01\n")
-    panel, _ = prepare(load_params("params/default.yaml", [f"data.reference_rates={f}"]))
+    panel, _ = prepare(load_params("params/waves_1_2_2016_2019.yaml", [f"data.reference_rates={f}"]))
     assert "admissions_sir" in panel.outcomes
     row = panel.data.iloc[0]
     from evidence.data.ae import monthly_population
@@ -115,4 +115,4 @@ def test_reference_rates_for_indirect_standardisation(tmp_path):
     assert row["admissions_sir"] == pytest.approx(100 * row["admissions"] / expected)
     f.write_text("outcome,band,rate\nadmissions,pop_0_17,0.001\n")
     with pytest.raises(DataError, match="no rate for age band pop_18_64"):
-        prepare(load_params("params/default.yaml", [f"data.reference_rates={f}"]))
+        prepare(load_params("params/waves_1_2_2016_2019.yaml", [f"data.reference_rates={f}"]))

@@ -27,7 +27,7 @@ TOL = 1e-8
 
 @pytest.fixture(scope="module")
 def real_design():
-    return prepare(load_params("params/default.yaml"))[1]
+    return prepare(load_params("params/waves_1_2_2016_2019.yaml"))[1]
 
 
 @pytest.fixture(scope="module")

@@ -52,9 +52,9 @@ def test_estimates_follow_the_contract(default_run):
     assert {"01_did", "02_staggered", "04_its", "08_costs_satisfaction"} <= set(est["notebook"])
     assert {"att_gt", "simple", "group", "dynamic", "calendar"} <= set(est.loc[est["method"] == "cs", "estimand"])
     service_use = est[est["notebook"].isin(["01_did", "02_staggered"])]
-    assert set(service_use["outcome"]) == {"attendances", "admissions", "pct_within_4h", "attendances_log", "admissions_log"}
+    assert set(service_use["outcome"]) == {"emergency_admissions_per_100k", "attendances_per_100k", "emergency_admissions", "emergency_admissions_log"}
     twfe = est[(est["method"] == "twfe") & (est["notebook"] == "01_did")]
-    assert len(twfe) == 5 and (twfe["n_clusters"] == 42).all() and (twfe["n_obs"] == 42 * 36).all()
+    assert len(twfe) == 4 and (twfe["n_clusters"] == 42).all() and (twfe["n_obs"] == 42 * 47).all()
     assert np.isfinite(est["estimate"].to_numpy()).all()
     # every effect row reports a standard error (Goodman-Bacon components, pre-test statistics, synthetic-control
     # gaps and simulation summaries such as RMSE describe rather than estimate; randomisation inference and Holm rows
@@ -64,12 +64,22 @@ def test_estimates_follow_the_contract(default_run):
     assert est.loc[est["method"] == "bacon", "std_error"].isna().all()
 
 
-def test_panel_file_is_the_analysis_panel(default_run):
-    _, out, _, _ = default_run
+def test_panel_files_are_the_built_and_the_analysis_panel(default_run):
+    _, out, proc, _ = default_run
     panel = pd.read_csv(out / "panel.csv")
-    assert len(panel) == 42 * 36 and panel["unit"].nunique() == 42
+    assert len(panel) == 42 * 119 and panel["unit"].nunique() == 42  # built: April 2016 - February 2026
+    assert {"emergency_admissions", "attendances_incl_booked", "dta_over_12h", "registered_patients", "pct_within_4h"} <= set(panel.columns)
     raw = pd.read_csv(ROOT / "data/raw/nhs/ae_attendances_2016_2019.csv", dtype={"type": str})
-    assert panel["attendances"].sum() == pytest.approx(raw.loc[raw["type"] == "1", "attendances"].sum())
+    early = panel[panel["time"] <= "2019-03"]
+    assert early["attendances"].sum() == pytest.approx(raw.loc[raw["type"] == "1", "attendances"].sum())
+    used = pd.read_csv(out / "analysis_panel.csv")
+    assert len(used) == 42 * 47 and used["time"].min() == "2016-04" and used["time"].max() == "2020-02"
+    est = pd.read_csv(out / "estimates.csv")
+    twfe = est[(est["method"] == "twfe") & (est["notebook"] == "01_did")]
+    assert (twfe["n_obs"] == len(used)).all() and (twfe["n_units"] == used["unit"].nunique()).all()
+    assert "panel.csv (built): 42 units x 119 periods" in proc.stdout and "analysis_panel.csv (used by the estimators): 42 units x 47 periods" in proc.stdout
+    inc = pd.read_csv(out / "completeness.csv")
+    assert ((inc["series"] == "RHQ type 1") & (inc["period"] == "2016-04")).any()
 
 
 def test_manifest_and_html_carry_provenance(default_run):
@@ -96,7 +106,7 @@ def test_index_links_every_notebook_and_works_offline(default_run):
     assert "<script" not in page and "http://" not in page and "https://" not in page and "<link" not in page
     assert "Key results" in page and "Warnings" in page and "Provenance" in page
     est = pd.read_csv(out / "estimates.csv")
-    twfe = est[(est["method"] == "twfe") & (est["outcome"] == "admissions")].iloc[0]
+    twfe = est[(est["method"] == "twfe") & (est["outcome"] == "emergency_admissions")].iloc[0]
     assert f"{twfe['estimate']:.4g} [{twfe['ci_lower']:.4g}, {twfe['ci_upper']:.4g}]" in page  # numbers come from estimates.csv
 
 
@@ -133,7 +143,7 @@ def test_interrupted_run_publishes_nothing(default_run):
     # wait until notebooks are executing, then press Ctrl-C (SIGINT to the whole process group)
     deadline = time.time() + 60
     line = ""
-    while time.time() < deadline and "panel:" not in line:
+    while time.time() < deadline and "panel.csv (built)" not in line:
         line = proc.stdout.readline()
     time.sleep(2.0)
     os.killpg(proc.pid, signal.SIGINT)

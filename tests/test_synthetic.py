@@ -17,7 +17,7 @@ from evidence.synthetic import EffectSpec, calibrate, heterogeneous_dynamic, sim
 
 @pytest.fixture(scope="module")
 def real_design():
-    return prepare(load_params("params/default.yaml"))[1]
+    return prepare(load_params("params/waves_1_2_2016_2019.yaml"))[1]
 
 
 @pytest.fixture(scope="module")

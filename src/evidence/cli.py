@@ -1,4 +1,4 @@
-"""Command line: ``evidence run``, ``validate``, ``generate-records``, ``records-panel``, ``build-designations``, ``refresh-notebooks``.
+"""Command line: ``evidence run``, ``validate``, ``add-month``, ``generate-records``, ``records-panel``, ``build-designations``, ``refresh-notebooks``.
 
 User errors print one line (``error: ...``) and exit with status 2; an interrupted run exits with 130. Neither
 shows a traceback.

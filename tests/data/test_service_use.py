@@ -240,3 +240,25 @@ def test_field_test_table_agrees_with_the_breaches_not_reported_flag():
     pd.testing.assert_frame_equal(got, want, check_names=False)
     t1 = ae[(ae["type"] == "1") & ae["breaches_not_reported"]]
     assert (t1["breaches"] == 0).all()  # zeros that are missing values, hence out of the 4-hour measure
+
+
+def test_months_added_locally_are_read_after_the_shipped_files(tmp_path, su):
+    from evidence.data.monthly import add_month
+
+    folder = tmp_path / "local"
+    # a revised copy of a shipped month replaces it (here identical, so the panel is unchanged)
+    add_month(SAMPLES / "msitae_2025_04_provider.csv", folder, replace=True)
+    same = build_service_use(["1"], local_dir=folder)
+    assert same.local_months == ["2025-04"]
+    pd.testing.assert_frame_equal(same.frame, su.frame)
+    # the next month extends the series (a copy of April 2025 relabelled March 2026)
+    text = (SAMPLES / "msitae_2025_04_provider.csv").read_text(encoding="utf-8-sig").replace("MSitAE-APRIL-2025", "MSitAE-MARCH-2026")
+    nxt = tmp_path / "march.csv"
+    nxt.write_text(text, encoding="utf-8")
+    add_month(nxt, folder)
+    ext = build_service_use(["1"], local_dir=folder)
+    assert str(ext.frame["period"].max()) == "2026-03" and ext.frame["period"].nunique() == 120
+    assert _england(ext.frame, "attendances", "2026-03") == _england(su.frame, "attendances", "2025-04")
+    assert _england(ext.frame, "emergency_admissions", "2026-03") == _england(su.frame, "emergency_admissions", "2025-04")
+    assert ext.frame["population"].notna().all()
+    assert any(k.endswith("ae_2026-03.csv") for k in ext.files)

@@ -164,7 +164,7 @@ def test_numpy_engine_equals_panelols_on_real_and_simulated_designs():
     from evidence.params import load_params
     from evidence.pipeline import prepare
 
-    _, real = prepare(load_params("params/default.yaml"))
+    _, real = prepare(load_params("params/waves_1_2_2016_2019.yaml"))
     sim = design_of(simulate_panel(n_units=50, n_periods=20, cohorts={6: 15, 12: 10}, effect=lambda e, g: 1 + 0.1 * e, seed=4), cluster="region")
     for d, o in ((real, "admissions"), (sim, "y")):
         a, b = twfe(d, o, engine="linearmodels").tidy(), twfe(d, o, engine="numpy").tidy()

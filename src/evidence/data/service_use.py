@@ -4,7 +4,8 @@ One builder joins NHS England's monthly A&E return (attendances, 4-hour breaches
 A&E type; ``ae_attendances_2016_2019.csv`` then ``ae_attendances_2019_2026.csv``), the same collection's emergency
 admissions by route (``emergency_admissions_provider_2016_2026.csv.gz``) and any months an evaluator added with
 ``evidence add-month`` (read after the shipped files; a local month replaces the shipped month of the same period).
-Providers are mapped to footprints through successor chains (:func:`evidence.data.ae.map_providers`), provider
+Providers are mapped to footprints through successor chains, and trusts created after the 2022 lookup through their
+predecessors (:func:`evidence.data.monthly.map_codes`), provider
 completeness is judged (:mod:`evidence.data.completeness`) and rates use the residents of
 :mod:`evidence.data.population`.
 
@@ -212,14 +213,15 @@ def build_service_use(ae_types: list[str] | tuple[str, ...] = ("1",), incomplete
     -------
     ServiceUse
     """
-    from .ae import EXTRA_SUCCESSORS, TRUST_STP, TRUST_SUCCESSORS, map_providers
+    from .ae import EXTRA_SUCCESSORS, TRUST_STP, TRUST_SUCCESSORS
+    from .monthly import map_codes
     from .population import monthly_population, monthly_registered
 
     types = [str(t) for t in ae_types]
     ae, em, local, files = read_sources(local_dir)
     months = pd.period_range(min(ae["period"].min(), em["period"].min()), max(ae["period"].max(), em["period"].max()), freq="M")
     codes = pd.concat([ae["org_code"], em["org_code"]], ignore_index=True).astype(str)
-    mapping = map_providers(codes)
+    mapping = map_codes(codes)  # successor chains, then predecessors (trusts created after the 2022 lookup)
     active = pd.concat([ae.loc[ae["attendances"] > 0, ["org_code", "period"]], em.loc[em["adm_total_emergency"] > 0, ["org_code", "period"]]])
     last_active = active.groupby("org_code")["period"].max().astype(str)
     series = provider_series(mapping["org_code"], load_successions(TRUST_SUCCESSORS, EXTRA_SUCCESSORS), last_active, str(months[-1]))
