@@ -42,7 +42,7 @@ def header(ctx: Any) -> Any:
     lines = [f"**{p['title']}** — run `{p.run_name}`, parameters `{p.source}`" + (f" with overrides {', '.join('`' + o + '`' for o in p.overrides)}" if p.overrides else "") + "."]
     if p["description"]:
         lines.append(p["description"])
-    src = "NHS England A&E attendances and emergency admissions (monthly, by provider), mapped to 2021 ICS footprints" if ctx.panel.source == "nhs_ae" else f"user file `{ctx.panel.source}`"
+    src = "NHS England A&E attendances and emergency admissions (monthly, by provider), mapped to 2021 ICS footprints: activity at providers in the footprint (per resident of the footprint for rates)" if ctx.panel.source == "nhs_ae" else f"user file `{ctx.panel.source}`"
     lines.append(f"Data: {src}; {ctx.panel.n_units} units x {ctx.panel.n_periods} {ctx.panel.frequency} periods ({ctx.panel.period_labels[0]} to {ctx.panel.period_labels[-1]}).")
     if ctx.synthetic:
         lines.insert(0, "<div style='border:2px solid #DA291C;padding:6px;color:#DA291C'><b>SYNTHETIC DATA</b> — every number below comes from simulated data, not from the NHS.</div>")
