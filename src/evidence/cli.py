@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             params = load_params(args.params, args.overrides)
             panel, design = prepare(params)
-            preflight(params, panel)
+            preflight(params, panel, design)
             print(f"ok: panel.csv (built) {panel.n_units} units x {panel.n_periods} periods; analysis_panel.csv {design.panel.n_units} units x {design.panel.n_periods} periods ({design.window[0]} to {design.window[1]}); {design.describe()}")
         elif args.command == "generate-records":
             from .records import generate_records

@@ -25,6 +25,7 @@ a{color:#005EB8}
 """
 
 NOTEBOOK_TITLES = {
+    "00_primary": "Protocol and primary analysis: the pre-specified answer, secondary outcomes, negative controls, baseline balance",
     "00_data": "Data: panel, quality checks and the designation design",
     "01_did": "Difference-in-differences: 2x2, TWFE and the event study",
     "02_staggered": "Staggered adoption: Callaway-Sant'Anna, Sun-Abraham, imputation, Goodman-Bacon",
@@ -78,7 +79,7 @@ def build_index(run_dir: str | Path) -> Path:
     parts.append("<h2>Notebooks</h2><ul>")
     for nb, info in m["notebooks"].items():
         parts.append(f"<li><a href='{html.escape(info['html'])}'>{html.escape(nb)}</a> — {html.escape(NOTEBOOK_TITLES.get(nb, ''))} <span class='muted'>({info['seconds']:.0f} s; <a href='{html.escape(info['ipynb'])}'>notebook</a>)</span></li>")
-    parts.append("</ul><p class='muted'>Also in this folder: <a href='estimates.csv'>estimates.csv</a> (every estimate), <a href='panel.csv'>panel.csv</a> (the whole built panel), <a href='analysis_panel.csv'>analysis_panel.csv</a> (the panel the estimators used: window applied, units dropped), <a href='cohorts.csv'>cohorts.csv</a>, <a href='completeness.csv'>completeness.csv</a> (provider completeness incidents, built-in NHS data), <a href='params.yaml'>params.yaml</a>, <a href='manifest.json'>manifest.json</a>, <a href='run.log'>run.log</a>.</p>")
+    parts.append("</ul><p class='muted'>Also in this folder: <a href='estimates.csv'>estimates.csv</a> (every estimate), <a href='panel.csv'>panel.csv</a> (the whole built panel), <a href='analysis_panel.csv'>analysis_panel.csv</a> (the panel the estimators used: window applied, units dropped), <a href='cohorts.csv'>cohorts.csv</a>, <a href='completeness.csv'>completeness.csv</a> (provider completeness incidents, built-in NHS data), <a href='balance.csv'>balance.csv</a> (baseline balance, Table 1), <a href='params.yaml'>params.yaml</a>, <a href='manifest.json'>manifest.json</a>, <a href='run.log'>run.log</a>.</p>")
     warnings = [w for ws in m.get("warnings", {}).values() for w in ws]
     parts.append("<h2>Warnings</h2>")
     if warnings:

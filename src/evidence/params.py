@@ -23,7 +23,7 @@ import yaml
 from .errors import ParamsError
 from .paths import display, resolve
 
-NOTEBOOK_ORDER: tuple[str, ...] = ("00_data", "01_did", "02_staggered", "03_synthetic_control", "04_its", "05_robustness", "06_power", "07_evidence", "08_costs_satisfaction")
+NOTEBOOK_ORDER: tuple[str, ...] = ("00_primary", "00_data", "01_did", "02_staggered", "03_synthetic_control", "04_its", "05_robustness", "06_power", "07_evidence", "08_costs_satisfaction")
 """Notebooks of the workbook, in reading order; ``07_evidence`` summarises the others and runs last."""
 
 BUILTIN_SOURCES: tuple[str, ...] = ("nhs_ae",)
@@ -240,10 +240,34 @@ SCHEMA: dict[str, Field] = {
     "robustness.honest_grid_rm": Field("list[float]", [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0], "HonestDiD relative-magnitude bounds M-bar to report (non-negative)."),
     "robustness.honest_grid_sm": Field("list[float]", [], "HonestDiD smoothness bounds M (non-negative, outcome units per period squared); empty = a grid scaled to the estimates' standard error."),
     "robustness.honest_window": Field("list[int]", [-12, 12], "Event times used for HonestDiD [first_lead, last_lag] (monthly data: a year either side).", check=_check_event_window),
+    # --- protocol (00_primary) ------------------------------------------------------------------------------------
+    "protocol.primary.outcome": Field("str", None, "The pre-specified primary outcome (a column of data.outcomes); empty = derived: emergency_admissions_per_100k for the built-in nhs_ae source, the first of data.outcomes otherwise.", nullable=True),
+    "protocol.primary.estimator": Field("str", "cs", "Primary estimator: cs (Callaway-Sant'Anna overall ATT, the simple aggregation of post-treatment ATT(g,t)).", choices=("cs",)),
+    "protocol.primary.control_group": Field("str", None, "Comparison group of the primary analysis; empty = design.comparison.", choices=("not_yet_treated", "never_treated"), nullable=True),
+    "protocol.primary.base_period": Field("str", "universal", "Base period of the primary analysis: universal (every ATT(g,t) against the period before treatment) or varying.", choices=("universal", "varying")),
+    "protocol.primary.covariates": Field("list[str]", [], "Baseline covariates of the primary analysis (at most two; empty = unconditional, the default: with few treated areas propensity models separate)."),
+    "protocol.primary.anticipation": Field("int", 0, "Periods of anticipation in the primary analysis.", minimum=0),
+    "protocol.primary.inference": Field("list[str]", ["analytic", "randomization"], "Pre-specified inference for the primary estimate: analytic (cluster-robust influence-function standard errors) and/or randomization (re-assigning designation timing, keeping cohort sizes).", check=lambda v, k: _check_subset(v, k, ("analytic", "randomization"))),
+    "protocol.primary.permutations": Field("int", 999, "Randomisation-inference re-assignments for the primary estimate (all of them when fewer exist).", minimum=99),
+    "protocol.window": Field("list[str]", [], "The pre-specified analysis window [start, end]; a run whose design.start/design.end differ records a deviation. Empty = design.start/design.end."),
+    "protocol.waves": Field("list[int]", [], "The pre-specified treated waves (designation table); a run with other treatment.waves records a deviation. Empty = treatment.waves."),
+    "protocol.secondary.outcomes": Field("list[str]", [], "Secondary outcomes (columns of the data), analysed with the primary design and options; empty = none, or for the built-in nhs_ae source the protocol's defaults."),
+    "protocol.secondary.multiplicity": Field("str", "holm", "Multiplicity adjustment over the secondary family: holm or none.", choices=("holm", "none")),
+    "protocol.negative_controls": Field("list[str]", [], "Negative-control outcomes integration should not move (columns of the data), analysed like the secondary outcomes and reported as such."),
+    "protocol.fixed_on": Field("str", None, "Date the protocol was fixed (YYYY-MM-DD); empty = not fixed (the run says so).", nullable=True),
+    "protocol.fixed_commit": Field("str", None, "Git commit that fixed the protocol; the run checks the protocol is unchanged since (a test too).", nullable=True),
+    "protocol.seen_before": Field("str", None, "Plain statement of which results had been seen when the protocol was fixed.", nullable=True),
+    "protocol.deviations": Field("list[dict]", [], "Deviations from the fixed protocol: a list of {date, change, reason}.", check=lambda v, k: _check_deviations(v, k)),
     # --- report --------------------------------------------------------------------------------------------------
     "report.hide_code": Field("bool", True, "Hide code cells in the HTML reports."),
     "report.synthetic": Field("bool", False, "Mark every output of this run as made from synthetic data."),
 }
+
+
+def _check_deviations(value: Any, key: str) -> None:
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping) or set(item) - {"date", "change", "reason"} or not {"change", "reason"} <= set(item):
+            raise ParamsError(f"key '{key}[{i}]' must be a mapping with change and reason (and date), for example {{date: 2027-01-10, change: ..., reason: ...}}.")
 
 
 def _check_subset(value: Iterable[Any], key: str, allowed: tuple[str, ...]) -> None:

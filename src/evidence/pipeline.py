@@ -173,7 +173,19 @@ def prepare_source(params: Params, source: str, outcomes: list[str], start: obje
     return prepare(sub)
 
 
-def preflight(params: Params, panel: Panel) -> None:
+def prepare_outcomes(params: Params, outcomes: list[str]) -> tuple[Panel, Design]:
+    """Panel and design of the run's own data and treatment, analysing ``outcomes`` instead of ``data.outcomes``.
+
+    Used for outcomes that need their own panel (for example a 4-hour measure that leaves a footprint out).
+    """
+    from .params import load_params
+
+    values = params.values
+    override = {**values, "data": {**values["data"], "outcomes": list(outcomes)}}
+    return prepare(load_params(data=override))
+
+
+def preflight(params: Params, panel: Panel, design: Design | None = None) -> None:
     """Checks of the analysis options that would otherwise fail inside a notebook, run before any notebook starts.
 
     Raises a one-line :class:`~evidence.errors.EvidenceError` for: a unit-cost table that cannot value every activity,
@@ -192,3 +204,7 @@ def preflight(params: Params, panel: Panel) -> None:
     missing = [o for o in params["robustness.placebo_outcomes"] if o not in panel.outcomes]
     if missing:
         raise ParamsError(f"robustness.placebo_outcomes: '{missing[0]}' is not in the panel; add it to data.outcomes (it must be a column of the data).")
+    if design is not None and "00_primary" in params["notebooks"]:
+        from .protocol import check
+
+        check(params, panel, design)

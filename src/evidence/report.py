@@ -44,6 +44,16 @@ def header(ctx: Any) -> Any:
         lines.append(p["description"])
     src = "NHS England A&E attendances and emergency admissions (monthly, by provider), mapped to 2021 ICS footprints: activity at providers in the footprint (per resident of the footprint for rates)" if ctx.panel.source == "nhs_ae" else f"user file `{ctx.panel.source}`"
     lines.append(f"Data: {src}; {ctx.panel.n_units} units x {ctx.panel.n_periods} {ctx.panel.frequency} periods ({ctx.panel.period_labels[0]} to {ctx.panel.period_labels[-1]}).")
+    try:
+        from .protocol import resolve
+
+        proto = resolve(p)
+        dev = len(proto.run_deviations) + len(proto.deviations)
+        kind = {"written": "pre-specified", "nhs_ae default": "the default NHS protocol", "derived": "derived from the data"}[proto.source]
+        fixed = f"fixed {proto.fixed_on}" + (f" in commit {proto.fixed_commit[:10]}" if proto.fixed_commit else "") if proto.fixed_on else "not fixed"
+        lines.append(f"Protocol `{proto.digest[:12]}` ({kind}; {fixed}): primary outcome {_esc(proto.primary['outcome'])}; {dev} deviation(s) — see 00_primary.")
+    except Exception as exc:  # noqa: BLE001 - the header must render even if the protocol cannot be resolved
+        lines.append(f"Protocol: not resolved ({_esc(exc)}).")
     if ctx.synthetic:
         lines.insert(0, "<div style='border:2px solid #DA291C;padding:6px;color:#DA291C'><b>SYNTHETIC DATA</b> — every number below comes from simulated data, not from the NHS.</div>")
     return md("\n\n".join(lines))
@@ -670,3 +680,144 @@ def multiple_rows(table: pd.DataFrame) -> pd.DataFrame:
 def stack_tidy(results: list[Any]) -> pd.DataFrame:
     """All tidy rows of several results in one table."""
     return stack([r.tidy() for r in results]) if results else stack([])
+
+
+# --- protocol and primary analysis (00_primary) ---------------------------------------------------------------------
+
+
+def _esc(text: Any) -> str:
+    """Text from parameters or data made safe for Markdown/HTML (entities for markup characters)."""
+    import html
+
+    return html.escape(str(text), quote=True).replace("|", "&#124;").replace("*", "&#42;").replace("`", "&#96;")
+
+
+def protocol_block(proto: Any, params_path: Any = None) -> Any:
+    """The protocol as a Markdown block: its items, hash, fixed status, what had been seen, and deviations."""
+    from .protocol import fixed_status
+
+    lines = ["| item | pre-specified |", "|---|---|"]
+    lines += [f"| {k} | {_esc(v)} |" for k, v in proto.table()]
+    head = {"written": "Protocol (written in the parameters)", "nhs_ae default": "Protocol (the workbook's default for the built-in NHS data)", "derived": "Protocol (derived from the data: no protocol was written)"}[proto.source]
+    parts = [f"**{head}** — hash `{proto.digest[:12]}`. {_esc(fixed_status(proto, params_path))}", "\n".join(lines)]
+    if proto.seen_before:
+        parts.append(f"*Results seen when it was fixed:* {_esc(proto.seen_before)}")
+    if proto.deviations:
+        parts.append("**Deviations from the protocol (written):**\n\n" + "\n".join(f"- {_esc(d.get('date', ''))}: {_esc(d['change'])} — {_esc(d['reason'])}" for d in proto.deviations))
+    if proto.run_deviations:
+        parts.append("**This run departs from the protocol:**\n\n" + "\n".join(f"- {_esc(d)}" for d in proto.run_deviations))
+    elif proto.source != "derived":
+        parts.append("This run follows the protocol: no deviation.")
+    if proto.derived and proto.source != "derived":
+        parts.append(f"Taken from the run's parameters or the defaults rather than written in the protocol: {', '.join(proto.derived)}.")
+    return md("\n\n".join(parts))
+
+
+def _fmt_ci(est: float, lo: float, hi: float, digits: int = 3, unit: str = "") -> str:
+    return f"{fmt(est, digits)}{unit} (95% CI {fmt(lo, digits)}{unit} to {fmt(hi, digits)}{unit})"
+
+
+def _p(p: float) -> str:
+    if p is None or not np.isfinite(p):
+        return "-"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def primary_sentences(primary: Any, alpha: float = 0.05) -> Any:
+    """Plain sentences for the primary estimate, generated from its tidy rows (never hand-written)."""
+    t = primary.tidy()
+    row = lambda m, e: t[(t["method"] == m) & (t["estimand"] == e)]  # noqa: E731
+    a, ri = row("cs", "simple"), row("randomization", "simple")
+    base = row("baseline", "treated_pre_mean")
+    if a.empty:
+        return md("The primary analysis produced no estimate.")
+    a = a.iloc[0]
+    level = int(round(100 * (1 - alpha)))
+    out = [f"**Primary outcome: {_esc(primary.outcome)}.** Estimated effect of ICS designation: {_fmt_ci(a.estimate, a.ci_lower, a.ci_upper)} per period (analytic {level}% interval, p = {_p(a.p_value)})."]
+    py, pct = row("cs", "simple_per_year"), row("cs", "simple_pct")
+    if len(py):
+        r = py.iloc[0]
+        out.append(f"Per year: {_fmt_ci(r.estimate, r.ci_lower, r.ci_upper)}.")
+    if len(pct) and len(base):
+        r = pct.iloc[0]
+        out.append(f"As a share of the treated areas' pre-designation mean ({fmt(base.iloc[0].estimate, 4)} per period, treated as fixed): {_fmt_ci(r.estimate, r.ci_lower, r.ci_upper, 2, '%')}.")
+    if len(ri):
+        r = ri.iloc[0]
+        det = primary.details.get("randomization")
+        how = f"{det.details['permutations']:,} re-assignments of designation timing" if det is not None else "re-assigned designation timing"
+        out.append(f"Randomisation inference ({how}): p = {_p(r.p_value)}, interval {fmt(r.ci_lower)} to {fmt(r.ci_upper)}.")
+    detected = a.p_value < alpha and (ri.empty or ri.iloc[0].p_value < alpha)
+    if detected:
+        out.append(f"An effect is detected at the {level}% level by the pre-specified inference{'' if ri.empty else ' (both intervals exclude zero)'}; read it with the robustness checks and the certainty rating.")
+    else:
+        out.append(f"**No effect was detected**: {'the analytic interval includes zero' if a.p_value >= alpha else 'the randomisation interval includes zero'}. This is not evidence of no effect: effects inside the interval are compatible with the data.")
+    d = primary.details["design"]
+    out.append(f"Design: {d.n_treated} treated and {d.n_comparison} comparison units, {d.window[0]} to {d.window[1]}.")
+    return md(" ".join(out))
+
+
+def primary_table(primary: Any) -> pd.DataFrame:
+    """The primary estimate on each scale and with each pre-specified inference, formatted for reading."""
+    t = primary.tidy()
+    labels = {"simple": "per period", "simple_per_year": "per year", "simple_pct": "% of treated pre-designation mean"}
+    inf = {"cs": "analytic (cluster-robust)", "randomization": "randomisation inference"}
+    rows = []
+    for r in t[t["method"].isin(list(inf)) & t["estimand"].isin(list(labels))].itertuples():
+        unit = "%" if r.estimand == "simple_pct" else ""
+        rows.append({"scale": labels[r.estimand], "inference": inf[r.method], "estimate (95% CI)": _fmt_ci(r.estimate, r.ci_lower, r.ci_upper, 3, unit), "p-value": _p(r.p_value)})
+    out = pd.DataFrame(rows)
+    if len(out):
+        order = {v: i for i, v in enumerate(labels.values())}
+        out = out.sort_values("scale", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+    return out
+
+
+def family_table(family: pd.DataFrame, primary: Any | None = None) -> pd.DataFrame:
+    """Secondary outcomes and negative controls: estimate (95% CI), % of baseline, p-value and Holm-adjusted p."""
+    secondary = family.attrs.get("secondary", [])
+    negative = family.attrs.get("negative_controls", [])
+    rows = []
+    for o in list(dict.fromkeys(secondary + negative)):
+        s = family[(family["outcome"] == o) & (family["method"] == "cs") & (family["estimand"] == "simple")]
+        if s.empty:
+            continue
+        r = s.iloc[0]
+        pct = family[(family["outcome"] == o) & (family["method"] == "cs") & (family["estimand"] == "simple_pct")]
+        h = family[(family["outcome"] == o) & (family["method"] == "holm")]
+        rows.append({
+            "outcome": o,
+            "role": "negative control (should not move)" if o in negative else "secondary",
+            "estimate per period (95% CI)": _fmt_ci(r.estimate, r.ci_lower, r.ci_upper),
+            "% of treated pre-designation mean (95% CI)": _fmt_ci(pct.iloc[0].estimate, pct.iloc[0].ci_lower, pct.iloc[0].ci_upper, 2, "%") if len(pct) else "-",
+            "p-value": _p(r.p_value),
+            "Holm-adjusted p (secondary family)": _p(h.iloc[0].p_value) if len(h) else "-",
+            "units": int(r.n_units),
+        })
+    return pd.DataFrame(rows)
+
+
+def family_sentences(family: pd.DataFrame, alpha: float = 0.05) -> Any:
+    """Generated sentences on the secondary family and the negative controls."""
+    negative = family.attrs.get("negative_controls", [])
+    secondary = family.attrs.get("secondary", [])
+    simple = family[(family["method"] == "cs") & (family["estimand"] == "simple")].set_index("outcome")
+    holm_p = family[family["method"] == "holm"].set_index("outcome")["p_value"] if (family["method"] == "holm").any() else pd.Series(dtype=float)
+    out = []
+    sig = [o for o in secondary if o in holm_p.index and holm_p[o] < alpha]
+    if secondary:
+        out.append(f"Secondary outcomes ({len(secondary)}): " + (f"after Holm's adjustment, an effect is detected for {', '.join(f'`{o}`' for o in sig)}." if sig else "after Holm's adjustment over the family, no effect is detected for any of them (not evidence of no effect)."))
+    for o in negative:
+        if o in simple.index:
+            p = simple.loc[o, "p_value"]
+            out.append(f"Negative control `{o}`: p = {_p(p)} — " + ("it moves, which points to confounding or a shared shock: weigh the other results with that in mind." if p < alpha else "no movement detected, as expected if designation is not confounded with it."))
+    return md(" ".join(out) or "No secondary outcomes or negative controls in this protocol.")
+
+
+def balance_display(table: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 formatted: means with sensible digits, shares as %, SMD to two decimals, flags."""
+    out = table.copy()
+    for c in [c for c in out.columns if c in ("treated", "comparison") or c.startswith("cohort ")]:
+        out[c] = [f"{100 * v:.0f}%" if k == "share" and np.isfinite(v) else fmt(v, 3) for v, k in zip(out[c], out["kind"])]
+    out["smd"] = out["smd"].map(lambda v: f"{v:+.2f}" if np.isfinite(v) else "-")
+    out = out.drop(columns=["kind"]).rename(columns={"smd": "standardised difference", "flag": "imbalance"})
+    return out

@@ -121,6 +121,17 @@ class RunContext:
             rows.to_csv(f, mode="a", header=not f.exists(), index=False)
         return result
 
+    def write_csv(self, name: str, table: pd.DataFrame) -> Path | None:
+        """Write a table into the run's report folder (``evidence run``); returns its path, or None outside a run."""
+        if self.run_dir is None:
+            return None
+        path = Path(self.run_dir) / name
+        frame = table.copy()
+        if self.synthetic:
+            frame.insert(0, "synthetic", True)
+        frame.to_csv(path, index=False, lineterminator="\n")
+        return path
+
     def warn(self, text: str) -> None:
         """A warning for the run index (few treated clusters, failed pre-trend test ...)."""
         if text not in self.warnings:

@@ -38,6 +38,7 @@ Emergency admissions
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,6 +196,25 @@ def _series_matrix(df: pd.DataFrame, key: str, value: str, months: pd.PeriodInde
 
 
 def build_service_use(ae_types: list[str] | tuple[str, ...] = ("1",), incomplete: str = "flag", local_dir: Path | None = None, window: tuple[str, str] | None = None) -> ServiceUse:
+    """Build the footprint x month service-use frame (counts, rates, completeness); cached per process.
+
+    See :func:`_build_service_use` for the parameters. The cache key includes the sizes and modification times of
+    the input files and of the local months, so an added month is seen at once.
+    """
+    folder = LOCAL_MONTHS if local_dir is None else Path(local_dir)
+    stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in (AE_2016, AE_2019, EMERGENCY, FIELD_TEST) if p.exists())
+    local = tuple(sorted((q.name, q.stat().st_mtime_ns) for q in folder.glob("*.csv"))) if folder.is_dir() else ()
+    win = (str(window[0])[:7], str(window[1])[:7]) if window is not None else None
+    su = _cached_build(tuple(str(t) for t in ae_types), incomplete, str(folder), win, stamp, local)
+    return ServiceUse(su.frame.copy(), su.incidents.copy(), su.mapping.copy(), su.unmapped.copy(), su.unmapped_by_year.copy(), dict(su.share_unmapped_by_type), dict(su.files), list(su.local_months))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_build(types: tuple[str, ...], incomplete: str, folder: str, window: tuple[str, str] | None, stamp: tuple, local: tuple) -> ServiceUse:
+    return _build_service_use(types, incomplete, Path(folder), window)
+
+
+def _build_service_use(ae_types: list[str] | tuple[str, ...] = ("1",), incomplete: str = "flag", local_dir: Path | None = None, window: tuple[str, str] | None = None) -> ServiceUse:
     """Build the footprint x month service-use frame (counts, rates, completeness).
 
     Parameters

@@ -35,7 +35,7 @@ from ..inference import demean_two_way
 from ..results import EstimateResult
 from .wild import _invert_side
 
-ESTIMATORS: tuple[str, ...] = ("twfe", "did_2x2")
+ESTIMATORS: tuple[str, ...] = ("twfe", "did_2x2", "cs")
 STATISTICS: tuple[str, ...] = ("coef", "t")
 MAX_EXACT = 1_000_000
 _CHUNK_CELLS = 3_000_000
@@ -126,6 +126,32 @@ def _did2x2_stats(g: np.ndarray, deltas: np.ndarray, cohort_values: np.ndarray) 
     return num / tot[:, None]
 
 
+def _cs_simple_stats(g: np.ndarray, arrs: np.ndarray, cells: list[tuple[int, int]], weights: np.ndarray, control_group: str, anticipation: int) -> np.ndarray:
+    """Callaway-Sant'Anna overall (``simple``) ATT without covariates (P x m) for assignments ``g`` (P x N).
+
+    ``arrs`` is (m x N x T). Each post-treatment cell (g, t) compares the change from the base period
+    g - 1 - anticipation to t of the cohort's units with that of the comparison units (never treated within the window,
+    or, for ``not_yet_treated``, also units first treated after t + anticipation); cells are weighted by cohort size,
+    as R ``did``'s ``aggte(type = "simple")``. Vectorised over assignments; a loop over the (few) cells.
+    """
+    P = g.shape[0]
+    m = arrs.shape[0]
+    num = np.zeros((P, m))
+    den = 0.0
+    never = ~np.isfinite(g)
+    for (gc, t), w in zip(cells, weights):
+        base = gc - 1 - anticipation
+        delta = arrs[:, :, t] - arrs[:, :, base]  # m x N
+        treated = (g == gc).astype(float)
+        ctrl = never if control_group == "never_treated" else never | ((g > t + anticipation) & (g != gc))
+        ctrl = ctrl.astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            att = treated @ delta.T / treated.sum(axis=1, keepdims=True) - ctrl @ delta.T / ctrl.sum(axis=1, keepdims=True)
+        num += w * att
+        den += w
+    return num / den
+
+
 # ------------------------------------------------------------------------------------------------ results
 class RandomizationResult(EstimateResult):
     """Randomisation inference for one coefficient; ``details`` holds the permutation distribution."""
@@ -189,6 +215,8 @@ def randomization_inference(
     statistic: str = "coef",
     level: str = "auto",
     alpha: float = 0.05,
+    cs_control: str = "not_yet_treated",
+    anticipation: int = 0,
 ) -> RandomizationResult:
     """Randomisation inference: re-assign the treatment timing, keeping cohort sizes, and recompute the estimate.
 
@@ -207,7 +235,8 @@ def randomization_inference(
     log
         Analyse log(outcome).
     estimator
-        ``twfe`` or ``did_2x2`` (overall row).
+        ``twfe``, ``did_2x2`` (overall row) or ``cs`` (Callaway-Sant'Anna overall ``simple`` ATT without covariates;
+        the same for the varying and universal base periods, which differ only before treatment).
     permutations
         Random assignments to draw, or the budget under which all assignments are enumerated.
     seed
@@ -222,6 +251,8 @@ def randomization_inference(
         ``auto`` (units when every cluster is one unit, clusters otherwise), ``unit`` or ``cluster``.
     alpha
         1 - confidence level of the interval.
+    cs_control, anticipation
+        Comparison group (``not_yet_treated`` or ``never_treated``) and anticipation periods of the ``cs`` estimator.
 
     Returns
     -------
@@ -246,6 +277,8 @@ def randomization_inference(
     values, labels = np.unique(first, return_inverse=True)  # finite cohort dates first, inf (untreated) last
     if values.size < 2:
         raise EstimationError(f"every {lev} has the same treatment timing, so re-assigning it changes nothing; randomisation inference needs treated and untreated {lev}s.")
+    if estimator == "cs" and cs_control == "never_treated" and np.isfinite(values).all():
+        raise EstimationError("Callaway-Sant'Anna with never-treated comparisons needs units untreated throughout the window, and there are none; use the not_yet_treated comparison (design.comparison).")
     if estimator == "did_2x2" and np.isfinite(values).all():
         raise EstimationError("the 2x2 difference-in-differences needs units untreated throughout the window, and there are none; use estimator='twfe'.")
     counts = np.bincount(labels, minlength=values.size)
@@ -271,6 +304,23 @@ def randomization_inference(
 
         def stats_of(gu: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
             return _twfe_stats(gu, ys, codes, T)
+
+    elif estimator == "cs":
+        cvals = values[np.isfinite(values)].astype(int)
+        sizes = {int(c): int(n) for c, n in zip(values, np.bincount(labels, minlength=values.size)) if np.isfinite(c)}
+        if lev == "cluster":  # cohort sizes in units, as the estimator weights them
+            sizes = {int(c): int((design.g == c).sum()) for c in cvals}
+        last = T - 1
+        if cs_control == "not_yet_treated" and np.isfinite(values).all():
+            last = int(cvals.max()) - 1 - anticipation  # no never-treated units: periods from the last cohort's start are dropped
+        cells = [(int(c), t) for c in cvals for t in range(int(c), last + 1) if int(c) - 1 - anticipation >= 0]
+        if not cells:
+            raise EstimationError("no post-treatment cell has a pre-period and comparison units; randomisation inference for Callaway-Sant'Anna cannot run on this design.")
+        w = np.array([sizes[c] for c, _ in cells], dtype=float)
+        arrs = np.stack([y, D_obs])
+
+        def stats_of(gu: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+            return _cs_simple_stats(gu, arrs, cells, w, cs_control, anticipation), None
 
     else:
         cvals = values[np.isfinite(values)].astype(int)
