@@ -39,8 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import ParamsError
 
 NHS_PRIMARY = "emergency_admissions_per_100k"
@@ -243,7 +241,7 @@ def _available_outcomes(params: Any, panel: Any) -> set[str]:
 
 def file_digest_at(commit: str, path: Path) -> str | None:
     """The protocol digest of the parameters file ``path`` as committed in ``commit`` (None when git cannot tell)."""
-    from .params import load_params
+    from .params import _safe_load, load_params
     from .paths import ROOT
 
     try:
@@ -253,7 +251,7 @@ def file_digest_at(commit: str, path: Path) -> str | None:
         return None
     if text.returncode != 0:
         return None
-    raw = yaml.safe_load(text.stdout)
+    raw = _safe_load(text.stdout)
     try:
         old = load_params(data=raw)
     except Exception:  # noqa: BLE001 - an old file the current schema cannot read: not comparable
