@@ -34,6 +34,7 @@ def test_shipped_protocol_is_written_fixed_and_followed(default):
     assert proto.window == ("2016-04", "2020-02") and proto.waves == [1, 2, 3]
     assert "pct_within_4h" in proto.secondary and proto.negative_controls == ["attendances_type2_per_100k"]
     assert proto.fixed_on and "2016-2019 analyses" in proto.seen_before
+    assert [d["hash"] for d in proto.deviations] and "gp_payments:payments_per_registered_patient_real" in proto.secondary
 
 
 def test_protocol_unchanged_since_the_commit_that_fixed_it(default):
@@ -46,8 +47,12 @@ def test_protocol_unchanged_since_the_commit_that_fixed_it(default):
         pytest.skip("the commit that fixed the protocol is not in this clone's history")
     then = file_digest_at(proto.fixed_commit, ROOT / "params/default.yaml")
     assert then is not None
-    assert then == proto.digest or proto.deviations, "the protocol changed since it was fixed: log the change in protocol.deviations"
-    assert "unchanged since" in fixed_status(proto, ROOT / "params/default.yaml") or proto.deviations
+    if then != proto.digest:  # changed since it was fixed: the last deviation must name the current hash
+        assert proto.deviations, "the protocol changed since it was fixed: log the change in protocol.deviations"
+        assert str(proto.deviations[-1].get("hash", "")) == proto.digest[:12], f"log the latest protocol change in protocol.deviations with hash: {proto.digest[:12]}"
+        assert "CHANGED since" in fixed_status(proto, ROOT / "params/default.yaml")
+    else:
+        assert "unchanged since" in fixed_status(proto, ROOT / "params/default.yaml")
 
 
 def test_a_run_on_other_parameters_lists_its_deviations():

@@ -257,7 +257,7 @@ SCHEMA: dict[str, Field] = {
     "protocol.fixed_on": Field("str", None, "Date the protocol was fixed (YYYY-MM-DD); empty = not fixed (the run says so).", nullable=True),
     "protocol.fixed_commit": Field("str", None, "Git commit that fixed the protocol; the run checks the protocol is unchanged since (a test too).", nullable=True),
     "protocol.seen_before": Field("str", None, "Plain statement of which results had been seen when the protocol was fixed.", nullable=True),
-    "protocol.deviations": Field("list[dict]", [], "Deviations from the fixed protocol: a list of {date, change, reason}.", check=lambda v, k: _check_deviations(v, k)),
+    "protocol.deviations": Field("list[dict]", [], "Deviations from the fixed protocol: a list of {date, change, reason, hash} (hash: the first 12 characters of the protocol's hash after the change, as 00_primary prints it; a test checks the last one is current).", check=lambda v, k: _check_deviations(v, k)),
     # --- report --------------------------------------------------------------------------------------------------
     "report.hide_code": Field("bool", True, "Hide code cells in the HTML reports."),
     "report.synthetic": Field("bool", False, "Mark every output of this run as made from synthetic data."),
@@ -266,8 +266,8 @@ SCHEMA: dict[str, Field] = {
 
 def _check_deviations(value: Any, key: str) -> None:
     for i, item in enumerate(value):
-        if not isinstance(item, Mapping) or set(item) - {"date", "change", "reason"} or not {"change", "reason"} <= set(item):
-            raise ParamsError(f"key '{key}[{i}]' must be a mapping with change and reason (and date), for example {{date: 2027-01-10, change: ..., reason: ...}}.")
+        if not isinstance(item, Mapping) or set(item) - {"date", "change", "reason", "hash"} or not {"change", "reason"} <= set(item):
+            raise ParamsError(f"key '{key}[{i}]' must be a mapping with change and reason (and date, and hash: the protocol's hash after the change), for example {{date: 2027-01-10, change: ..., reason: ..., hash: 1a2b3c4d5e6f}}.")
 
 
 def _check_subset(value: Iterable[Any], key: str, allowed: tuple[str, ...]) -> None:

@@ -15,7 +15,8 @@ Randomisation inference beside the analytic interval
     estimate, computed for the same Callaway-Sant'Anna estimator; its interval inverts sharp nulls of a constant
     additive effect. Consequences: two intervals, both pre-specified; a reader sees whether they agree.
 Secondary outcomes on their own panels
-    Context: some outcomes cannot be measured in every footprint (the 4-hour measure leaves Frimley out when the
+    Context: GP payments (financial years) and the GP Patient Survey (annual survey years, ICB x deprivation cells)
+    are other panels; and some outcomes cannot be measured in every footprint (the 4-hour measure leaves Frimley out when the
     window overlaps the field test). Decision: each secondary or negative-control outcome is analysed on the panel
     that outcome allows, with the primary's estimator and options; Holm's adjustment runs over the secondary family
     (negative controls are not in it). Consequences: the primary keeps every footprint; a secondary outcome that
@@ -142,7 +143,16 @@ def family_analysis(ctx: Any, proto: Protocol) -> pd.DataFrame:
 
     frames = []
     for outcome in [o for o in proto.secondary + proto.negative_controls if o != proto.primary["outcome"]]:
-        tidy, _ = analyse(ctx, proto, outcome, randomization=False)
+        if ":" in outcome:  # another built-in source (GP payments, GP Patient Survey): its own panel and window
+            from .pipeline import prepare_source
+
+            source, column = outcome.split(":", 1)
+            prefix = "costs" if source == "gp_payments" else "satisfaction"
+            _, d = prepare_source(ctx.params, source, [column], ctx.params[f"{prefix}.start"], ctx.params[f"{prefix}.end"])
+            tidy, _ = analyse(ctx, proto, column, design=d, randomization=False)
+            tidy["outcome"] = outcome
+        else:
+            tidy, _ = analyse(ctx, proto, outcome, randomization=False)
         frames.append(tidy)
     out = tidy_frame(pd.concat(frames, ignore_index=True)) if frames else tidy_frame([])
     sec = out[(out["method"] == "cs") & (out["estimand"] == "simple") & out["outcome"].isin(proto.secondary)]

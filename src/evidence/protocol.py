@@ -42,7 +42,10 @@ from typing import Any
 from .errors import ParamsError
 
 NHS_PRIMARY = "emergency_admissions_per_100k"
-NHS_SECONDARY: tuple[str, ...] = ("attendances_per_100k", "emergency_admissions_via_ae_per_100k", "emergency_admissions_other_per_100k", "pct_within_4h")
+NHS_SECONDARY: tuple[str, ...] = ("attendances_per_100k", "emergency_admissions_via_ae_per_100k", "emergency_admissions_other_per_100k", "pct_within_4h", "gp_payments:payments_per_registered_patient_real", "gpps:overall_pct")
+OTHER_SOURCES: tuple[str, ...] = ("gp_payments", "gpps")
+"""Built-in sources whose outcomes a protocol may name as ``source:outcome`` (analysed on their own panel and window:
+``costs.start``/``costs.end``, ``satisfaction.start``/``satisfaction.end``) when the run's data are ``nhs_ae``."""
 NHS_NEGATIVE_CONTROLS: tuple[str, ...] = ("attendances_type2_per_100k",)
 HASHED: tuple[str, ...] = ("primary", "window", "waves", "secondary", "negative_controls", "fixed_on", "seen_before")
 """Protocol sections covered by its hash (not the commit or the deviations log, which document it)."""
@@ -233,9 +236,11 @@ def check(params: Any, panel: Any, design: Any) -> Protocol:
 
 def _available_outcomes(params: Any, panel: Any) -> set[str]:
     if params["data.source"] == "nhs_ae":
+        from .data.costs import GP_OUTCOMES
+        from .data.satisfaction import INDICATORS
         from .data.service_use import outcome_kinds
 
-        return set(outcome_kinds())
+        return set(outcome_kinds()) | {f"gp_payments:{o}" for o in GP_OUTCOMES} | {f"gpps:{o}" for o in INDICATORS}
     return set(panel.outcomes)
 
 

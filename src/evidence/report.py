@@ -476,7 +476,7 @@ def evidence_verdict(tri: pd.DataFrame, rating: pd.DataFrame) -> Any:
     lines = []
     for row in tri.to_dict("records"):
         o = row["outcome"]
-        lines.append(f"- **{o}**: {row['methods']} method(s); {row['verdict']} (median estimate {fmt(row['median estimate'])}); certainty **{r.loc[o, 'certainty']}** — {r.loc[o, 'reasons']}.")
+        lines.append(f"- **{o}**: {row['methods']} design famil{'y' if row['methods'] == 1 else 'ies'} ({row['families']}); {row['verdict']} (median estimate {fmt(row['median estimate'])}); certainty **{r.loc[o, 'certainty']}** — {r.loc[o, 'reasons']}.")
     return md("\n".join(lines))
 
 

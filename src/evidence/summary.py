@@ -7,6 +7,12 @@ Which number represents a method
     ``simple`` for Callaway-Sant'Anna, Sun-Abraham and imputation, ``rate_ratio_post`` (log scale) for ITS — the rows
     with group ``all`` or ``pooled``. Consequences: cohort, event-time and per-unit rows stay in estimates.csv for the
     detailed notebooks; the summary compares like with like.
+Triangulation by design family, not by estimator
+    Context: Callaway-Sant'Anna, Sun-Abraham, imputation and TWFE share one identifying assumption (parallel trends);
+    counting them as separate votes overstates agreement. Decision: one estimate per design family
+    (:data:`FAMILIES`: the protocol's primary analysis for difference-in-differences, SDID for synthetic control,
+    the controlled ITS) and agreement judged across families. Consequences: an outcome seen by one family only is
+    not triangulated, and says so.
 Certainty rules
     Context: reviewers need a rating they can audit, not a judgement. Decision: explicit rules (see
     :data:`CERTAINTY_RULES`): start at *moderate* (a non-randomised comparison with a credible design) and go down
@@ -42,7 +48,7 @@ LEVELS = ("very low", "low", "moderate", "high")
 CERTAINTY_RULES = [
     ("start", "moderate: a non-randomised comparison of designated and not-yet-designated areas with a credible design"),
     ("pre_trends", "down one level if a pre-trend test rejects parallel trends (TWFE event-study leads, or Callaway-Sant'Anna uniform bands excluding zero before treatment)"),
-    ("disagreement", "down one level if the methods disagree: some intervals exclude zero and others do not, or intervals exclude zero on opposite sides (estimates that all include zero agree on a null result)"),
+    ("disagreement", "down one level if the design families (difference-in-differences, synthetic control, interrupted time series; one estimate each) disagree: some intervals exclude zero and others do not, or intervals exclude zero on opposite sides (estimates that all include zero agree on a null result)"),
     ("few_clusters", "down one level if fewer than 20 clusters are treated and no small-cluster inference (wild cluster bootstrap, randomisation inference) supports the result"),
     ("data", "down one level for data caveats that dilute or mis-locate effects (partial designations counted as treated; activity counted by provider rather than residence)"),
     ("sensitivity", "down one level if an effect is found but HonestDiD (relative magnitudes, TWFE event study) loses it under post-period violations no larger than the largest pre-period one (breakdown M-bar < 1)"),
@@ -106,28 +112,59 @@ def overall(estimates: pd.DataFrame) -> pd.DataFrame:
     return df.drop_duplicates(["outcome", "method"]).reset_index(drop=True)
 
 
-def triangulation(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Do the methods agree? Per outcome: signs, how many intervals exclude zero, and a verdict.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "difference-in-differences": ("cs", "imputation", "sun_abraham", "twfe", "did_2x2"),
+    "synthetic control": ("sdid", "synthetic_control", "did_sdid_form"),
+    "interrupted time series": ("its_controlled", "its"),
+}
+"""Design families and, in order of preference, the estimator that represents each (estimators of one family share
+their identifying assumption, so they are not independent votes)."""
 
-    Methods *agree* when either no interval excludes zero (a shared null result — sign differences among
-    estimates indistinguishable from zero are noise), or every interval excludes zero on the same side. They
-    *disagree* when some intervals exclude zero and others do not, or when intervals exclude zero on opposite sides.
-    """
+
+def family_representatives(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per outcome and design family: the preferred estimator of the family (the protocol's primary analysis,
+    from ``00_primary``, first for difference-in-differences)."""
     rows = []
-    for outcome, d in table.groupby("outcome", sort=False):
+    t = table.copy()
+    t["_primary"] = t.get("notebook", pd.Series("", index=t.index)).astype(str).eq("00_primary")
+    for outcome, d in t.groupby("outcome", sort=False):
+        for fam, methods in FAMILIES.items():
+            cand = d[d["method"].isin(methods)].copy()
+            if cand.empty:
+                continue
+            cand["_rank"] = cand["method"].map({m: i for i, m in enumerate(methods)}) - 100 * cand["_primary"]
+            rows.append(cand.sort_values("_rank", kind="stable").iloc[0].drop(["_rank", "_primary"]).to_dict() | {"family": fam})
+    return pd.DataFrame(rows)
+
+
+def triangulation(table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Do the design families agree? Per outcome: one estimate per family (DiD, synthetic control, ITS), never a count
+    of estimators.
+
+    Families *agree* when no family's interval excludes zero (a shared null result: "no family detects an effect",
+    not "no effect"), or every family's interval excludes zero on the same side. They *disagree* when some exclude
+    zero and others do not, or exclude it on opposite sides. An outcome with one family cannot be triangulated.
+    """
+    reps = family_representatives(table)
+    rows = []
+    for outcome, d in reps.groupby("outcome", sort=False) if len(reps) else []:
         sig = (d["p_value"] < alpha).to_numpy()
         signs = np.sign(d["estimate"].to_numpy())
-        if not sig.any():
-            verdict, agree = "agree: no method finds an effect", True
+        fams = list(d["family"])
+        if len(d) < 2:
+            verdict, agree = f"one design family only ({fams[0]}): not triangulated; " + ("it detects an effect" if sig.any() else "it detects no effect"), not sig.any()
+        elif not sig.any():
+            verdict, agree = "agree: no design family detects an effect", True
         elif sig.all() and np.unique(signs).size == 1:
-            verdict, agree = "agree: every method finds an effect in the same direction", True
+            verdict, agree = "agree: every design family detects an effect in the same direction", True
         elif np.unique(signs[sig]).size > 1:
-            verdict, agree = "disagree: significant effects in opposite directions", False
+            verdict, agree = "disagree: design families detect effects in opposite directions", False
         else:
-            verdict, agree = "disagree: some methods find an effect, others do not", False
+            verdict, agree = "disagree: " + ", ".join(f for f, s_ in zip(fams, sig) if s_) + " detect(s) an effect, " + ", ".join(f for f, s_ in zip(fams, sig) if not s_) + " not", False
         rows.append({
             "outcome": outcome,
             "methods": len(d),
+            "families": "; ".join(f"{f} ({m})" for f, m in zip(fams, d["method"])),
             "negative": int((signs < 0).sum()),
             "positive": int((signs > 0).sum()),
             "intervals excluding zero": int(sig.sum()),

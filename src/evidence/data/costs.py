@@ -48,9 +48,41 @@ ACTIVITIES: tuple[str, ...] = ("ae_attendance", "emergency_admission")
 GP_OUTCOMES: dict[str, str] = {
     "payments_per_registered_patient": "continuous",
     "payments_per_weighted_patient": "continuous",
+    "payments_per_registered_patient_real": "continuous",
+    "payments_per_weighted_patient_real": "continuous",
     "total_payments": "continuous",
     "registered_patients": "count",
 }
+COST_INDEX = RAW / "costs" / "nhs_cost_inflation_indices_uchsc_2015_16_2023_24.csv"
+PRICE_BASE = "2023/24"
+
+
+def nhs_cost_index(edition: str = "UCHSC 2024", series: str = "nhscii_pay_and_prices") -> pd.DataFrame:
+    """The NHS Cost Inflation Index (pay and prices) by financial year, 2023/24 = 100, from the shipped UCHSC table.
+
+    Context: NHS payments and costs are in cash terms of their year. Decision: restate them in 2023/24 prices with the
+    NHSCII pay and prices series of the 2024 edition of *Unit Costs of Health and Social Care* (chained from its
+    printed annual changes; 2023/24 provisional); 2014/15, which the manual does not print, is derived from its first
+    printed change (79.218 / 1.004 = 78.90) and flagged. Consequences: real-terms series back to 2014/15; a user's
+    ``costs.deflator`` replaces this index where given.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``fin_year``, ``index`` (2023/24 = 100), ``derived`` (True for 2014/15), ``provisional``.
+    """
+    t = pd.read_csv(COST_INDEX)
+    t = t[(t["edition"] == edition) & (t["series"] == series)][["fin_year", "index_last_year_100", "pct_change_on_previous_year", "provisional"]]
+    if t.empty:
+        raise DataError(f"{display(COST_INDEX)}: no rows for edition {edition!r} and series {series!r}; restore the original file.")
+    t = t.sort_values("fin_year").reset_index(drop=True)
+    first = t.iloc[0]
+    y0 = int(str(first["fin_year"])[:4]) - 1
+    prev = pd.DataFrame([{"fin_year": f"{y0}/{(y0 + 1) % 100:02d}", "index_last_year_100": first["index_last_year_100"] / (1 + first["pct_change_on_previous_year"] / 100), "provisional": False}])
+    out = pd.concat([prev, t], ignore_index=True).rename(columns={"index_last_year_100": "index"})
+    out["derived"] = out.index == 0
+    out["provisional"] = out["provisional"].astype(str).str.upper().eq("TRUE")
+    return out[["fin_year", "index", "derived", "provisional"]]
 
 
 def _fy_start(label: pd.Series) -> pd.Series:
@@ -65,10 +97,14 @@ def build_gp_payments_panel(outcomes: list[str] | None = None) -> Panel:
     unknown = [o for o in keep if o not in GP_OUTCOMES]
     if unknown:
         raise DataError(f"built-in source gp_payments: outcome '{unknown[0]}' (data.outcomes) does not exist; choose from {', '.join(GP_OUTCOMES)}.")
+    idx = nhs_cost_index().set_index("fin_year")["index"]
+    factor = 100 / raw["fin_year"].map(idx)
+    raw["payments_per_registered_patient_real"] = raw["payments_per_registered_patient"] * factor
+    raw["payments_per_weighted_patient_real"] = raw["payments_per_weighted_patient"] * factor
     raw["period"] = _fy_start(raw["fin_year"])
     df, freq, notes = validate_panel(raw, name="gp_payments", unit="stp21_code", time="period", outcomes=keep, outcome_kinds=GP_OUTCOMES, unit_name="stp21_name", population="registered_patients", frequency="fy")
-    notes.append("NHS Payments to General Practice in cash terms, summed over each footprint's practices (2021 footprints); per-patient figures are footprint totals over registered (or weighted) patients.")
-    return Panel(df, keep, {o: GP_OUTCOMES[o] for o in keep}, freq, [], source="gp_payments", files={display(GP_FOOTPRINT): sha256(GP_FOOTPRINT)}, notes=notes, columns={"unit": "stp21_code", "time": "fin_year"})
+    notes.append("NHS Payments to General Practice in cash terms, summed over each footprint's practices (2021 footprints); per-patient figures are footprint totals over registered (or weighted) patients; *_real columns are in 2023/24 prices (NHS Cost Inflation Index, pay and prices, UCHSC 2024; 2014/15 derived).")
+    return Panel(df, keep, {o: GP_OUTCOMES[o] for o in keep}, freq, [], source="gp_payments", files={display(GP_FOOTPRINT): sha256(GP_FOOTPRINT), display(COST_INDEX): sha256(COST_INDEX)}, notes=notes, columns={"unit": "stp21_code", "time": "fin_year"})
 
 
 def build_gp_practice_panel(outcomes: list[str] | None = None, balance: str = "drop") -> Panel:
