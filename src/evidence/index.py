@@ -63,6 +63,30 @@ def _table(df: pd.DataFrame) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _primary_html(est: pd.DataFrame, params_text: str, alpha: float) -> str:
+    """The pre-specified primary estimate and the protocol's hash, from estimates.csv rows of 00_primary."""
+    import yaml
+
+    from .params import load_params
+    from .protocol import resolve
+
+    try:
+        raw = yaml.safe_load("\n".join(line for line in params_text.splitlines() if not line.startswith("#"))) or {}
+        proto = resolve(load_params(data=raw))
+        head = f"<p class='muted'>Protocol <code>{proto.digest[:12]}</code> ({html.escape(proto.source)}{'; fixed ' + html.escape(str(proto.fixed_on)) if proto.fixed_on else '; not fixed'}); {len(proto.run_deviations) + len(proto.deviations)} deviation(s): see 00_primary.</p>"
+    except Exception:  # noqa: BLE001 - the index must render whatever the parameters hold
+        head = ""
+    p = est[est["notebook"] == "00_primary"]
+    rows = p[p["method"].isin(["cs", "randomization"]) & p["estimand"].isin(["simple", "simple_per_year", "simple_pct"])]
+    if rows.empty:
+        return "<h2>Primary analysis</h2><p class='muted'>Not run (00_primary is not among the notebooks of this run).</p>" + head
+    outcome = str(rows["outcome"].iloc[0])
+    names = {"simple": "per period", "simple_per_year": "per year", "simple_pct": "% of the treated pre-designation mean"}
+    inf = {"cs": "analytic", "randomization": "randomisation inference"}
+    table = pd.DataFrame([{"scale": names[r.estimand], "inference": inf[r.method], "estimate [95% interval]": f"{r.estimate:,.3g} [{r.ci_lower:,.3g}, {r.ci_upper:,.3g}]", "p-value": "<0.001" if r.p_value < 0.001 else f"{r.p_value:.3f}"} for r in rows.itertuples()])
+    return f"<h2>Primary analysis (pre-specified)</h2><p>Outcome <code>{html.escape(outcome)}</code>; Callaway-Sant'Anna overall effect of ICS designation. An interval including zero means no effect was detected, not that there was none.</p>" + head + _table(table)
+
+
 def build_index(run_dir: str | Path) -> Path:
     """Write ``index.html`` into a run folder from its manifest, estimates and parameters."""
     run_dir = Path(run_dir)
@@ -76,6 +100,7 @@ def build_index(run_dir: str | Path) -> Path:
     parts.append(f"<h1>{html.escape(m['title'])}</h1><p class='muted'>Run <code>{html.escape(m['run_name'])}</code> · parameters <code>{html.escape(str(m['params_file']))}</code>" + (f" with overrides <code>{html.escape('; '.join(m['overrides']))}</code>" if m["overrides"] else "") + f" · finished {html.escape(m.get('finished', ''))} · {m.get('seconds', 0):.0f} s</p>")
     if m.get("synthetic"):
         parts.append("<div class='banner'>SYNTHETIC DATA — every number in this run comes from simulated data, not from the NHS.</div>")
+    parts.append(_primary_html(est, params, alpha))
     parts.append("<h2>Notebooks</h2><ul>")
     for nb, info in m["notebooks"].items():
         parts.append(f"<li><a href='{html.escape(info['html'])}'>{html.escape(nb)}</a> — {html.escape(NOTEBOOK_TITLES.get(nb, ''))} <span class='muted'>({info['seconds']:.0f} s; <a href='{html.escape(info['ipynb'])}'>notebook</a>)</span></li>")

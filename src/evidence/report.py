@@ -821,3 +821,33 @@ def balance_display(table: pd.DataFrame) -> pd.DataFrame:
     out["smd"] = out["smd"].map(lambda v: f"{v:+.2f}" if np.isfinite(v) else "-")
     out = out.drop(columns=["kind"]).rename(columns={"smd": "standardised difference", "flag": "imbalance"})
     return out
+
+
+def programme_exposure(ctx: Any) -> pd.DataFrame:
+    """Overlapping programmes by footprint of the design (built-in NHS data): cohort, and each programme's exposure."""
+    if ctx.panel.source != "nhs_ae":
+        return pd.DataFrame(columns=["footprint", "status"])
+    from .data.programmes import read_exposure
+
+    exp = read_exposure().set_index("stp21_code")
+    c = ctx.design.included.set_index("unit")
+    out = pd.DataFrame({
+        "footprint": c["unit_name"] if "unit_name" in c.columns else c.index,
+        "cohort": c["first_treated"].fillna("").astype(str).where(c["status"] == "treated", "comparison"),
+        "Pioneer (share)": exp["pioneer_share"].reindex(c.index).map(lambda v: f"{v:.0%}" if v > 0 else "-"),
+        "vanguard, area types (share)": exp["vanguard_area_share"].reindex(c.index).map(lambda v: f"{v:.0%}" if v > 0 else "-"),
+        "vanguard types": exp["vanguard_types"].reindex(c.index).fillna("").replace("", "-"),
+        "acute care collaboration": exp["vanguard_acc"].reindex(c.index).map({1: "yes", 0: "-"}),
+        "GM devolution": exp["gm_devolution"].reindex(c.index).map({1: "yes", 0: "-"}),
+        "A&E field test (share of type-1 attendances)": exp["field_test_share"].reindex(c.index).map(lambda v: f"{v:.0%}" if v > 0 else "-"),
+        "mapping confidence": exp["min_confidence"].reindex(c.index).fillna("").replace("", "-"),
+    })
+    order = out["cohort"].where(out["cohort"] != "comparison", "9999")
+    return out.assign(_o=order).sort_values(["_o", "footprint"], kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
+def exposure_by_cohort(table1: pd.DataFrame) -> pd.DataFrame:
+    """The overlapping-programme rows of Table 1: exposure by cohort, treated and comparison."""
+    keys = ("Pioneer", "vanguard", "devolution", "field-test", "overlapping programme")
+    rows = table1[table1["variable"].str.contains("|".join(keys), regex=True)]
+    return balance_display(rows)

@@ -89,3 +89,20 @@ def test_gpps_practice_file_loader(tmp_path):
     pd.DataFrame({"practice_code": ["A81001"], "n": [120], "pct_good": [88.5]}).to_csv(f, index=False)
     with pytest.raises(DataError, match="column 'responses' is missing"):
         load_gpps_practice_file(f)
+
+
+def test_nhs_cost_index_and_real_terms_gp_payments():
+    from evidence.data.costs import build_gp_payments_panel, nhs_cost_index
+
+    idx = nhs_cost_index().set_index("fin_year")
+    assert idx.loc["2023/24", "index"] == 100.0 and bool(idx.loc["2023/24", "provisional"])
+    assert idx.loc["2015/16", "index"] == pytest.approx(79.218) and idx.loc["2019/20", "index"] == pytest.approx(84.967)
+    assert idx.loc["2014/15", "index"] == pytest.approx(79.218 / 1.004) and bool(idx.loc["2014/15", "derived"])
+    assert idx["derived"].sum() == 1 and idx["index"].is_monotonic_increasing
+    p = build_gp_payments_panel(["payments_per_registered_patient", "payments_per_registered_patient_real"])
+    d = p.data
+    ratio = d["payments_per_registered_patient_real"] / d["payments_per_registered_patient"]
+    raw = pd.read_csv("data/raw/costs/gp_payments_stp21_year_2014_15_to_2022_23.csv")
+    want = 100 / raw["fin_year"].map(idx["index"])
+    np.testing.assert_allclose(np.sort(ratio.unique()), np.sort(want.unique()))
+    assert any("2023/24 prices" in n for n in p.notes)
