@@ -251,7 +251,7 @@ PARAMS_CASES = [
     Case("wrong_type_seed", "Wrong type for a number", "`inference.seed: abc`", "key 'inference.seed' must be a whole number, got 'abc'", P("inference:\n  seed: abc\n", names="'inference.seed'")),
     Case("unknown_choice", "Value outside the allowed choices", "`treatment.date_basis: maybe`", "key 'treatment.date_basis': 'maybe' is not allowed; choose from announced, effective", T("  cohort: first_treated\n  date_basis: maybe\n", names="'treatment.date_basis'")),
     Case("set_unknown_key", "`--set` with an unknown key", "`--set inference.sed=3`", "--set inference.sed: unknown key; did you mean 'inference.seed'?", user_case(names="inference.sed", set_args=("inference.sed=3",))),
-    Case("only_unknown_notebook", "`--only` with an unknown notebook", "`evidence run params.yaml --only 02_synth`", "--only 02_synth: unknown notebook; choose from 00_data, 01_did", user_case(names="02_synth", only=("02_synth",)), command="run"),
+    Case("only_unknown_notebook", "`--only` with an unknown notebook", "`evidence run params.yaml --only 02_synth`", "--only 02_synth: unknown notebook; choose from 00_primary, 00_data, 01_did", user_case(names="02_synth", only=("02_synth",)), command="run"),
 ]
 
 DATA_CASES = [
