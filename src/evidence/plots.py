@@ -290,3 +290,31 @@ def synth_grid(results: list[Any], kind: str = "trajectories", synthetic: bool =
         ax.set_title(f"{r.outcome} — {r.method}", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def sensitivity_forest(table: pd.DataFrame, primary: pd.Series, outcome: str, ax: Any = None, synthetic: bool = False) -> Any:
+    """One forest plot of the sensitivity set on the primary scale, the primary estimate highlighted at the top.
+
+    ``table``: rows of :func:`evidence.sensitivity.run_sensitivities` (``label``, ``status``, ``estimate``,
+    ``ci_lower``, ``ci_upper``); ``primary``: the primary ``cs``/``simple`` row.
+    """
+    ok = table[table["status"] == "ok"].reset_index(drop=True)
+    labels = ["PRIMARY (pre-specified)"] + list(ok["label"])
+    est = np.r_[primary["estimate"], ok["estimate"].to_numpy(float)]
+    lo = np.r_[primary["ci_lower"], ok["ci_lower"].to_numpy(float)]
+    hi = np.r_[primary["ci_upper"], ok["ci_upper"].to_numpy(float)]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8.5, 0.42 * len(labels) + 1.2))
+    y = np.arange(len(labels))[::-1]
+    colors = [PALETTE[0]] + [PALETTE[6]] * len(ok)
+    for yi, e, a, b, c in zip(y, est, lo, hi, colors):
+        ax.plot([a, b], [yi, yi], color=c, lw=2.5 if c == PALETTE[0] else 1.5)
+        ax.plot([e], [yi], "o", color=c, ms=7 if c == PALETTE[0] else 5)
+    ax.axvspan(lo[0], hi[0], color=PALETTE[0], alpha=0.08)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xlabel(f"effect on {outcome} per period (95% interval)")
+    ax.set_title("Does the primary estimate survive reasonable alternatives?")
+    _synthetic_mark(ax, synthetic)
+    return ax

@@ -47,7 +47,7 @@ OTHER_SOURCES: tuple[str, ...] = ("gp_payments", "gpps")
 """Built-in sources whose outcomes a protocol may name as ``source:outcome`` (analysed on their own panel and window:
 ``costs.start``/``costs.end``, ``satisfaction.start``/``satisfaction.end``) when the run's data are ``nhs_ae``."""
 NHS_NEGATIVE_CONTROLS: tuple[str, ...] = ("attendances_type2_per_100k",)
-HASHED: tuple[str, ...] = ("primary", "window", "waves", "secondary", "negative_controls", "fixed_on", "seen_before")
+HASHED: tuple[str, ...] = ("primary", "window", "waves", "secondary", "negative_controls", "sensitivity", "fixed_on", "seen_before")
 """Protocol sections covered by its hash (not the commit or the deviations log, which document it)."""
 
 
@@ -82,6 +82,7 @@ class Protocol:
     secondary: list[str]
     multiplicity: str
     negative_controls: list[str]
+    sensitivity: list[str] = field(default_factory=list)
     fixed_on: str | None = None
     fixed_commit: str | None = None
     seen_before: str | None = None
@@ -92,7 +93,7 @@ class Protocol:
 
     def content(self) -> dict[str, Any]:
         """The hashed content, as plain data."""
-        d = {
+        d: dict[str, Any] = {
             "primary": dict(self.primary),
             "window": list(self.window),
             "waves": self.waves,
@@ -102,6 +103,8 @@ class Protocol:
             "fixed_on": self.fixed_on,
             "seen_before": self.seen_before,
         }
+        if self.sensitivity:  # hashed when present (protocols fixed before the sensitivity set keep their hash)
+            d["sensitivity"] = list(self.sensitivity)
         return d
 
     @property
@@ -127,6 +130,7 @@ class Protocol:
             ("secondary outcomes", ", ".join(self.secondary) or "none"),
             ("multiplicity", "Holm over the secondary family" if self.multiplicity == "holm" else "none"),
             ("negative controls", ", ".join(self.negative_controls) or "none"),
+            ("sensitivity set", ", ".join(self.sensitivity) or "none"),
         ]
         return rows
 
@@ -196,7 +200,13 @@ def resolve(params: Any, panel: Any = None) -> Protocol:
         run_dev.append(f"provider completeness: data.incomplete is {params['data.incomplete']}; outcomes are analysed with imputed provider months.")
     written = any(pr["primary"][k] is not None for k in ("outcome", "control_group")) or bool(pr["window"] or pr["secondary"]["outcomes"])
     kind = "written" if written else ("nhs_ae default" if nhs else "derived")
-    return Protocol(primary, (str(window[0]), str(window[1])), waves, secondary, pr["secondary"]["multiplicity"], negative, pr["fixed_on"], pr["fixed_commit"], pr["seen_before"], list(pr["deviations"]), run_dev, derived, kind)
+    sensitivity = list(pr["sensitivity"])
+    if not sensitivity and not written:
+        from .sensitivity import NAMES
+
+        sensitivity = list(NAMES)
+        derived.append("sensitivity set")
+    return Protocol(primary, (str(window[0]), str(window[1])), waves, secondary, pr["secondary"]["multiplicity"], negative, sensitivity, pr["fixed_on"], pr["fixed_commit"], pr["seen_before"], list(pr["deviations"]), run_dev, derived, kind)
 
 
 def check(params: Any, panel: Any, design: Any) -> Protocol:

@@ -851,3 +851,36 @@ def exposure_by_cohort(table1: pd.DataFrame) -> pd.DataFrame:
     keys = ("Pioneer", "vanguard", "devolution", "field-test", "overlapping programme")
     rows = table1[table1["variable"].str.contains("|".join(keys), regex=True)]
     return balance_display(rows)
+
+
+def sensitivity_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The sensitivity set as read: alternative, estimate (95% CI), % of baseline, p-value, units; or why not applicable."""
+    rows = []
+    for r in table.itertuples():
+        if r.status == "ok":
+            rows.append({"alternative": r.label, "estimate per period (95% CI)": _fmt_ci(r.estimate, r.ci_lower, r.ci_upper), "% of treated pre-designation mean": f"{r.pct:.2f}%" if np.isfinite(r.pct) else "-", "p-value": _p(r.p_value), "units (treated)": f"{r.n_units} ({r.n_treated})"})
+        else:
+            rows.append({"alternative": r.label, "estimate per period (95% CI)": f"not applicable: {r.note}", "% of treated pre-designation mean": "-", "p-value": "-", "units (treated)": "-"})
+    return pd.DataFrame(rows)
+
+
+def sensitivity_sentences(table: pd.DataFrame, primary: Any, alpha: float = 0.05) -> Any:
+    """Generated sentences: the range of the sensitivity estimates around the primary, and which change its reading."""
+    t = primary.tidy()
+    a = t[(t["method"] == "cs") & (t["estimand"] == "simple")].iloc[0]
+    ok = table[table["status"] == "ok"]
+    na = table[table["status"] != "ok"]
+    if ok.empty:
+        return md("No sensitivity analysis could run on this design." + (f" Not applicable: {', '.join(na['label'])}." if len(na) else ""))
+    prim_sig = a["p_value"] < alpha
+    flips = ok[(ok["p_value"] < alpha) != prim_sig]
+    lo, hi = ok["estimate"].min(), ok["estimate"].max()
+    out = [f"{len(ok)} alternatives ran: their estimates range from {fmt(lo)} to {fmt(hi)} per period, around the primary estimate of {_fmt_ci(a['estimate'], a['ci_lower'], a['ci_upper'])}."]
+    if flips.empty:
+        out.append(f"None changes the primary reading ({'an effect detected' if prim_sig else 'no effect detected'}).")
+    else:
+        what = "detects an effect" if not prim_sig else "no longer detects the effect"
+        out.append(f"{len(flips)} alternative{'s' if len(flips) != 1 else ''} change{'s' if len(flips) == 1 else ''} the reading — " + "; ".join(f"{r.label} {what} ({_fmt_ci(r.estimate, r.ci_lower, r.ci_upper)})" for r in flips.itertuples()) + ". These are sensitivities, not the pre-specified answer; the certainty rating weighs them.")
+    if len(na):
+        out.append(f"Not applicable here: {', '.join(na['label'])} (reasons in the table).")
+    return md(" ".join(out))

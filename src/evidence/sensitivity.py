@@ -1,0 +1,249 @@
+"""The pre-specified sensitivity set: the primary analysis re-run under reasonable alternatives.
+
+Every sensitivity keeps the primary's outcome, estimator and options and changes one thing (the protocol lists which
+run: ``protocol.sensitivity``). One that cannot apply to the design says *not applicable*, with the reason and the
+parameter that would change it; it never fails the run.
+
+Decisions (Context / Decision / Consequences)
+---------------------------------------------
+Thresholds for "exposed" footprints
+    Context: overlapping programmes covered parts of footprints. Decision: a footprint is left out of
+    ``vanguard_excluded`` when area-type vanguards covered at least half of its areas, and out of
+    ``field_test_excluded`` when field-test trusts saw at least a quarter of its type-1 attendances (2018/19); GM
+    devolution covers its whole footprint. Consequences: light exposure stays in (the covariate version adjusts for
+    the shares instead).
+Covariates
+    Context: the protocol's primary analysis is unconditional; outcome regression with at most two baseline
+    covariates is the pre-specified adjustment. Decision: for the built-in data, IMD 2019 score and the share aged
+    65+ (``covariates``), and the pioneer-free programme shares (area vanguard and field-test) for
+    ``programmes_as_covariates``; for a user's data, the first two of ``data.covariates``. Consequences: doubly
+    robust propensity models (which separate with 14 treated areas) are not used.
+Leave one wave out
+    Decision: each treated cohort is dropped in turn, labelled "excluding wave k" (the estimate *without* it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from .design import Design
+from .errors import EvidenceError
+from .panel import Panel
+from .protocol import Protocol
+
+
+@dataclass
+class NotApplicable(Exception):
+    """A sensitivity that cannot apply to this design: why, and which parameter would change it."""
+
+    reason: str
+    parameter: str = ""
+
+
+def _override(params: Any, changes: dict[str, Any]) -> Any:
+    """Parameters with dotted keys changed (validated like a parameters file)."""
+    import copy
+
+    from .params import load_params
+
+    values = copy.deepcopy(params.values)
+    for key, value in changes.items():
+        d = values
+        parts = key.split(".")
+        for p in parts[:-1]:
+            d = d[p]
+        d[parts[-1]] = value
+    return load_params(data=values)
+
+
+def _prepare(params: Any, outcome: str, changes: dict[str, Any]) -> Design:
+    from .pipeline import prepare
+
+    return prepare(_override(params, {"data.outcomes": [outcome], **changes}))[1]
+
+
+def exclude_units(design: Design, units: list[str] | np.ndarray, reason: str) -> Design:
+    """The design without some units (status ``excluded`` with the reason)."""
+    units = set(map(str, units))
+    cohorts = design.cohorts.copy()
+    hit = cohorts["unit"].astype(str).isin(units) & (cohorts["status"] != "excluded")
+    cohorts.loc[hit, "status"] = "excluded"
+    cohorts.loc[hit, "reason"] = reason
+    keep = cohorts.loc[cohorts["status"] != "excluded", "unit"].to_numpy()
+    return Design(design.panel.subset(units=keep), cohorts, design.comparison, design.window, list(design.notes) + [f"{int(hit.sum())} unit(s) excluded: {reason}."], design.treatment_source, dict(design.settings))
+
+
+def with_covariates(design: Design, table: pd.DataFrame) -> Design:
+    """The design with unit-level covariates (``table`` indexed by unit) added to its panel."""
+    panel = design.panel.subset()
+    for c in table.columns:
+        panel.data[c] = panel.data["unit"].astype(str).map(table[c]).astype(float).to_numpy()
+        if panel.data[c].isna().any():
+            raise NotApplicable(f"covariate {c} is missing for some units")
+    panel.covariates = list(panel.covariates) + [c for c in table.columns if c not in panel.covariates]
+    return Design(panel, design.cohorts, design.comparison, design.window, list(design.notes), design.treatment_source, dict(design.settings))
+
+
+@dataclass
+class Sensitivity:
+    name: str
+    label: str
+    run: Callable[[Any, Protocol, Design], tuple[Design, Protocol, str]]
+    """(ctx, protocol, primary design) -> (design, protocol, outcome) to estimate, or raises NotApplicable."""
+
+
+def _nhs_only(ctx: Any, what: str) -> None:
+    if ctx.panel.source != "nhs_ae":
+        raise NotApplicable(f"{what} exists for the built-in NHS data only", "data.source")
+
+
+def _designations_only(ctx: Any) -> None:
+    if ctx.params["treatment.cohort"] or ctx.params["treatment.indicator"]:
+        raise NotApplicable("the treatment comes from a column, not from the designation table", "treatment.cohort / treatment.indicator")
+
+
+def _covariates(ctx: Any, proto: Protocol, d: Design) -> tuple[Design, Protocol, str]:
+    cov = ["imd_score", "pct_65_plus_2016"] if ctx.panel.source == "nhs_ae" else list(ctx.params["data.covariates"])[:2]
+    if not cov:
+        raise NotApplicable("the data have no baseline covariates", "data.covariates")
+    return d, _with_primary(proto, covariates=cov), proto.primary["outcome"]
+
+
+def _anticipation(k: int) -> Callable[..., tuple[Design, Protocol, str]]:
+    def run(ctx: Any, proto: Protocol, d: Design) -> tuple[Design, Protocol, str]:
+        g = d.g[np.isfinite(d.g)]
+        if g.size == 0 or g.min() - k < 1:
+            raise NotApplicable(f"the earliest cohort has fewer than {k + 1} periods before treatment", "design.start")
+        return d, _with_primary(proto, anticipation=k), proto.primary["outcome"]
+
+    return run
+
+
+def _effective(ctx: Any, proto: Protocol, d: Design) -> tuple[Design, Protocol, str]:
+    _designations_only(ctx)
+    if ctx.params["treatment.date_basis"] == "effective":
+        raise NotApplicable("the run already uses effective dates", "treatment.date_basis")
+    return _prepare(ctx.params, proto.primary["outcome"], {"treatment.date_basis": "effective"}), proto, proto.primary["outcome"]
+
+
+def _partial(ctx: Any, proto: Protocol, d: Design) -> tuple[Design, Protocol, str]:
+    _designations_only(ctx)
+    if ctx.params["treatment.partial"] == "exclude":
+        raise NotApplicable("the run already excludes partial designations", "treatment.partial")
+    return _prepare(ctx.params, proto.primary["outcome"], {"treatment.partial": "exclude"}), proto, proto.primary["outcome"]
+
+
+def _exposure(ctx: Any) -> pd.DataFrame:
+    from .data.programmes import read_exposure
+
+    return read_exposure().set_index("stp21_code")
+
+
+def _excluding(column: str, threshold: float, what: str) -> Callable[..., tuple[Design, Protocol, str]]:
+    def run(ctx: Any, proto: Protocol, d: Design) -> tuple[Design, Protocol, str]:
+        _nhs_only(ctx, what)
+        exp = _exposure(ctx)
+        units = exp.index[exp[column] >= threshold]
+        units = [u for u in units if u in set(d.panel.units)]
+        if not units:
+            raise NotApplicable(f"no footprint of the design has {what}")
+        d2 = exclude_units(d, units, f"{what} (sensitivity)")
+        if not d2.treated.any():
+            raise NotApplicable(f"every treated footprint has {what}")
+        return d2, proto, proto.primary["outcome"]
+
+    return run
+
+
+def _programme_covariates(ctx: Any, proto: Protocol, d: Design) -> tuple[Design, Protocol, str]:
+    _nhs_only(ctx, "overlapping-programme exposure")
+    exp = _exposure(ctx)[["vanguard_area_share", "field_test_share"]]
+    return with_covariates(d, exp), _with_primary(proto, covariates=["vanguard_area_share", "field_test_share"]), proto.primary["outcome"]
+
+
+def _registered(ctx: Any, proto: Protocol, d: Design) -> tuple[Design, Protocol, str]:
+    _nhs_only(ctx, "the registered-patient denominator")
+    o = proto.primary["outcome"]
+    if not o.endswith("_per_100k"):
+        raise NotApplicable(f"the primary outcome {o} is not a rate per 100,000 residents", "protocol.primary.outcome")
+    alt = f"{o}_registered"
+    return _prepare(ctx.params, alt, {}), proto, alt
+
+
+def _with_primary(proto: Protocol, **changes: Any) -> Protocol:
+    return dataclasses.replace(proto, primary={**proto.primary, **changes})
+
+
+REGISTRY: dict[str, Sensitivity] = {s.name: s for s in [
+    Sensitivity("covariates", "covariate-adjusted (outcome regression, two baseline covariates)", _covariates),
+    Sensitivity("anticipation_3", "anticipation of 3 periods", _anticipation(3)),
+    Sensitivity("anticipation_6", "anticipation of 6 periods", _anticipation(6)),
+    Sensitivity("effective_dates", "effective rather than announced designation dates", _effective),
+    Sensitivity("partial_excluded", "footprints first designated in part excluded", _partial),
+    Sensitivity("gm_excluded", "excluding Greater Manchester (devolution from April 2016)", _excluding("gm_devolution", 1, "Greater Manchester devolution")),
+    Sensitivity("vanguard_excluded", "excluding footprints at least half covered by area-type vanguards", _excluding("vanguard_area_share", 0.5, "area-type vanguards covering half or more")),
+    Sensitivity("field_test_excluded", "excluding footprints with a quarter or more of type-1 attendances at field-test trusts", _excluding("field_test_share", 0.25, "A&E field-test trusts with a quarter or more of attendances")),
+    Sensitivity("programmes_as_covariates", "overlapping programmes as covariates (vanguard and field-test shares)", _programme_covariates),
+    Sensitivity("registered_denominator", "per 100,000 GP registered patients instead of residents", _registered),
+]}
+LEAVE_ONE_OUT = "leave_one_wave_out"
+NAMES: tuple[str, ...] = (*REGISTRY, LEAVE_ONE_OUT)
+
+
+def run_sensitivities(ctx: Any, proto: Protocol, names: list[str] | None = None) -> pd.DataFrame:
+    """Run the sensitivity set on the primary analysis.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per sensitivity (and per wave left out): ``sensitivity``, ``label``, ``status`` (``ok`` or ``not
+        applicable``), ``estimate``, ``ci_lower``, ``ci_upper``, ``p_value``, ``n_units``, ``n_treated``, ``note``
+        (the reason and parameter when not applicable); ``attrs["tidy"]`` holds the estimates rows (method ``cs``,
+        estimand ``simple``, group ``sensitivity: <name>``) for ``estimates.csv``.
+    """
+    from .primary import _design_for, analyse
+    from .results import tidy_frame
+
+    names = list(names) if names is not None else list(NAMES)
+    base = _design_for(ctx, proto.primary["outcome"])
+    rows, tidy = [], []
+
+    def add(name: str, label: str, fn: Callable[[], tuple[Design, Protocol, str]]) -> None:
+        try:
+            d, pr, outcome = fn()
+            t, _ = analyse(ctx, pr, outcome, design=d, randomization=False)
+        except NotApplicable as na:
+            rows.append({"sensitivity": name, "label": label, "status": "not applicable", "note": na.reason + (f" (parameter: {na.parameter})" if na.parameter else "")})
+            return
+        except EvidenceError as exc:  # an estimator that cannot run on the variant design: not applicable, with why
+            rows.append({"sensitivity": name, "label": label, "status": "not applicable", "note": str(exc)})
+            return
+        r = t[(t["method"] == "cs") & (t["estimand"] == "simple")].iloc[0]
+        pct = t[(t["method"] == "cs") & (t["estimand"] == "simple_pct")]
+        rows.append({"sensitivity": name, "label": label, "status": "ok", "estimate": r["estimate"], "ci_lower": r["ci_lower"], "ci_upper": r["ci_upper"], "p_value": r["p_value"],
+                     "pct": float(pct["estimate"].iloc[0]) if len(pct) else np.nan, "n_units": int(r["n_units"]), "n_treated": int(d.n_treated), "outcome": outcome, "note": ""})
+        keep = t[(t["method"] == "cs") & t["estimand"].isin(["simple", "simple_pct", "simple_per_year"])].copy()
+        keep["group"] = f"sensitivity: {name}"
+        keep["outcome"] = proto.primary["outcome"]
+        tidy.append(keep)
+
+    for name in names:
+        if name == LEAVE_ONE_OUT:
+            labels = base.cohort_labels
+            if len(labels) < 2:
+                rows.append({"sensitivity": LEAVE_ONE_OUT, "label": "leave one wave out", "status": "not applicable", "note": "the design has a single treated cohort (parameter: treatment.waves)"})
+                continue
+            for k, lab in enumerate(labels, 1):
+                units = base.included.loc[base.included["first_treated"] == lab, "unit"].to_numpy()
+                add(f"excluding_wave_{k}", f"excluding wave {k} (cohort {lab}, {len(units)} unit{'s' if len(units) != 1 else ''})", lambda u=units, lab=lab: (exclude_units(base, u, f"cohort {lab} left out (sensitivity)"), proto, proto.primary["outcome"]))
+            continue
+        s = REGISTRY[name]
+        add(s.name, s.label, lambda s=s: s.run(ctx, proto, base))
+    out = pd.DataFrame(rows)
+    out.attrs["tidy"] = tidy_frame(pd.concat(tidy, ignore_index=True)) if tidy else tidy_frame([])
+    return out
