@@ -192,3 +192,41 @@ def test_default_balance_has_outcomes_population_region_and_programmes(default):
     assert tab.loc["Greater Manchester devolution", "treated"] == pytest.approx(1 / 14)
     assert tab.loc["region: London", "treated"] == pytest.approx(1 / 14)  # the wave-3 footprint
     assert np.isfinite(tab["smd"]).all()
+
+
+def test_honestdid_targets_the_balanced_event_time_average(default):
+    from evidence.primary import balanced_horizon, honest_primary, primary_analysis
+
+    params, panel, design = default
+    proto = resolve(params)
+    ctx = _Ctx(params, panel, design)
+    prim = primary_analysis(ctx, proto)
+    assert balanced_horizon(design) == 7  # wave 3 (2019-07) is observed to 2020-02
+    h = honest_primary(ctx, proto, prim)
+    dyn = prim.details["dynamic"].tidy()
+    post = dyn[(dyn["event_time"] >= 0) & (dyn["event_time"] <= 7)].sort_values("event_time")
+    est = h["estimand"].iloc[0]
+    assert est["estimand"] == "event_average" and est["estimate"] == pytest.approx(post["estimate"].mean(), abs=1e-10)
+    assert h["window"] == (-12, 7) and [r.method for r in h["honest"]] == ["honest_did_rm", "honest_did_sm"]
+    for r in h["honest"]:
+        assert r.tidy()["estimate"].iloc[0] == pytest.approx(est["estimate"], abs=1e-10) and np.isfinite(r.breakdown) and r.breakdown >= 0
+    first = honest_primary(_Ctx(load_params("params/default.yaml", ["robustness.honest_target=first"]), panel, design), proto, prim)
+    assert first["estimand"].iloc[0]["estimate"] == pytest.approx(post["estimate"].iloc[0], abs=1e-10)
+    late = honest_primary(_Ctx(load_params("params/default.yaml", ["robustness.honest_target=9"]), panel, design), proto, prim)
+    assert "outside the balanced window 0..7 (parameter: robustness.honest_target)" in late["not_applicable"]
+    with pytest.raises(ParamsError, match="robustness.honest_target"):
+        load_params("params/default.yaml", ["robustness.honest_target=last"])
+
+
+def test_waves_4_to_6_are_stated_not_identifiable(default):
+    from evidence.primary import wave_identifiability
+
+    params, panel, design = default
+    w = wave_identifiability(_Ctx(params, panel, design)).set_index("wave")
+    assert list(w.index) == [1, 2, 3, 4, 5, 6] and w["footprints"].sum() == 42
+    assert (w.loc[[1, 2, 3], "identifiable"] == "yes").all() and (w.loc[[4, 5, 6], "identifiable"] == "no").all()
+    assert w.loc[1, "first treated month"] == "2017-07" and w.loc[1, "pre-COVID months of follow-up"] == 32
+    assert "every footprint was an ICS" in w.loc[6, "why"] and "after COVID began" in w.loc[4, "why"]
+    mpdta = load_params("params/example_mpdta.yaml")
+    p2, d2 = prepare(mpdta)
+    assert wave_identifiability(_Ctx(mpdta, p2, d2)).empty

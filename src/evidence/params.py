@@ -239,6 +239,7 @@ SCHEMA: dict[str, Field] = {
     "robustness.leave_one_out": Field("list[str]", ["wave", "unit"], "Leave-one-out analyses: drop each wave (cohort) and/or each treated unit in turn.", check=lambda v, k: _check_subset(v, k, ("wave", "unit")) if v else None),
     "robustness.honest_grid_rm": Field("list[float]", [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0], "HonestDiD relative-magnitude bounds M-bar to report (non-negative)."),
     "robustness.honest_grid_sm": Field("list[float]", [], "HonestDiD smoothness bounds M (non-negative, outcome units per period squared); empty = a grid scaled to the estimates' standard error."),
+    "robustness.honest_target": Field("str", "average", "HonestDiD target of the primary analysis (00_primary): average (the mean event-time effect over the balanced window 0..E, E the last event time every cohort reaches), first (event time 0) or an event time such as 6.", check=lambda v, k: _check_honest_target(v, k)),
     "robustness.honest_window": Field("list[int]", [-12, 12], "Event times used for HonestDiD [first_lead, last_lag] (monthly data: a year either side).", check=_check_event_window),
     # --- protocol (00_primary) ------------------------------------------------------------------------------------
     "protocol.primary.outcome": Field("str", None, "The pre-specified primary outcome (a column of data.outcomes); empty = derived: emergency_admissions_per_100k for the built-in nhs_ae source, the first of data.outcomes otherwise.", nullable=True),
@@ -263,6 +264,11 @@ SCHEMA: dict[str, Field] = {
     "report.hide_code": Field("bool", True, "Hide code cells in the HTML reports."),
     "report.synthetic": Field("bool", False, "Mark every output of this run as made from synthetic data."),
 }
+
+
+def _check_honest_target(value: Any, key: str) -> None:
+    if str(value) not in ("average", "first") and not re.fullmatch(r"\d+", str(value)):
+        raise ParamsError(f"key '{key}': {value!r} is not a target; use average, first or an event time such as 6.")
 
 
 def _check_deviations(value: Any, key: str) -> None:

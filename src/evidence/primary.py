@@ -174,3 +174,119 @@ def baseline_balance(ctx: Any, proto: Protocol) -> pd.DataFrame:
         cols.append("population")
     extra = nhs_unit_extras(design) if ctx.panel.source == "nhs_ae" else None
     return balance_table(design, cols, extra, PERIODS_PER_YEAR.get(design.panel.frequency))
+
+
+def balanced_horizon(design: Design) -> int:
+    """The last event time every treated cohort reaches within the window (the balanced event window is 0..this)."""
+    g = design.g[np.isfinite(design.g)]
+    return int(design.panel.n_periods - 1 - g.max()) if g.size else -1
+
+
+def honest_primary(ctx: Any, proto: Protocol, primary: PrimaryResult) -> dict[str, Any]:
+    """HonestDiD on the primary analysis's event-time estimand (see the module's decision below).
+
+    Context: HonestDiD bounds violations of parallel trends in an event study; the primary estimate (the simple ATT)
+    averages over all treated unit-periods, whose composition changes with event time. Decision: the headline
+    event-time estimand is the average of the primary's dynamic (event-time) effects over the **balanced** window
+    0..E, E the last event time every cohort reaches (``robustness.honest_target: average``; ``first`` or an event
+    time give other targets), and HonestDiD targets exactly that, with relative magnitudes and smoothness and their
+    breakdown values. The pre-period is the protocol's Callaway-Sant'Anna event study with a universal base period
+    (re-estimated with one when the protocol's base period is varying), leads from ``robustness.honest_window``.
+    Consequences: the sensitivity bound is about a stated estimand whose cohort mix does not change across the
+    window it averages.
+
+    Returns
+    -------
+    dict
+        ``estimand`` (tidy rows: method ``cs``, estimand ``event_average`` / ``event_first`` / ``event_<k>``),
+        ``honest`` (list of :class:`~evidence.robust.honest.HonestResult`, relative magnitudes then smoothness),
+        ``window`` (lead, E), ``target`` (text), or ``not_applicable`` (reason) when it cannot run.
+    """
+    from .robust.honest import event_study_inputs, honest_did
+    from .staggered.from_design import cs
+
+    d = primary.details["design"]
+    dyn = primary.details["dynamic"]
+    p = proto.primary
+    if p["base_period"] != "universal" or p["covariates"]:
+        dyn = cs(d, p["outcome"], control_group=p["control_group"], est_method="reg", base_period="universal", anticipation=p["anticipation"], covariates=p["covariates"] or None, alpha=ctx.alpha).aggregate("dynamic")
+    E = balanced_horizon(d)
+    lead = int(ctx.params["robustness.honest_window"][0])
+    target = str(ctx.params["robustness.honest_target"])
+    if E < 0:
+        return {"not_applicable": "no treated cohort has a post-treatment period in the window (parameter: design.end)"}
+    try:
+        b, S, n_pre, n_post, times = event_study_inputs(dyn, window=(lead, E))
+    except Exception as exc:  # noqa: BLE001 - reported as not applicable with the reason
+        return {"not_applicable": f"the event study cannot feed HonestDiD: {exc}"}
+    if n_pre < 2:
+        return {"not_applicable": f"fewer than two pre-period event times between {lead} and -2 (parameter: robustness.honest_window)"}
+    if target == "average":
+        lv, name = np.full(n_post, 1.0 / n_post), "event_average"
+        text = f"average effect over event times 0 to {E} (the balanced window: every cohort observed)"
+    elif target == "first":
+        lv, name, text = np.eye(n_post)[0], "event_first", "effect at event time 0"
+    else:
+        k = int(target)
+        if not 0 <= k <= E:
+            return {"not_applicable": f"event time {k} is outside the balanced window 0..{E} (parameter: robustness.honest_target)"}
+        lv, name, text = np.eye(n_post)[k], f"event_{k}", f"effect at event time {k}"
+    post_b, post_S = b[n_pre:], S[n_pre:, n_pre:]
+    est = float(lv @ post_b)
+    se = float(np.sqrt(lv @ post_S @ lv))
+    from .results import normal_inference
+
+    lo, hi, pv = normal_inference(est, se, ctx.alpha)
+    t = dyn.tidy()
+    n = dict(n_obs=int(t["n_obs"].iloc[0]), n_units=int(t["n_units"].iloc[0]), n_clusters=int(t["n_clusters"].iloc[0]))
+    rows = tidy_frame([{"method": "cs", "outcome": p["outcome"], "estimand": name, "group": "all", "estimate": est, "std_error": se, "ci_lower": float(lo), "ci_upper": float(hi), "p_value": float(pv), **n}])
+    honest = [honest_did(b, S, n_pre, n_post, method=m, target=lv, grid=(ctx.params["robustness.honest_grid_rm"] if m == "relative_magnitude" else (ctx.params["robustness.honest_grid_sm"] or None)), alpha=ctx.alpha, outcome=p["outcome"], source="cs") for m in ("relative_magnitude", "smoothness")]
+    return {"estimand": rows, "honest": honest, "window": (lead, E), "target": text}
+
+
+COVID_START = "2020-03"
+"""First month of the COVID break (shared data caveat: treat 2020-03 .. 2021-03 as a break)."""
+
+
+def wave_identifiability(ctx: Any) -> pd.DataFrame:
+    """Which designation waves the design can identify, and why not the others (stated, not discovered).
+
+    Context: waves 4-6 were designated during the pandemic (April/May 2020, December 2020) or after it began
+    (April 2021), and from April 2021 every footprint was an ICS. Decision: for each wave, from the designation
+    table and the run's date basis, count the footprints, the pre-COVID months of follow-up and the comparison
+    footprints still undesignated at its first treated month; a wave is identifiable before COVID when it has
+    follow-up before 2020-03 and comparisons; otherwise the table says why. Consequences: the report states which
+    waves can be evaluated instead of failing or estimating without a comparison.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``wave``, ``first treated month``, ``footprints``, ``pre-COVID months of follow-up``, ``comparison
+        footprints at designation``, ``identifiable``, ``why``; empty when the treatment is a column.
+    """
+    from .data.designations import load_designations
+    from .paths import resolve
+
+    p = ctx.params
+    if p["treatment.cohort"] or p["treatment.indicator"] or ctx.panel.source != "nhs_ae":
+        return pd.DataFrame(columns=["wave", "first treated month", "footprints", "identifiable", "why"])
+    t = load_designations(resolve(p["treatment.designations"]))
+    basis = p["treatment.date_basis"]
+    date = pd.to_datetime(t[basis] if basis in t.columns else t["announced"])
+    t = t.assign(_d=date).sort_values("_d").drop_duplicates("stp21_code")  # each footprint's first designation
+    first = (t["_d"] + pd.offsets.MonthBegin(1)).dt.to_period("M")  # counts from the next full month
+    t = t.assign(first=first)
+    covid = pd.Period(COVID_START, "M")
+    rows = []
+    for w, d in t.groupby("wave"):
+        start = d["first"].min()
+        later = int((t["first"] > start).sum())
+        follow = max(0, (covid - start).n) if start < covid else 0
+        if later == 0:
+            ok, why = False, "no footprint was still undesignated: every footprint was an ICS by then (no concurrent comparison)"
+        elif follow == 0:
+            ok, why = False, f"designated after COVID began ({COVID_START}): no pre-pandemic follow-up, and the pandemic hit regions differently, so period effects do not absorb it"
+        else:
+            ok, why = True, f"{follow} months of pre-COVID follow-up against {later} footprints designated later"
+        rows.append({"wave": int(w), "first treated month": str(start), "footprints": len(d), "pre-COVID months of follow-up": follow, "comparison footprints at designation": later, "identifiable": "yes" if ok else "no", "why": why})
+    return pd.DataFrame(rows)

@@ -884,3 +884,22 @@ def sensitivity_sentences(table: pd.DataFrame, primary: Any, alpha: float = 0.05
     if len(na):
         out.append(f"Not applicable here: {', '.join(na['label'])} (reasons in the table).")
     return md(" ".join(out))
+
+
+def honest_primary_sentences(h: dict[str, Any], alpha: float = 0.05) -> Any:
+    """Generated sentences on HonestDiD for the primary's event-time estimand."""
+    if "not_applicable" in h:
+        return md(f"HonestDiD on the primary analysis: not applicable — {_esc(h['not_applicable'])}.")
+    e = h["estimand"].iloc[0]
+    out = [f"Event-time estimand: the {h['target']}: {_fmt_ci(e['estimate'], e['ci_lower'], e['ci_upper'])} (pre-period from event time {h['window'][0]})."]
+    for r in h["honest"]:
+        t = r.tidy()
+        grid = t[t["estimand"] != "breakdown"]
+        first = grid.iloc[0]
+        kind = "relative magnitudes (post-period violations up to M-bar times the largest pre-period one)" if "rm" in r.method else "smoothness (the trend difference may bend by up to M per period, M = 0 being a linear extrapolation of the pre-trend)"
+        at0 = "excludes zero" if (first["ci_lower"] > 0 or first["ci_upper"] < 0) else "includes zero"
+        if at0 == "includes zero":
+            out.append(f"Under {kind}, the robust interval includes zero even with no violation allowed ({fmt(first['ci_lower'])} to {fmt(first['ci_upper'])}): there is no detected effect for violations to overturn (breakdown value {fmt(r.breakdown)}).")
+        else:
+            out.append(f"Under {kind}, the robust interval at the smallest bound excludes zero ({fmt(first['ci_lower'])} to {fmt(first['ci_upper'])}); it stops doing so at a bound of {fmt(r.breakdown)} (the breakdown value).")
+    return md(" ".join(out))
