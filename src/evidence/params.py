@@ -332,6 +332,10 @@ def _suggest(key: str) -> str:
     return f"; did you mean '{close[0]}'?" if close else "; see the parameter list in README.md."
 
 
+TEXT_OR_INTEGER: frozenset[str] = frozenset({"robustness.honest_target"})
+"""Text keys that also take a whole number (read as its text)."""
+
+
 def _coerce(key: str, value: Any, spec: Field, source: str) -> Any:
     where = f"{source}: key '{key}'"
     if value is None:
@@ -347,6 +351,8 @@ def _coerce(key: str, value: Any, spec: Field, source: str) -> Any:
                 value = value.isoformat()
             else:
                 raise ParamsError(f"{where}: {value!r} is not a period; write a date like 2016-04 or an integer period.")
+        elif isinstance(value, int) and not isinstance(value, bool) and key in TEXT_OR_INTEGER:
+            value = str(value)
         elif isinstance(value, (int, float)) and not isinstance(value, bool) and key in ("data.unit", "data.time"):
             raise ParamsError(f"{where} must name a column, not the number {value!r}.")
         elif not isinstance(value, str):
