@@ -208,10 +208,10 @@ SCHEMA: dict[str, Field] = {
     "methods.its.robust": Field("bool", True, "Autocorrelation-robust (Newey-West / Driscoll-Kraay) standard errors for the count families too (Gaussian models always use them)."),
     # --- costs and satisfaction (08_costs_satisfaction) ----------------------------------------------------------
     "costs.enabled": Field("bool", True, "Run the cost analyses (NHS payments to general practice; service-use effects in pounds) in 08_costs_satisfaction."),
-    "costs.outcomes": Field("list[str]", ["payments_per_registered_patient", "payments_per_weighted_patient"], "GP payment outcomes (built-in source gp_payments)."),
+    "costs.outcomes": Field("list[str]", ["payments_per_registered_patient_real", "payments_per_weighted_patient_real"], "GP payment outcomes (built-in source gp_payments): payments_per_registered_patient / payments_per_weighted_patient in cash terms, or their _real versions (2023/24 prices with the shipped NHS Cost Inflation Index, or costs.price_year prices with costs.deflator)."),
     "costs.start": Field("period", "2014/15", "First financial year of the GP payments window.", check=_check_period),
     "costs.end": Field("period", "2019/20", "Last financial year of the GP payments window (2019/20 ends before COVID spending).", check=_check_period),
-    "costs.deflator": Field("path", None, "CSV with columns fin_year, index (any base) to restate pounds from the unit-cost price year (2023/24) into another year's prices; empty = 2023/24 prices. No price index ships with the project.", nullable=True),
+    "costs.deflator": Field("path", None, "CSV with columns fin_year, index (any base) replacing the shipped NHS Cost Inflation Index: restates unit costs (2023/24) and GP payments (_real outcomes) into costs.price_year prices; empty = 2023/24 prices with the shipped index (UCHSC 2024 pay and prices).", nullable=True),
     "costs.price_year": Field("str", None, "Financial year whose prices pounds are stated in when costs.deflator is given (for example 2017/18).", nullable=True),
     "costs.unit_costs": Field("path", None, "CSV with columns activity, unit_cost (and price_year) replacing the National Cost Collection 2023/24 unit costs used to value A&E attendances and emergency admissions.", nullable=True),
     "satisfaction.enabled": Field("bool", True, "Run the GP Patient Survey analyses in 08_costs_satisfaction."),

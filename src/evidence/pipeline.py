@@ -111,7 +111,7 @@ def _builtin_panel(source: str, d: dict, params: Params) -> Panel:
     if source == "gp_payments":
         from .data.costs import build_gp_payments_panel
 
-        return build_gp_payments_panel(d["outcomes"])
+        return build_gp_payments_panel(d["outcomes"], deflator=resolve(params["costs.deflator"]) if params["costs.deflator"] else None, price_year=params["costs.price_year"])
     if source == "gp_payments_practice":
         from .data.costs import build_gp_practice_panel
 

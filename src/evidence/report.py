@@ -416,12 +416,20 @@ def its_verdict(ctx: Any, single: list[Any], controlled: list[Any]) -> Any:
     return md("\n".join(lines))
 
 
-ACTIVITY_OF_OUTCOME = {"attendances": "ae_attendance", "admissions": "emergency_admission"}
+ACTIVITY_OF_OUTCOME = {
+    "attendances": "ae_attendance", "attendances_incl_booked": "ae_attendance",
+    "admissions": "emergency_admission", "emergency_admissions": "emergency_admission",
+    "emergency_admissions_via_ae": "emergency_admission", "emergency_admissions_other": "emergency_admission",
+}
+ACTIVITY_OF_OUTCOME.update({f"{k}_per_100k": v for k, v in list(ACTIVITY_OF_OUTCOME.items())})
 
 
-def effects_in_pounds(results: list[Any], costs: pd.DataFrame, estimand: str = "simple") -> pd.DataFrame:
-    """Service-use effects (counts per area and period) valued at unit costs: pounds per treated area per period and
-    per year, with the interval scaled by the same unit cost (unit costs treated as known)."""
+def effects_in_pounds(results: list[Any], costs: pd.DataFrame, estimand: str = "simple", periods_per_year: int = 12) -> pd.DataFrame:
+    """Service-use effects valued at unit costs: **notional** pounds (activity valued at national average unit costs,
+    not cash that could be released), intervals scaled by the same unit cost (unit costs treated as known).
+
+    Counts per area and period give pounds per treated area per year; rates per 100,000 residents give pounds per
+    100,000 residents per year (``scale``)."""
     uc = costs.set_index("activity")
     rows = []
     for r in results:
@@ -431,13 +439,15 @@ def effects_in_pounds(results: list[Any], costs: pd.DataFrame, estimand: str = "
         if act is None or act not in uc.index or t.empty:
             continue
         row, c = t.iloc[0], float(uc.loc[act, "unit_cost"])
-        rows.append({"outcome": r.outcome, "activity": act, "unit_cost": c, "price_year": uc.loc[act, "price_year"], "effect (count)": row["estimate"], "pounds": row["estimate"] * c, "pounds_se": row["std_error"] * c, "pounds_ci_lower": row["ci_lower"] * c, "pounds_ci_upper": row["ci_upper"] * c, "p_value": row["p_value"]})
+        k = c * periods_per_year
+        scale = "per 100,000 residents per year" if str(r.outcome).endswith("_per_100k") else "per treated area per year"
+        rows.append({"outcome": r.outcome, "activity": act, "unit_cost": c, "price_year": uc.loc[act, "price_year"], "scale": scale, "effect per period": row["estimate"], "pounds": row["estimate"] * k, "pounds_se": row["std_error"] * k, "pounds_ci_lower": row["ci_lower"] * k, "pounds_ci_upper": row["ci_upper"] * k, "p_value": row["p_value"]})
     return pd.DataFrame(rows)
 
 
 def pounds_rows(table: pd.DataFrame, method: str = "cs", estimand: str = "simple") -> pd.DataFrame:
-    """Contract rows for effects in pounds (outcome ``<outcome>_gbp``), for estimates.csv."""
-    return pd.DataFrame({"method": method, "outcome": table["outcome"] + "_gbp", "estimand": estimand, "group": "all", "estimate": table["pounds"], "std_error": table["pounds_se"], "ci_lower": table["pounds_ci_lower"], "ci_upper": table["pounds_ci_upper"], "p_value": table["p_value"]})
+    """Contract rows for notional effects in pounds per year (outcome ``<outcome>_gbp_per_year``), for estimates.csv."""
+    return pd.DataFrame({"method": method, "outcome": table["outcome"] + "_gbp_per_year", "estimand": estimand, "group": "all", "estimate": table["pounds"], "std_error": table["pounds_se"], "ci_lower": table["pounds_ci_lower"], "ci_upper": table["pounds_ci_upper"], "p_value": table["p_value"]})
 
 
 def family_verdict(ctx: Any, label: str, comparison: pd.DataFrame, scale: float = 1.0, unit: str = "") -> Any:
@@ -456,10 +466,11 @@ def pounds_sentences(table: pd.DataFrame, alpha: float = 0.05) -> Any:
     if table is None or not len(table):
         return md("Not applicable: the run's data are not the NHS A&E source, or costs.enabled is false.")
     lines = [
-        f"- **{r.outcome}**: GBP {fmt(r.pounds)} per treated footprint per month (GBP {fmt(r.pounds * 12)} a year), {100 * (1 - alpha):.0f}% CI GBP {fmt(r.pounds_ci_lower)} to "
-        f"{fmt(r.pounds_ci_upper)} per month, at GBP {fmt(r.unit_cost)} per {r.activity.replace('_', ' ')} ({r.price_year} prices)."
+        f"- **{r.outcome}**: notional GBP {fmt(r.pounds)} {r.scale}, {100 * (1 - alpha):.0f}% CI GBP {fmt(r.pounds_ci_lower)} to "
+        f"{fmt(r.pounds_ci_upper)}, at GBP {fmt(r.unit_cost)} per {r.activity.replace('_', ' ')} ({r.price_year} prices)."
         for r in table.itertuples()
     ]
+    lines.append("*Notional*: activity valued at national average unit costs; fewer admissions or attendances would free capacity, not cash (fixed costs stay), so these are not savings.")
     return md("\n".join(lines))
 
 

@@ -341,7 +341,7 @@ def data_caveats(ctx: Any, outcomes: list[str]) -> dict[str, list[str]]:
         common.append(f"{len(part)} of {ctx.design.n_treated} treated areas were designated for only part of their footprint")
     out = {}
     for o in outcomes:
-        base = str(o).removesuffix("_log").removesuffix("_gbp")
+        base = str(o).removesuffix("_log").removesuffix("_gbp_per_year").removesuffix("_gbp")
         extra = ["activity is counted by provider, not by residence"] if ctx.panel.source == "nhs_ae" and base in ctx.panel.outcomes else []
         out[o] = common + extra
     return out

@@ -64,7 +64,7 @@ def test_gpps_cells_are_icb_by_quintile_with_icb_clusters():
     ut = p.unit_table()
     assert p.frequency == "year" and p.period_labels == [str(y) for y in range(2017, 2025)]
     assert ut["cluster"].nunique() == 42 and p.n_units == 166
-    assert p.data[p.outcomes].to_numpy().max() <= 1 and p.data[p.outcomes].to_numpy().min() >= 0
+    assert 1 < p.data[p.outcomes].to_numpy().max() <= 100 and p.data[p.outcomes].to_numpy().min() >= 0  # percent
     assert any("Surrey Heartlands" in n for n in p.notes)
     # England medians of all practices are in the source; the cells' medians are of the same order
     raw = pd.read_csv(GPPS)
@@ -106,3 +106,33 @@ def test_nhs_cost_index_and_real_terms_gp_payments():
     want = 100 / raw["fin_year"].map(idx["index"])
     np.testing.assert_allclose(np.sort(ratio.unique()), np.sort(want.unique()))
     assert any("2023/24 prices" in n for n in p.notes)
+
+
+def test_a_user_deflator_replaces_the_shipped_index(tmp_path):
+    from evidence.data.costs import build_gp_payments_panel
+
+    years = [f"{y}/{(y + 1) % 100:02d}" for y in range(2014, 2024)]
+    f = tmp_path / "defl.csv"
+    pd.DataFrame({"fin_year": years, "index": [50.0 + 5 * i for i in range(len(years))]}).to_csv(f, index=False)
+    p = build_gp_payments_panel(["payments_per_registered_patient", "payments_per_registered_patient_real"], deflator=f, price_year="2017/18")
+    d = p.data
+    ratio = (d["payments_per_registered_patient_real"] / d["payments_per_registered_patient"]).round(10).unique()
+    want = {round(65.0 / (50.0 + 5 * i), 10) for i in range(9)}  # index 2017/18 = 65 over each year's index
+    assert set(ratio) == want and any("user's deflator" in n and "2017/18 prices" in n for n in p.notes)
+    with pytest.raises(DataError, match="costs.price_year is empty"):
+        build_gp_payments_panel(["payments_per_registered_patient_real"], deflator=f)
+    with pytest.raises(DataError, match="no positive value for 2030/31"):
+        build_gp_payments_panel(["payments_per_registered_patient_real"], deflator=f, price_year="2030/31")
+
+
+def test_pounds_are_notional_per_100k_per_year_for_rates():
+    from evidence.report import effects_in_pounds, pounds_rows
+    from evidence.results import EstimateResult
+
+    costs = pd.DataFrame({"activity": ["emergency_admission", "ae_attendance"], "unit_cost": [2000.0, 300.0], "price_year": ["2023/24"] * 2, "basis": ["x", "y"]})
+    rows = lambda o: pd.DataFrame([{"method": "cs", "outcome": o, "estimand": "simple", "group": "all", "estimate": -2.0, "std_error": 1.0, "ci_lower": -4.0, "ci_upper": 0.0, "p_value": 0.05}])  # noqa: E731
+    res = [EstimateResult(rows(o), method="cs", outcome=o, estimand="simple") for o in ("emergency_admissions_per_100k", "attendances")]
+    t = effects_in_pounds(res, costs).set_index("outcome")
+    assert t.loc["emergency_admissions_per_100k", "pounds"] == -2.0 * 2000 * 12 and t.loc["emergency_admissions_per_100k", "scale"] == "per 100,000 residents per year"
+    assert t.loc["attendances", "pounds_ci_lower"] == -4.0 * 300 * 12 and t.loc["attendances", "scale"] == "per treated area per year"
+    assert set(pounds_rows(t.reset_index())["outcome"]) == {"emergency_admissions_per_100k_gbp_per_year", "attendances_gbp_per_year"}

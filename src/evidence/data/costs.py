@@ -90,20 +90,52 @@ def _fy_start(label: pd.Series) -> pd.Series:
     return pd.to_datetime(label.str.slice(0, 4) + "-04-01")
 
 
-def build_gp_payments_panel(outcomes: list[str] | None = None) -> Panel:
-    """Footprint x financial-year panel of NHS payments to general practice (2014/15-2022/23)."""
+def price_index(deflator: str | Path | None = None) -> tuple[pd.Series, str]:
+    """Financial year -> price index for real terms, and a sentence saying which index it is.
+
+    The shipped NHS Cost Inflation Index (:func:`nhs_cost_index`) unless ``costs.deflator`` names a table with columns
+    ``fin_year`` and ``index`` (any base), which replaces it.
+    """
+    if deflator is None:
+        idx = nhs_cost_index().set_index("fin_year")["index"]
+        return idx, ("NHS Cost Inflation Index, pay and prices (Unit Costs of Health and Social Care 2024 edition, licence "
+                     "unspecified; the 2023 edition is CC BY-NC-SA 4.0: attribution, non-commercial use only, share-alike); "
+                     "2023/24 provisional, 2014/15 derived from the first printed change")
+    path = Path(deflator)
+    try:
+        t = pd.read_csv(path, dtype={"fin_year": str})
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        raise DataError(f"{display(path)} cannot be read as CSV (costs.deflator); give columns fin_year, index.") from None
+    for col in ("fin_year", "index"):
+        if col not in t.columns:
+            raise DataError(f"{display(path)}: column {col} is missing (costs.deflator); give columns fin_year, index.")
+    return pd.to_numeric(t.set_index("fin_year")["index"], errors="coerce"), f"the user's deflator {display(path)} (costs.deflator)"
+
+
+def build_gp_payments_panel(outcomes: list[str] | None = None, deflator: str | Path | None = None, price_year: str | None = None) -> Panel:
+    """Footprint x financial-year panel of NHS payments to general practice (2014/15-2022/23).
+
+    ``*_real`` outcomes are in ``price_year`` prices (2023/24 with the shipped index; ``costs.price_year`` with a
+    user's ``costs.deflator``)."""
     raw = pd.read_csv(GP_FOOTPRINT)
     keep = list(outcomes) if outcomes is not None else list(GP_OUTCOMES)
     unknown = [o for o in keep if o not in GP_OUTCOMES]
     if unknown:
         raise DataError(f"built-in source gp_payments: outcome '{unknown[0]}' (data.outcomes) does not exist; choose from {', '.join(GP_OUTCOMES)}.")
-    idx = nhs_cost_index().set_index("fin_year")["index"]
-    factor = 100 / raw["fin_year"].map(idx)
+    idx, which = price_index(deflator)
+    base = price_year or (PRICE_BASE if deflator is None else None)
+    if base is None:
+        raise DataError("costs.deflator is given but costs.price_year is empty; name the financial year to state pounds in (for example 2023/24).")
+    need = sorted(set(raw["fin_year"]) | {base})
+    bad = [y for y in need if y not in idx.index or not np.isfinite(idx[y]) or idx[y] <= 0]
+    if bad:
+        raise DataError(f"price index ({which}): no positive value for {bad[0]} (costs.deflator); add that financial year.")
+    factor = idx[base] / raw["fin_year"].map(idx)
     raw["payments_per_registered_patient_real"] = raw["payments_per_registered_patient"] * factor
     raw["payments_per_weighted_patient_real"] = raw["payments_per_weighted_patient"] * factor
     raw["period"] = _fy_start(raw["fin_year"])
     df, freq, notes = validate_panel(raw, name="gp_payments", unit="stp21_code", time="period", outcomes=keep, outcome_kinds=GP_OUTCOMES, unit_name="stp21_name", population="registered_patients", frequency="fy")
-    notes.append("NHS Payments to General Practice in cash terms, summed over each footprint's practices (2021 footprints); per-patient figures are footprint totals over registered (or weighted) patients; *_real columns are in 2023/24 prices (NHS Cost Inflation Index, pay and prices, UCHSC 2024; 2014/15 derived).")
+    notes.append("NHS Payments to General Practice in cash terms, summed over each footprint's practices (2021 footprints); per-patient figures are footprint totals over registered (or weighted) patients; *_real columns are in " + f"{base} prices, deflated with the {which}.")
     return Panel(df, keep, {o: GP_OUTCOMES[o] for o in keep}, freq, [], source="gp_payments", files={display(GP_FOOTPRINT): sha256(GP_FOOTPRINT), display(COST_INDEX): sha256(COST_INDEX)}, notes=notes, columns={"unit": "stp21_code", "time": "fin_year"})
 
 

@@ -38,12 +38,14 @@ from ..panel import Panel, sha256, validate_panel
 from ..paths import RAW, display
 
 GPPS: Path = RAW / "satisfaction" / "gpps_icb_by_imd_quintile_medians_2017_2024_heec.csv"
-INDICATORS: dict[str, str] = {"overall_pct": "proportion", "access_pct": "proportion", "continuity_pct": "proportion", "trust_pct": "proportion"}
+INDICATORS: dict[str, str] = {"overall_pct": "percent", "access_pct": "percent", "continuity_pct": "percent", "trust_pct": "percent"}
+"""Indicators, in percentages (0-100): effects read in percentage points."""
 QUINTILES: dict[str, str] = {"quin_1": "q1", "quin_2": "q2", "quin_3": "q3", "quin_4_5": "q4-5"}
 
 
 def build_gpps_panel(outcomes: list[str] | None = None, balance: str = "drop") -> Panel:
-    """ICB x deprivation-quintile x survey-year panel of GP Patient Survey indicators (proportions 0-1)."""
+    """ICB x deprivation-quintile x survey-year panel of GP Patient Survey indicators, in percent (0-100; the source's
+    proportions x 100), so that every effect reads in percentage points."""
     keep = list(outcomes) if outcomes is not None else list(INDICATORS)
     unknown = [o for o in keep if o not in INDICATORS]
     if unknown:
@@ -57,6 +59,7 @@ def build_gpps_panel(outcomes: list[str] | None = None, balance: str = "drop") -
     n_missing = int(empty.sum())
     wide = sel.pivot_table(index=["stp21_code", "icb_name", "quintile", "Year"], columns="Indicator", values="value", aggfunc="first").reset_index()
     wide = wide[wide[keep].notna().all(axis=1)]
+    wide[keep] = 100 * wide[keep]  # proportions -> percent: effects in percentage points
     wide["unit"] = wide["stp21_code"] + "|" + wide["quintile"]
     wide["unit_label"] = wide["icb_name"] + " (deprivation " + wide["quintile"] + ")"
     wide["period"] = pd.to_datetime(wide["Year"].astype(str) + "-01-01")
@@ -64,7 +67,7 @@ def build_gpps_panel(outcomes: list[str] | None = None, balance: str = "drop") -
     df, freq, notes = validate_panel(wide, name="gpps", unit="unit", time="period", outcomes=keep, outcome_kinds=INDICATORS, unit_name="unit_label", cluster="stp21_code", extra=["area", "quintile"], frequency="year", balance=balance)
     if n_missing:
         notes.insert(0, f"{n_missing} ICB x quintile x year cell(s) have no value in the source (for example Surrey Heartlands has no practices in deprivation quintiles 4-5) and were left out.")
-    notes.append("Values are medians across practices of practice-level percentages within ICB x practice-deprivation cells (GPPS via HEEC), not patient-weighted means; clusters are ICBs.")
+    notes.append("Values are medians across practices of practice-level percentages within ICB x practice-deprivation cells (GPPS via HEEC), not patient-weighted means, in percent (effects in percentage points); clusters are ICBs.")
     return Panel(df, keep, {o: INDICATORS[o] for o in keep}, freq, [], source="gpps", files={display(GPPS): sha256(GPPS)}, notes=notes, columns={"unit": "ICB|quintile", "time": "Year", "cluster": "stp21_code"})
 
 
