@@ -230,3 +230,33 @@ def test_waves_4_to_6_are_stated_not_identifiable(default):
     mpdta = load_params("params/example_mpdta.yaml")
     p2, d2 = prepare(mpdta)
     assert wave_identifiability(_Ctx(mpdta, p2, d2)).empty
+
+
+def test_simple_aggregation_over_some_cohorts():
+    from evidence.staggered.from_design import cs
+
+    d = design_of(simulate_panel(n_units=30, n_periods=16, cohorts={5: 5, 9: 5, 12: 4}, effect=lambda e, g: 1.0 + (g == 5) * 2.0, seed=8))
+    res = cs(d, "y", control_group="not_yet_treated", est_method="reg", base_period="universal")
+    full = res.aggregate("simple").tidy().iloc[0]
+    every = res.inner.aggregate("simple", cohorts=[6, 10, 13]).tidy().iloc[0]
+    assert every["estimate"] == pytest.approx(full["estimate"], abs=1e-12) and every["std_error"] == pytest.approx(full["std_error"], abs=1e-12)
+    sub = res.inner.aggregate("simple", cohorts=[6]).tidy().iloc[0]
+    gt = res.tidy()
+    cells = gt[(gt["estimand"] == "att_gt") & (gt["group"] == d.panel.period_labels[5])]
+    post = cells[cells["period"] >= d.panel.period_labels[5]]
+    assert sub["estimate"] == pytest.approx(post["estimate"].mean(), abs=1e-10)  # one cohort: plain mean of its post cells
+    assert 2.0 < sub["estimate"] < 4.0 and sub["std_error"] > 0
+
+
+def test_covid_era_follow_up_is_labelled_and_uses_later_waves_as_comparisons(default):
+    from evidence.primary import covid_era
+
+    params, panel, design = default
+    out = covid_era(_Ctx(params, panel, design), resolve(params))
+    row = out["rows"].iloc[0]
+    assert row["group"] == "covid era: waves 1, 2, 3, 2016-04..2021-03" and row["n_units"] == 42
+    assert "not as the effect of designation" in out["note"] and out["design"].window == ("2016-04", "2021-03")
+    assert out["design"].n_treated == 42 - 13  # wave 6 (13 footprints, April 2021) is untreated within the window
+    mp = load_params("params/example_mpdta.yaml")
+    p2, d2 = prepare(mp)
+    assert "built-in NHS data" in covid_era(_Ctx(mp, p2, d2), resolve(mp))["not_applicable"]

@@ -290,3 +290,51 @@ def wave_identifiability(ctx: Any) -> pd.DataFrame:
             ok, why = True, f"{follow} months of pre-COVID follow-up against {later} footprints designated later"
         rows.append({"wave": int(w), "first treated month": str(start), "footprints": len(d), "pre-COVID months of follow-up": follow, "comparison footprints at designation": later, "identifiable": "yes" if ok else "no", "why": why})
     return pd.DataFrame(rows)
+
+
+COVID_END = "2021-03"
+
+
+def covid_era(ctx: Any, proto: Protocol) -> dict[str, Any]:
+    """Waves 1-3 followed to March 2021, the pandemic months included (labelled as such; not the primary).
+
+    Context: the primary window stops before COVID; a reader asks what happened next, but from March 2020 the
+    pandemic hit regions differently, so calendar-period effects do not absorb it, and from April 2021 every
+    footprint was an ICS. Decision: every wave is treated by its designation date, the window runs to March 2021,
+    and the protocol's estimator averages the post-designation cells of the protocol's waves only (the later waves
+    act as not-yet-treated comparisons until their designation, wave 6 throughout). Consequences: a COVID-era estimate, stated with its caveat, never the headline.
+
+    Returns
+    -------
+    dict
+        ``rows`` (tidy: estimand ``simple`` with group ``covid era: <first>..<last>`` for the whole follow-up and for
+        the pandemic months), ``design``, ``note``; or ``not_applicable`` with the reason.
+    """
+    from .staggered.from_design import cs
+
+    p = ctx.params
+    if ctx.panel.source != "nhs_ae" or p["treatment.cohort"] or p["treatment.indicator"]:
+        return {"not_applicable": "the COVID-era follow-up is defined for the built-in NHS data and the designation table (parameter: data.source)"}
+    labels = ctx.panel.period_labels
+    if COVID_END not in labels:
+        return {"not_applicable": f"the data end before {COVID_END} (parameter: data.local_months)"}
+    from .sensitivity import _prepare
+
+    outcome = proto.primary["outcome"]
+    waves = proto.waves or list(p["treatment.waves"])
+    d = _prepare(p, outcome, {"treatment.waves": [1, 2, 3, 4, 5, 6], "design.end": COVID_END})
+    keep = d.included
+    keep_labels = sorted(keep.loc[keep["status"].eq("treated") & keep["wave"].isin(waves), "first_treated"].dropna().unique())
+    if not keep_labels:
+        return {"not_applicable": "none of the protocol's waves is treated in the COVID-era window"}
+    lab = d.panel.period_labels
+    values = [lab.index(x) + 1 for x in keep_labels]  # cohort values of the estimator: period index + 1
+    pr = proto.primary
+    res = cs(d, outcome, control_group="not_yet_treated", est_method="reg", base_period=pr["base_period"], anticipation=pr["anticipation"], alpha=ctx.alpha)
+    rows = []
+    whole = res.aggregate("simple", cohorts=values).tidy().assign(group=f"covid era: waves {', '.join(map(str, waves))}, {lab[0]}..{COVID_END}")
+    rows.append(whole)
+    note = (f"Every wave treated by its designation date, window {lab[0]} to {COVID_END}; averaged over the post-designation cells of waves "
+            f"{', '.join(map(str, waves))} (cohorts {', '.join(keep_labels)}); later waves are comparisons until designated. COVID hit regions "
+            "differently from March 2020, so calendar-period effects do not absorb it: read this as descriptive of the pandemic period, not as the effect of designation.")
+    return {"rows": tidy_frame(pd.concat(rows, ignore_index=True)), "design": d, "note": note}

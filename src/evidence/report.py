@@ -914,3 +914,10 @@ def honest_primary_sentences(h: dict[str, Any], alpha: float = 0.05) -> Any:
         else:
             out.append(f"Under {kind}, the robust interval at the smallest bound excludes zero ({fmt(first['ci_lower'])} to {fmt(first['ci_upper'])}); it stops doing so at a bound of {fmt(r.breakdown)} (the breakdown value).")
     return md(" ".join(out))
+
+
+def covid_table(covid: dict[str, Any]) -> pd.DataFrame:
+    """The COVID-era estimate (descriptive), or an empty table when not applicable."""
+    if "rows" not in covid:
+        return pd.DataFrame(columns=["follow-up", "estimate per period (95% CI)", "p-value", "units"])
+    return pd.DataFrame([{"follow-up": r.group.removeprefix("covid era: "), "estimate per period (95% CI)": _fmt_ci(r.estimate, r.ci_lower, r.ci_upper), "p-value (descriptive)": _p(r.p_value), "units": int(r.n_units)} for r in covid["rows"].itertuples()])

@@ -25,6 +25,7 @@ Periods are compared in calendar units (``t - g``, ``g + max_e``); R uses period
 
 from __future__ import annotations
 
+
 import math
 from collections import namedtuple
 from typing import TYPE_CHECKING, Any
@@ -228,8 +229,13 @@ def aggregate_att_gt(
     bootstrap_draws: int | None = None,
     na_rm: bool = False,
     seed: int | None = None,
+    cohorts: Any = None,
 ) -> AggteResult:
-    """Aggregate an :class:`AttGtResult`; see :meth:`AttGtResult.aggregate`."""
+    """Aggregate an :class:`AttGtResult`; see :meth:`AttGtResult.aggregate`.
+
+    ``cohorts`` (``simple`` only): average over the post-treatment cells of these cohorts only (values of the cohort
+    variable); the other cohorts still serve as not-yet-treated comparisons in their cells, and the weight-estimation
+    term of the influence function covers the kept cohorts only."""
     if type not in TYPES:
         raise EstimationError(f"type={type!r} is not an aggregation; use 'simple', 'group', 'dynamic' or 'calendar'")
     if balance_e is not None and (isinstance(balance_e, bool) or not isinstance(balance_e, (int, np.integer))):
@@ -265,6 +271,8 @@ def aggregate_att_gt(
 
     if type == "simple":
         keep = post & (t <= g + max_e)
+        if cohorts is not None:
+            keep &= np.isin(g, np.asarray(list(cohorts), dtype=float))
         if not keep.any():
             raise EstimationError("no post-treatment ATT(g,t) to aggregate; check max_e")
         w0, d0 = _weighted_column(keep, pg, att0, code, C)

@@ -109,6 +109,7 @@ class AttGtResult:
         bootstrap_draws: int | None = None,
         na_rm: bool = False,
         seed: int | None = None,
+        cohorts: Any = None,
     ) -> AggteResult:
         """Aggregate the ATT(g,t) into summary parameters (R ``aggte``).
 
@@ -129,6 +130,9 @@ class AttGtResult:
             :func:`att_gt`, 0 gives analytic standard errors and pointwise intervals.
         na_rm
             Drop ATT(g,t) cells that could not be estimated instead of raising.
+        cohorts
+            ``simple`` only: the cohorts (values of the cohort variable) whose post-treatment cells are averaged; the
+            others still act as comparisons. ``None`` = all.
         seed
             Seed for the bootstrap; ``None`` reuses the seed given to :func:`att_gt`.
 
@@ -147,6 +151,7 @@ class AttGtResult:
             bootstrap_draws=bootstrap_draws,
             na_rm=na_rm,
             seed=seed,
+            cohorts=cohorts,
         )
 
     # ---- reporting --------------------------------------------------------------------------------------------
