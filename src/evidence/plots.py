@@ -318,3 +318,20 @@ def sensitivity_forest(table: pd.DataFrame, primary: pd.Series, outcome: str, ax
     ax.set_title("Does the primary estimate survive reasonable alternatives?")
     _synthetic_mark(ax, synthetic)
     return ax
+
+
+def statutory_series(series: pd.Series, breaks: list[tuple[str, str]], ax: Any = None, synthetic: bool = False) -> Any:
+    """England's monthly rate with the COVID months shaded and the statutory (solid) and placebo (dotted) dates."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.6))
+    x = series.index.to_timestamp()
+    ax.plot(x, series.to_numpy(), color=PALETTE[0], lw=1.4)
+    ax.axvspan(pd.Timestamp("2020-03-01"), pd.Timestamp("2021-03-31"), color="grey", alpha=0.2, label="COVID break (left out of the fits)")
+    for label, date in breaks:
+        ax.axvline(pd.Timestamp(date + "-01"), color=PALETTE[1] if label == "statutory" else PALETTE[6], ls="-" if label == "statutory" else ":", lw=1.2, label=f"{label} {date}")
+    ax.set_ylabel(f"{series.name} (England)")
+    ax.set_xlabel("month")
+    ax.set_title("Statutory ICSs, July 2022: descriptive, not causal")
+    ax.legend(frameon=False, fontsize=7, loc="lower left")
+    _synthetic_mark(ax, synthetic)
+    return ax

@@ -921,3 +921,30 @@ def covid_table(covid: dict[str, Any]) -> pd.DataFrame:
     if "rows" not in covid:
         return pd.DataFrame(columns=["follow-up", "estimate per period (95% CI)", "p-value", "units"])
     return pd.DataFrame([{"follow-up": r.group.removeprefix("covid era: "), "estimate per period (95% CI)": _fmt_ci(r.estimate, r.ci_lower, r.ci_upper), "p-value (descriptive)": _p(r.p_value), "units": int(r.n_units)} for r in covid["rows"].itertuples()])
+
+
+def statutory_table(results: list[Any]) -> pd.DataFrame:
+    """Level and slope changes of England's series at the statutory date and the placebo dates (descriptive)."""
+    rows = []
+    for r in results:
+        t = r.tidy()
+        for g, d in t.groupby("group", sort=False):
+            v = d.set_index("estimand")["estimate"]
+            rows.append({"series": r.outcome, "break": g, "level change": f"{v['level_change_pct']:+.1f}%", "slope change": f"{v['slope_change_pct_per_year']:+.1f}% a year"})
+    return pd.DataFrame(rows)
+
+
+def statutory_sentences(results: list[Any]) -> Any:
+    """Whether the July 2022 change stands out from the placebo-date changes, per series (no p-values)."""
+    from .statutory import CAVEAT
+
+    lines = []
+    for r in results:
+        t = r.tidy()
+        lev = t[t["estimand"] == "level_change_pct"].set_index("group")["estimate"]
+        stat = lev[[g for g in lev.index if g.startswith("statutory")]].iloc[0]
+        plac = lev[[g for g in lev.index if g.startswith("placebo")]]
+        inside = plac.min() <= stat <= plac.max()
+        lines.append(f"- **{r.outcome}**: level change at July 2022 {stat:+.1f}%, against {plac.min():+.1f}% to {plac.max():+.1f}% at the placebo dates — " + ("within the range of changes at dates when nothing was designated." if inside else "outside the range of the placebo-date changes, which is still not evidence that statutory ICSs caused it."))
+    lines.append(f"*{CAVEAT}*")
+    return md("\n".join(lines))
