@@ -56,6 +56,11 @@ def test_alternatives_equal_the_estimator_by_hand(nhs):
     eff = prepare(load_params("params/default.yaml", ["treatment.date_basis=effective", f"data.outcomes=[{o}]"]))[1]
     assert tab.loc["effective_dates", "estimate"] == pytest.approx(_simple(eff, o), abs=1e-10)
     assert tab.loc["effective_dates", "n_units"] == eff.panel.n_units
+    from evidence.staggered.imputation_general import imputation_general
+
+    assert tab.loc["region_period", "estimate"] == pytest.approx(imputation_general(d, o, region_period=True).tidy()["estimate"].iloc[0], abs=1e-10)
+    assert tab.loc["imputation", "estimate"] == pytest.approx(imputation_general(d, o).tidy()["estimate"].iloc[0], abs=1e-10)
+    assert "effective number of comparison areas" in tab.loc["balancing_weights", "note"]
     recorded = run_sensitivities(ctx, proto, ["anticipation_3"]).attrs["tidy"]
     assert set(recorded["group"]) == {"sensitivity: anticipation_3"} and set(recorded["estimand"]) == {"simple", "simple_pct", "simple_per_year"}
 
@@ -69,5 +74,6 @@ def test_what_cannot_apply_says_why_and_never_fails():
     assert "treatment comes from a column" in na.loc["effective_dates", "note"]
     assert "earliest cohort has fewer than 7 periods" in na.loc["anticipation_6", "note"]  # mpdta: 2004 cohort, 2003 start
     assert tab.loc["covariates", "status"] == "ok"  # lpop, the data's baseline covariate
+    assert "no region column" in na.loc["region_period", "note"] and "monthly data" in na.loc["unit_seasonality", "note"]
     assert {"excluding_wave_1", "excluding_wave_2", "excluding_wave_3"} <= set(tab.index)
     assert np.isfinite(tab.loc[tab["status"] == "ok", "estimate"]).all()

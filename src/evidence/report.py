@@ -869,7 +869,7 @@ def sensitivity_table(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for r in table.itertuples():
         if r.status == "ok":
-            rows.append({"alternative": r.label, "estimate per period (95% CI)": _fmt_ci(r.estimate, r.ci_lower, r.ci_upper), "% of treated pre-designation mean": f"{r.pct:.2f}%" if np.isfinite(r.pct) else "-", "p-value": _p(r.p_value), "units (treated)": f"{r.n_units} ({r.n_treated})"})
+            rows.append({"alternative": r.label + (f" — {r.note}" if r.note else ""), "estimate per period (95% CI)": _fmt_ci(r.estimate, r.ci_lower, r.ci_upper), "% of treated pre-designation mean": f"{r.pct:.2f}%" if np.isfinite(r.pct) else "-", "p-value": _p(r.p_value), "units (treated)": f"{r.n_units} ({r.n_treated})"})
         else:
             rows.append({"alternative": r.label, "estimate per period (95% CI)": f"not applicable: {r.note}", "% of treated pre-designation mean": "-", "p-value": "-", "units (treated)": "-"})
     return pd.DataFrame(rows)

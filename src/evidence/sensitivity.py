@@ -95,6 +95,9 @@ class Sensitivity:
     label: str
     run: Callable[[Any, Protocol, Design], tuple[Design, Protocol, str]]
     """(ctx, protocol, primary design) -> (design, protocol, outcome) to estimate, or raises NotApplicable."""
+    imputation: dict[str, Any] | None = None
+    """Options of :func:`evidence.staggered.imputation_general.imputation_general` when the alternative is the
+    imputation estimator with a richer untreated model (``weights="balance"`` for balancing weights)."""
 
 
 def _nhs_only(ctx: Any, what: str) -> None:
@@ -175,6 +178,41 @@ def _registered(ctx: Any, proto: Protocol, d: Design) -> tuple[Design, Protocol,
     return _prepare(ctx.params, alt, {}), proto, alt
 
 
+def _same(ctx: Any, proto: Protocol, d: Design) -> tuple[Design, Protocol, str]:
+    return d, proto, proto.primary["outcome"]
+
+
+def _region(ctx: Any, proto: Protocol, d: Design) -> tuple[Design, Protocol, str]:
+    if "region" not in d.panel.data.columns:
+        raise NotApplicable("the data have no region column", "data.source")
+    return d, proto, proto.primary["outcome"]
+
+
+def _monthly(ctx: Any, proto: Protocol, d: Design) -> tuple[Design, Protocol, str]:
+    if d.panel.frequency != "month":
+        raise NotApplicable(f"month-of-year effects need monthly data; these are {d.panel.frequency} periods", "data.frequency")
+    return d, proto, proto.primary["outcome"]
+
+
+def balance_weights_for(design: Design, outcome: str) -> tuple[np.ndarray, float]:
+    """Entropy-balancing weights of the comparison units on three baseline moments of the outcome's unit series
+    (level and trend over the baseline, and log population where there is one); treated units weigh 1."""
+    from .balance import unit_baseline
+    from .staggered.imputation_general import balancing_weights
+
+    ub = unit_baseline(design, [outcome])
+    cols = [outcome] + [c for c in ub.columns if c.endswith("(trend per year)")]
+    X = ub[cols].to_numpy(dtype=float)
+    if design.panel.has_population:
+        pop = design.panel.data.loc[design.panel.data["t"] == 0, "population"].to_numpy(dtype=float)
+        X = np.column_stack([X, np.log(pop)])
+    tr = design.treated
+    w = np.ones(len(tr))
+    w[~tr] = balancing_weights(X[tr].mean(axis=0), X[~tr])
+    ess = float(w[~tr].sum() ** 2 / (w[~tr] ** 2).sum())
+    return w, ess
+
+
 def _with_primary(proto: Protocol, **changes: Any) -> Protocol:
     return dataclasses.replace(proto, primary={**proto.primary, **changes})
 
@@ -190,7 +228,32 @@ REGISTRY: dict[str, Sensitivity] = {s.name: s for s in [
     Sensitivity("field_test_excluded", "excluding footprints with a quarter or more of type-1 attendances at field-test trusts", _excluding("field_test_share", 0.25, "A&E field-test trusts with a quarter or more of attendances")),
     Sensitivity("programmes_as_covariates", "overlapping programmes as covariates (vanguard and field-test shares)", _programme_covariates),
     Sensitivity("registered_denominator", "per 100,000 GP registered patients instead of residents", _registered),
+    Sensitivity("imputation", "imputation estimator, unit and period effects (the reference for the imputation rows below)", _same, {}),
+    Sensitivity("region_period", "imputation with region x period effects (fitted on untreated cells)", _region, {"region_period": True}),
+    Sensitivity("pre_trends", "imputation with unit linear trends fitted on untreated cells", _same, {"unit_trends": True}),
+    Sensitivity("unit_seasonality", "imputation with unit month-of-year effects fitted on untreated cells", _monthly, {"unit_seasonality": True}),
+    Sensitivity("balancing_weights", "imputation with comparison areas weighted to balance baseline level, trend and size", _same, {"weights": "balance"}),
 ]}
+def _imputation_rows(ctx: Any, d: Design, outcome: str, options: dict[str, Any]) -> tuple[pd.DataFrame, str]:
+    """The imputation alternative as tidy rows (method ``imputation``), with the % of the treated baseline."""
+    from .primary import treated_baseline
+    from .staggered.imputation_general import imputation_general
+
+    opts = dict(options)
+    note = ""
+    if opts.get("weights") == "balance":
+        w, ess = balance_weights_for(d, outcome)
+        opts["weights"] = w
+        note = f"effective number of comparison areas {ess:.1f} of {int((~d.treated).sum())}"
+    r = imputation_general(d, outcome, alpha=ctx.alpha, **opts).tidy()
+    base = treated_baseline(d, outcome)
+    pct = r.copy()
+    pct["estimand"] = "simple_pct"
+    for c in ("estimate", "std_error", "ci_lower", "ci_upper"):
+        pct[c] = 100 * pct[c] / base
+    return pd.concat([r, pct], ignore_index=True), note
+
+
 LEAVE_ONE_OUT = "leave_one_wave_out"
 NAMES: tuple[str, ...] = (*REGISTRY, LEAVE_ONE_OUT)
 
@@ -213,21 +276,26 @@ def run_sensitivities(ctx: Any, proto: Protocol, names: list[str] | None = None)
     base = _design_for(ctx, proto.primary["outcome"])
     rows, tidy = [], []
 
-    def add(name: str, label: str, fn: Callable[[], tuple[Design, Protocol, str]]) -> None:
+    def add(name: str, label: str, fn: Callable[[], tuple[Design, Protocol, str]], imputation: dict[str, Any] | None = None) -> None:
+        note = ""
         try:
             d, pr, outcome = fn()
-            t, _ = analyse(ctx, pr, outcome, design=d, randomization=False)
+            if imputation is None:
+                t, _ = analyse(ctx, pr, outcome, design=d, randomization=False)
+            else:
+                t, note = _imputation_rows(ctx, d, outcome, imputation)
         except NotApplicable as na:
             rows.append({"sensitivity": name, "label": label, "status": "not applicable", "note": na.reason + (f" (parameter: {na.parameter})" if na.parameter else "")})
             return
         except EvidenceError as exc:  # an estimator that cannot run on the variant design: not applicable, with why
             rows.append({"sensitivity": name, "label": label, "status": "not applicable", "note": str(exc)})
             return
-        r = t[(t["method"] == "cs") & (t["estimand"] == "simple")].iloc[0]
-        pct = t[(t["method"] == "cs") & (t["estimand"] == "simple_pct")]
+        est = t["method"].isin(["cs", "imputation"])
+        r = t[est & (t["estimand"] == "simple")].iloc[0]
+        pct = t[est & (t["estimand"] == "simple_pct")]
         rows.append({"sensitivity": name, "label": label, "status": "ok", "estimate": r["estimate"], "ci_lower": r["ci_lower"], "ci_upper": r["ci_upper"], "p_value": r["p_value"],
-                     "pct": float(pct["estimate"].iloc[0]) if len(pct) else np.nan, "n_units": int(r["n_units"]), "n_treated": int(d.n_treated), "outcome": outcome, "note": ""})
-        keep = t[(t["method"] == "cs") & t["estimand"].isin(["simple", "simple_pct", "simple_per_year"])].copy()
+                     "pct": float(pct["estimate"].iloc[0]) if len(pct) else np.nan, "n_units": int(r["n_units"]), "n_treated": int(d.n_treated), "outcome": outcome, "note": note})
+        keep = t[est & t["estimand"].isin(["simple", "simple_pct", "simple_per_year"])].copy()
         keep["group"] = f"sensitivity: {name}"
         keep["outcome"] = proto.primary["outcome"]
         tidy.append(keep)
@@ -243,7 +311,7 @@ def run_sensitivities(ctx: Any, proto: Protocol, names: list[str] | None = None)
                 add(f"excluding_wave_{k}", f"excluding wave {k} (cohort {lab}, {len(units)} unit{'s' if len(units) != 1 else ''})", lambda u=units, lab=lab: (exclude_units(base, u, f"cohort {lab} left out (sensitivity)"), proto, proto.primary["outcome"]))
             continue
         s = REGISTRY[name]
-        add(s.name, s.label, lambda s=s: s.run(ctx, proto, base))
+        add(s.name, s.label, lambda s=s: s.run(ctx, proto, base), s.imputation)
     out = pd.DataFrame(rows)
     out.attrs["tidy"] = tidy_frame(pd.concat(tidy, ignore_index=True)) if tidy else tidy_frame([])
     return out
