@@ -204,6 +204,8 @@ SCHEMA: dict[str, Field] = {
     "methods.its.seasonality": Field("str", "fourier", "ITS seasonality: fourier terms, period-of-year dummies, or none.", choices=("fourier", "dummies", "none")),
     "methods.its.harmonics": Field("int", 2, "Fourier harmonics for ITS seasonality.", minimum=1, maximum=6),
     "methods.its.hac_lags": Field("int", None, "Newey-West lags for ITS; empty = the rule floor(4 (T/100)^(2/9)).", minimum=0, nullable=True),
+    "methods.its.min_pre": Field("int", 12, "Fewest pre-intervention periods an ITS needs (fewer: the ITS is not applicable, said so); below 24 the report warns that trend and seasonality rest on little more than a year.", minimum=3),
+    "methods.its.days_in_month": Field("bool", True, "Adjust monthly ITS for month length (an offset of log days for count models; per average-length month for Gaussian models); false fits the unadjusted model."),
     "methods.its.per_unit": Field("bool", True, "Also fit an ITS for each treated unit of the cohort."),
     "methods.its.robust": Field("bool", True, "Autocorrelation-robust (Newey-West / Driscoll-Kraay) standard errors for the count families too (Gaussian models always use them)."),
     # --- costs and satisfaction (08_costs_satisfaction) ----------------------------------------------------------

@@ -948,3 +948,28 @@ def statutory_sentences(results: list[Any]) -> Any:
         lines.append(f"- **{r.outcome}**: level change at July 2022 {stat:+.1f}%, against {plac.min():+.1f}% to {plac.max():+.1f}% at the placebo dates — " + ("within the range of changes at dates when nothing was designated." if inside else "outside the range of the placebo-date changes, which is still not evidence that statutory ICSs caused it."))
     lines.append(f"*{CAVEAT}*")
     return md("\n".join(lines))
+
+
+IMPLAUSIBLE_RATE_RATIO: tuple[float, float] = (0.5, 2.0)
+IMPLAUSIBLE_SHARE: float = 0.5
+
+
+def its_unit_flags(results: list[Any]) -> pd.DataFrame:
+    """Per-area ITS estimates flagged as implausible: a post-period rate ratio outside 0.5-2, or an average absolute
+    difference larger than half the area's pre-intervention mean (an effect no integration programme could have;
+    usually a reporting break or a misfitted trend)."""
+    rows = []
+    for r in results:
+        t = r.tidy().set_index("estimand")
+        cf = r.counterfactual
+        n_pre = int(r.info.get("n_pre", len(cf)))
+        pre_mean = float(cf["observed"].iloc[:n_pre].mean())
+        rr = float(t.loc["rate_ratio_post", "estimate"]) if "rate_ratio_post" in t.index else np.nan
+        ad = float(t.loc["abs_diff_post", "estimate"]) if "abs_diff_post" in t.index else np.nan
+        why = []
+        if np.isfinite(rr) and not IMPLAUSIBLE_RATE_RATIO[0] <= rr <= IMPLAUSIBLE_RATE_RATIO[1]:
+            why.append(f"rate ratio {rr:.2f} outside 0.5-2")
+        if np.isfinite(ad) and pre_mean > 0 and abs(ad) > IMPLAUSIBLE_SHARE * pre_mean:
+            why.append(f"average difference {fmt(ad)} is more than half the pre-intervention mean ({fmt(pre_mean)})")
+        rows.append({"area": str(t["group"].iloc[0]), "outcome": r.outcome, "rate ratio (post)": fmt(rr) if np.isfinite(rr) else "-", "average difference (post)": fmt(ad), "plausibility": "implausible: " + "; ".join(why) if why else "plausible"})
+    return pd.DataFrame(rows)

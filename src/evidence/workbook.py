@@ -92,7 +92,7 @@ class RunContext:
         family = it["family"] or ("quasipoisson" if self.panel.outcome_kinds.get(outcome) == "count" else "gaussian")
         if family != "gaussian" and self.panel.outcome_kinds.get(outcome) != "count":
             family = "gaussian"  # log-link count models only for counts
-        return dict(intervention=it["intervention"], family=family, seasonality=it["seasonality"], harmonics=int(it["harmonics"]), hac_lags=it["hac_lags"], robust=bool(it["robust"]), alpha=self.alpha)
+        return dict(intervention=it["intervention"], family=family, seasonality=it["seasonality"], harmonics=int(it["harmonics"]), hac_lags=it["hac_lags"], robust=bool(it["robust"]), alpha=self.alpha, days_in_month=bool(it["days_in_month"]))
 
     def synth_specs(self) -> list[tuple[str, bool]]:
         """(outcome, log) for the synthetic-control notebook: counts in logs (footprints differ greatly in size, and

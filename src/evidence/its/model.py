@@ -336,6 +336,7 @@ def its(
     offset: bool = True,
     horizons: Sequence[int] | None = None,
     alpha: float = 0.05,
+    days_in_month: bool = False,
 ) -> "ItsResult":
     """Interrupted time series: segmented regression with a level and a slope change, optionally controlled.
 
@@ -396,6 +397,10 @@ def its(
         (``effect_at`` rows, and ``rate_ratio_at`` for log link).
     alpha
         1 - confidence level.
+    days_in_month
+        Monthly data only: remove the calendar's month-length variation — for log-link families an offset of
+        ``log(days / 30.4375)``, for the Gaussian family the series restated per average-length month
+        (``y x 30.4375 / days``, observed and fitted alike). ``False`` fits the unadjusted model.
 
     Returns
     -------
@@ -424,6 +429,13 @@ def its(
     T = len(labels)
     data, group, g_sel = _series(design, outcome, units, control)
     t0 = intervention_index(design, intervention, g_sel, labels)
+    day_factor = None
+    if days_in_month:
+        if panel.frequency == "month":
+            days = np.array([pd.Period(str(x), "M").days_in_month for x in labels], dtype=float)
+            day_factor = days / 30.4375
+        else:
+            days_in_month = False
     n_pre, n_post = t0, T - t0
     notes: list[str] = []
 
@@ -478,6 +490,10 @@ def its(
         if use_offset and (pop is None or not np.all(np.isfinite(pop)) or (pop <= 0).any()):
             raise EstimationError(f"the population of the {which} has zero or negative values, so log(population) cannot be an offset; fix data.population or set methods.its.offset: false.")
 
+    if day_factor is not None and not log_link:  # Gaussian: per average-length month, observed and fitted alike
+        data.y = data.y / day_factor
+        if data.control_y is not None:
+            data.control_y = data.control_y / day_factor
     # design matrix
     controlled = control == "pooled"
     if controlled:
@@ -493,6 +509,11 @@ def its(
         off = np.log(data.population) if use_offset else None
         time_idx = np.arange(T)
         effect_cols = [names.index(n) for n in INTERVENTION_TERMS if n in seg_names]
+    if day_factor is not None and log_link:  # count families: month length as an offset
+        extra = np.log(np.tile(day_factor, 2 if controlled else 1))
+        off = extra if off is None else off + extra
+    if day_factor is not None:
+        notes.append("Days-in-month adjustment: " + ("an offset of log(days in month / 30.4375)" if log_link else "the series per average-length month (x 30.4375 / days)") + " (methods.its.days_in_month).")
     robust_ = (family == "gaussian") if robust is None else bool(robust)
     if hac_lags is None:
         lags = hac_lag_rule(T)
