@@ -18,6 +18,13 @@ Covariates
     65+ (``covariates``), and the pioneer-free programme shares (area vanguard and field-test) for
     ``programmes_as_covariates``; for a user's data, the first two of ``data.covariates``. Consequences: doubly
     robust propensity models (which separate with 14 treated areas) are not used.
+Partial designations: why the default treats them
+    Context: four wave-1/2 designations covered part of a footprint; one (North Cumbria, May 2018) covered about a
+    tenth of the Cumbria and North East footprint's residents. Decision: the default (``treatment.partial: treat``)
+    counts the footprint as treated from the partial designation — intention to treat: the designation is the policy
+    event, the footprint's system leadership took part, and diluting an effect biases towards the null rather than
+    away from it; ``partial_excluded`` drops those footprints. Consequences: the primary is conservative about
+    partial designations, and the sensitivity shows how much they matter.
 Leave one wave out
     Decision: each treated cohort is dropped in turn, labelled "excluding wave k" (the estimate *without* it).
 """
