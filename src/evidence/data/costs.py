@@ -214,14 +214,7 @@ def deflate(costs: pd.DataFrame, deflator: str | Path | None, to_year: str | Non
             raise DataError("costs.price_year is set but costs.deflator is empty; give a deflator table (fin_year, index) to restate prices.")
         return costs
     path = Path(deflator)
-    try:
-        t = pd.read_csv(path, dtype={"fin_year": str})
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
-        raise DataError(f"{display(path)} cannot be read as CSV (costs.deflator); give columns fin_year, index.") from None
-    for col in ("fin_year", "index"):
-        if col not in t.columns:
-            raise DataError(f"{display(path)}: column {col} is missing (costs.deflator); give columns fin_year, index.")
-    idx = pd.to_numeric(t.set_index("fin_year")["index"], errors="coerce")
+    idx, _ = price_index(path)
     if to_year is None:
         raise DataError("costs.deflator is given but costs.price_year is empty; name the financial year to state pounds in (for example 2017/18).")
     out = costs.copy()
