@@ -106,3 +106,19 @@ def test_wave5_disputed_dates(panel, table):
     fa = dict(zip(a.cohorts["unit"], a.cohorts["first_treated"]))
     fb = dict(zip(b.cohorts["unit"], b.cohorts["first_treated"]))
     assert fa["E54000022"] == "2021-01" and fb["E54000022"] == "2021-04"
+
+
+def test_user_files_default_to_their_own_span_and_nhs_data_to_the_pre_covid_window(tmp_path):
+    from evidence.errors import ParamsError
+    from evidence.params import load_params
+    from evidence.pipeline import prepare
+
+    user = load_params(data={"data": {"path": "data/examples/mpdta.csv", "unit": "countyreal", "time": "year", "outcomes": ["lemp"], "outcome_kinds": {"lemp": "continuous"}}, "treatment": {"cohort": "first.treat"}})
+    assert user["design.start"] is None and user["design.end"] is None
+    _, d = prepare(user)
+    assert d.window == ("2003", "2007") and user["design.start"] == 2003 and user["design.end"] == 2007  # written back
+    nhs = load_params(data={"data": {"outcomes": ["emergency_admissions_per_100k"]}})
+    _, d2 = prepare(nhs)
+    assert d2.window == ("2016-04", "2020-02")
+    with pytest.raises(ParamsError, match="give design.start and design.end as months"):
+        prepare(load_params(data={"data": {"records": {"path": str(tmp_path)}, "outcomes": ["emergency_admissions"]}}))

@@ -183,8 +183,8 @@ SCHEMA: dict[str, Field] = {
     "treatment.other_waves": Field("str", "exclude", "Units of waves not counted as treated but designated inside the window: 'exclude' them or use them as 'comparison' units.", choices=("exclude", "comparison")),
     "treatment.first_period": Field("str", None, "Which period a designation first counts in: 'first_full' (the first whole period after the designation date) or 'containing' (the period containing the date). Empty = first_full for the designation table; a treatment.cohort column with dates inside longer periods (e.g. 2017-06-15 in annual data) needs it stated.", choices=("first_full", "containing"), nullable=True),
     # --- design --------------------------------------------------------------------------------------------------
-    "design.start": Field("period", "2016-04", "First period of the analysis window: a date (2016-04), a year (2017), a financial year (2017/18) or an integer period.", check=_check_period),
-    "design.end": Field("period", "2020-02", "Last period of the analysis window.", check=_check_period),
+    "design.start": Field("period", None, "First period of the analysis window: a date (2016-04), a year (2017), a financial year (2017/18) or an integer period. Empty = the first period of the data for a user's file or records, April 2016 for the built-in nhs_ae source.", nullable=True, check=_check_period),
+    "design.end": Field("period", None, "Last period of the analysis window. Empty = the last period of the data for a user's file or records, February 2020 (before COVID) for the built-in nhs_ae source.", nullable=True, check=_check_period),
     "design.comparison": Field("str", "not_yet_treated", "Comparison group: not_yet_treated (units treated later, before their treatment, and never-treated units) or never_treated (only units untreated throughout the window).", choices=("not_yet_treated", "never_treated")),
     # --- methods -------------------------------------------------------------------------------------------------
     "methods.did.log_outcomes": Field("bool", True, "Also estimate on log outcomes (count outcomes only; effects read as approximate proportional changes)."),
@@ -568,6 +568,8 @@ def _cross_checks(values: dict[str, Any], source: str) -> None:
         if bad:
             raise ParamsError(f"{where}: key 'treatment.waves' has wave {bad[0]}; ICS designation waves run 1-6.")
     start, end = values["design"]["start"], values["design"]["end"]
+    if start is None or end is None:
+        return
     if type(start) is not type(end):
         raise ParamsError(f"{where}: keys 'design.start' ({start!r}) and 'design.end' ({end!r}) must both be dates or both integers.")
     if _period_key(start) > _period_key(end):

@@ -145,9 +145,34 @@ def build_design(panel: Panel, params: Params) -> Design:
     )
 
 
+NHS_WINDOW: tuple[str, str] = ("2016-04", "2020-02")
+"""The analysis window of the built-in nhs_ae source when design.start/design.end are empty (pre-COVID)."""
+
+
+def _fill_window(params: Params, panel: Panel | None) -> None:
+    """Empty design.start/design.end: the built-in NHS window, or the data's own first/last period (written back into
+    the parameters, so params.yaml, the notebooks and the protocol all see the window used)."""
+    g = params.values["design"]
+    for i, key in enumerate(("start", "end")):
+        if g[key] is not None:
+            continue
+        if params["data.source"] == "nhs_ae" or panel is None:
+            g[key] = NHS_WINDOW[i]
+        else:
+            per = panel.periods[0 if i == 0 else -1]
+            g[key] = int(per) if panel.frequency == "integer" else panel.period_labels[0 if i == 0 else -1]
+
+
 def prepare(params: Params) -> tuple[Panel, Design]:
     """Validated panel and design for a run."""
+    if params["data.source"] == "nhs_ae":
+        _fill_window(params, None)
+    if params["data.source"] == "records" and (params["design.start"] is None or params["design.end"] is None):
+        from .errors import ParamsError
+
+        raise ParamsError("record-level data are aggregated over the analysis window: give design.start and design.end as months (for example 2016-04 and 2019-03).")
     panel = load_panel(params)
+    _fill_window(params, panel)
     if panel.extras.get("synthetic") and not params["report.synthetic"]:
         # records made by evidence.records.generate: the whole run is labelled synthetic, whatever the params say
         params.values["report"]["synthetic"] = True

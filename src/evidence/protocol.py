@@ -139,7 +139,9 @@ def content_digest(content: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _label(value: Any) -> str:
+def _label(value: Any, which: str = "start") -> str:
+    if value is None:  # only before prepare() fills the window from the data
+        return "first period of the data" if which == "start" else "last period of the data"
     return str(value)[:7] if not isinstance(value, int) else str(value)
 
 
@@ -171,7 +173,7 @@ def resolve(params: Any, panel: Any = None) -> Protocol:
         negative = list(NHS_NEGATIVE_CONTROLS)
         derived.append("negative controls")
     control = pr["primary"]["control_group"] or params["design.comparison"]
-    design_window = (_label(params["design.start"]), _label(params["design.end"]))
+    design_window = (_label(params["design.start"], "start"), _label(params["design.end"], "end"))
     window = tuple(pr["window"]) if pr["window"] else design_window
     if not pr["window"]:
         derived.append("window")
