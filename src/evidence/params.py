@@ -234,6 +234,7 @@ SCHEMA: dict[str, Field] = {
     "inference.wild_draws": Field("int", 9999, "Wild cluster bootstrap draws (05_robustness; all 2^G sign vectors are enumerated when G is small).", minimum=99),
     "inference.wild_weights": Field("str", "rademacher", "Wild cluster bootstrap weights.", choices=("rademacher", "webb")),
     "inference.wild_restricted": Field("bool", True, "Impose the null in the wild cluster bootstrap (WCR; recommended with few treated clusters) rather than WCU."),
+    "inference.permutation_level": Field("str", "auto", "What randomisation inference re-assigns: auto (whole clusters when treatment timing is constant within them, else units), unit or cluster.", choices=("auto", "unit", "cluster")),
     "inference.permutations": Field("int", 999, "Randomisation-inference re-assignments of treatment timing (exact enumeration when there are fewer).", minimum=99),
     # --- robustness (05_robustness) ---------------------------------------------------------------------------------
     "robustness.placebo_shifts": Field("list[int]", [3, 6, 12], "Fake treatment dates this many periods before each cohort's real one (placebo in time; pre-period data only).", check=lambda v, k: _check_positive_list(v, k)),

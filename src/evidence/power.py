@@ -542,7 +542,7 @@ def replicate_estimates(
     Yb = _as_batch(design, Y)
     if log:
         if (Yb <= 0).any():
-            raise _err("Y has zero or negative values, so it cannot be logged; use log=False.")
+            raise _err("the outcome has zero or negative values, so it cannot be logged; set methods.did.log_outcomes: false (API: log=False).")
         Yb = np.log(Yb)
     lin = [m for m in methods if m in LINEAR_METHODS]
     notes: list[str] = []

@@ -82,7 +82,7 @@ def analyse(ctx: Any, proto: Protocol, outcome: str, *, design: Design | None = 
     rows = [simple]
     details: dict[str, Any] = {"design": d, "att_gt": att, "dynamic": dynamic}
     if randomization and "randomization" in p["inference"] and not p["covariates"]:
-        ri = randomization_inference(d, outcome, estimator="cs", permutations=p["permutations"], seed=ctx.seed, cs_control=p["control_group"], anticipation=p["anticipation"], alpha=ctx.alpha)
+        ri = randomization_inference(d, outcome, estimator="cs", permutations=p["permutations"], seed=ctx.seed, cs_control=p["control_group"], anticipation=p["anticipation"], alpha=ctx.alpha, level=ctx.params["inference.permutation_level"])
         r = ri.tidy()
         r["method"] = "randomization"
         r["estimand"] = "simple"

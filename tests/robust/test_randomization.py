@@ -129,8 +129,11 @@ def test_cluster_level_permutation():
     unit = randomization_inference(design, "y", level="unit")
     assert unit.details["n_assignments"] == n_assignments([4, 8]) == 495
     mixed = design_of(simulate_panel(12, 8, {4: 3}, seed=6), cluster="region")
-    with pytest.raises(EstimationError, match="level='unit'"):
-        randomization_inference(mixed, "y")
+    auto = randomization_inference(mixed, "y")  # timing varies within clusters: auto permutes units, and says so
+    assert auto.details["level"] == "unit (timing varies within clusters)" and auto.details["n_assignments"] == n_assignments([3, 9])
+    with pytest.raises(EstimationError, match="set inference.permutation_level: unit") as exc:
+        randomization_inference(mixed, "y", level="cluster")
+    assert "level=" not in str(exc.value)
 
 
 def test_contract_plot_and_determinism(six):

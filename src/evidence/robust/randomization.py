@@ -161,7 +161,7 @@ class RandomizationResult(EstimateResult):
     def summary(self, digits: int = 4) -> str:
         d = self.details
         how = f"all {d['n_assignments']:,} assignments enumerated (exact)" if d["exact"] else f"{d['permutations']:,} random assignments of {d['n_assignments']:,} (seed {d['seed']})"
-        return super().summary(digits) + f"\nRandomisation inference over {d['level']}s, statistic {d['statistic']}: {how}; observed {d['statistic']} = {d['stat_obs']:.4g}, p = {d['p_value']:.4g}."
+        return super().summary(digits) + f"\nRandomisation inference over {d['level'].split(' (')[0]}s{' (treatment timing varies within clusters)' if '(' in d['level'] else ''}, statistic {d['statistic']}: {how}; observed {d['statistic']} = {d['stat_obs']:.4g}, p = {d['p_value']:.4g}."
 
     def plot(self, ax=None):  # noqa: ANN001 - matplotlib Axes
         """Histogram of the permutation distribution with the observed statistic marked; returns the Axes."""
@@ -193,13 +193,19 @@ def _units_to_permute(design: Design, level: str) -> tuple[str, np.ndarray, np.n
     G = int(codes.max()) + 1
     if level == "unit" or (level == "auto" and G == codes.size):
         return "unit", g.copy(), np.arange(g.size)
-    first = np.full(G, np.nan)
-    for c in range(G):
-        vals = np.unique(g[codes == c])
-        if vals.size > 1:
-            unit = design.panel.units[np.flatnonzero(codes == c)[0]]
-            raise EstimationError(f"treatment timing varies within the cluster of unit {unit}, so whole clusters cannot be re-assigned; pass level='unit' to permute units (or cluster at the level treatment is assigned, data.cluster).")
-        first[c] = vals[0]
+    # one first-treated period per cluster (vectorised): clusters whose units differ cannot be re-assigned whole
+    gk = np.where(np.isfinite(g), g, -1.0)
+    lo = np.full(G, np.inf)
+    hi = np.full(G, -np.inf)
+    np.minimum.at(lo, codes, gk)
+    np.maximum.at(hi, codes, gk)
+    mixed = lo != hi
+    if mixed.any():
+        if level == "auto":  # timing is assigned to units, not whole clusters: permute units (stated in the result)
+            return "unit (timing varies within clusters)", g.copy(), np.arange(g.size)
+        unit = design.panel.units[np.flatnonzero(codes == np.flatnonzero(mixed)[0])[0]]
+        raise EstimationError(f"treatment timing varies within the cluster of unit {unit}, so whole clusters cannot be re-assigned; set inference.permutation_level: unit (or auto), or cluster at the level treatment is assigned (data.cluster).")
+    first = np.where(lo >= 0, lo, np.inf)
     return "cluster", first, codes
 
 
@@ -406,7 +412,7 @@ def randomization_inference(
         estimand="att",
         description=DESCRIPTION.format(
             est=estimator,
-            level=lev,
+            level=lev.split(" (")[0],
             how=how,
             stat="coefficient" if statistic == "coef" else "t-statistic",
             ci=" The interval collects the constant additive effects not rejected at alpha." if statistic == "coef" else " No interval is reported for the t statistic.",

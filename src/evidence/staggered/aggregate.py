@@ -251,9 +251,12 @@ def aggregate_att_gt(
     missing = np.isnan(att)
     if missing.any():
         if not na_rm:
-            cells = ", ".join(f"({_fmt(a)}, {_fmt(b)})" for a, b in zip(g[missing], t[missing], strict=True))
+            pairs = [f"({_fmt(a)}, {_fmt(b)})" for a, b in zip(g[missing], t[missing], strict=True)]
+            cells = ", ".join(pairs[:4]) + (f" and {len(pairs) - 4} more" if len(pairs) > 4 else "")
             raise EstimationError(
-                f"{int(missing.sum())} ATT(g,t) could not be estimated ({cells}); pass na_rm=True to aggregate the rest"
+                f"{int(missing.sum())} ATT(g,t) (cohort, period) could not be estimated: {cells} — usually propensity scores "
+                "that separate treated and comparison units; use methods.staggered.est_method: reg or fewer data.covariates "
+                "(API: na_rm=True aggregates the rest)."
             )
         notes.append(f"{int(missing.sum())} ATT(g,t) that could not be estimated are left out (na_rm=True).")
     usable = ~missing

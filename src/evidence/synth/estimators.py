@@ -575,7 +575,7 @@ def synthetic_control(
             assign = pick[:, None]
         else:
             if J <= n_tr:
-                raise EstimationError(f"{what}: placebo inference needs more donors ({J}) than treated units ({n_tr}); use inference='none' or fewer treated units (units=...).")
+                raise EstimationError(f"{what}: placebo inference needs more donors ({J}) than treated units ({n_tr}); set methods.synth.inference: jackknife, bootstrap or none.")
             n_draws = J if draws is None else int(draws)
             if n_draws < 2:
                 raise EstimationError(f"draws={draws!r}: placebo inference needs at least 2 draws.")

@@ -79,7 +79,7 @@ def placebo_draws(Y: np.ndarray, fits: list, cohort_weights: np.ndarray, draws: 
     n_co = co.size
     n_tr = sum(f.n_tr for f in fits)
     if n_co <= n_tr:
-        raise EstimationError(f"placebo inference needs more control units than treated units (there are {n_co} controls and {n_tr} treated); use inference='bootstrap' or 'jackknife', or fewer treated units (units=...).")
+        raise EstimationError(f"placebo inference needs more control units than treated units (there are {n_co} controls and {n_tr} treated); set methods.synth.inference: bootstrap or jackknife.")
     perm = np.argsort(rng.random((draws, n_co)), axis=1)
     keep = np.zeros((draws, n_co), dtype=bool)
     np.put_along_axis(keep, perm[:, : n_co - n_tr], True, axis=1)
@@ -127,7 +127,7 @@ def bootstrap_draws(Y: np.ndarray, fits: list, T: int, draws: int, rng: np.rando
         got += int(ok.sum())
         tries += draws
         if tries > 1000 * draws:
-            raise EstimationError("bootstrap: almost no draw contains both a treated and a control unit; use inference='placebo'.")
+            raise EstimationError("bootstrap: almost no draw contains both a treated and a control unit; set methods.synth.inference: placebo.")
     S = np.sort(np.concatenate(kept)[:draws], axis=1)
     counts = np.zeros((draws, n))
     np.add.at(counts, (np.arange(draws)[:, None], S), 1.0)
