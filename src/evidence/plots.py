@@ -93,7 +93,10 @@ def plot_trends(design: Any, outcome: str, ax: Any = None, synthetic: bool = Fal
     if panel.frequency != "integer":
         import matplotlib.dates as mdates
 
-        loc = mdates.AutoDateLocator(maxticks=7)
+        x = df["period"]
+        years = (x.max() - x.min()).days / 365.25
+        # explicit locators: AutoDateLocator warns (and prints into reports) when no interval fits its tick budget
+        loc = mdates.YearLocator(max(1, int(np.ceil(years / 7)))) if years >= 3 else (mdates.MonthLocator(bymonth=(1, 7)) if years >= 1 else mdates.MonthLocator())
         ax.xaxis.set_major_locator(loc)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(loc))
     ax.set_xlabel("")
