@@ -77,3 +77,16 @@ def test_what_cannot_apply_says_why_and_never_fails():
     assert "no region column" in na.loc["region_period", "note"] and "monthly data" in na.loc["unit_seasonality", "note"]
     assert {"excluding_wave_1", "excluding_wave_2", "excluding_wave_3"} <= set(tab.index)
     assert np.isfinite(tab.loc[tab["status"] == "ok", "estimate"]).all()
+
+
+def test_a_design_with_no_never_treated_units_runs_every_alternative_or_says_why(tmp_path):
+    import pandas as pd
+
+    d = pd.read_csv("data/examples/mpdta.csv")
+    f = tmp_path / "nonever.csv"
+    d[d["first.treat"] != 0].to_csv(f, index=False)
+    params = load_params(data={"data": {"path": str(f), "unit": "countyreal", "time": "year", "outcomes": ["lemp"], "outcome_kinds": {"lemp": "continuous"}}, "treatment": {"cohort": "first.treat"}})
+    ctx = _Ctx(params)
+    tab = run_sensitivities(ctx, resolve(params), list(NAMES)).set_index("sensitivity")
+    assert "no unit is untreated throughout the window (parameter: design.end)" in tab.loc["balancing_weights", "note"]
+    assert set(tab["status"]) <= {"ok", "not applicable"} and (tab["status"] == "ok").any()

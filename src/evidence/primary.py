@@ -119,13 +119,14 @@ def primary_analysis(ctx: Any, proto: Protocol) -> PrimaryResult:
     tidy, details = analyse(ctx, proto, outcome)
     p = proto.primary
     desc = (
-        f"Estimand: the average effect of ICS designation on {outcome} over treated units' post-designation periods "
+        f"Estimand: the average effect of {'ICS designation' if ctx.panel.source in ('nhs_ae', 'records') else 'the treatment'} on {outcome} over treated units' post-designation periods "
         f"(Callaway-Sant'Anna overall ATT, the simple aggregation of ATT(g,t) weighted by cohort size), against "
         f"{p['control_group'].replace('_', '-')} units, {p['base_period']} base period, "
         f"{'unconditional' if not p['covariates'] else 'outcome regression on ' + ', '.join(p['covariates'])}. "
         "Assumes parallel trends between cohorts and their comparison units and no anticipation; inference: "
         "cluster-robust standard errors from the influence functions" + (" and randomisation inference over designation timing." if "randomization" in details else ".")
     )
+    details["treatment_label"] = "ICS designation" if ctx.panel.source in ("nhs_ae", "records") else "the treatment"
     return PrimaryResult(tidy, outcome=outcome, description=desc, alpha=ctx.alpha, details=details)
 
 
@@ -269,7 +270,9 @@ def wave_identifiability(ctx: Any) -> pd.DataFrame:
 
     p = ctx.params
     if p["treatment.cohort"] or p["treatment.indicator"] or ctx.panel.source != "nhs_ae":
-        return pd.DataFrame(columns=["wave", "first treated month", "footprints", "identifiable", "why"])
+        out = pd.DataFrame(columns=["wave", "first treated month", "footprints", "identifiable", "why"])
+        out.attrs["not_applicable"] = "Not applicable: designation waves exist for the built-in NHS data and the designation table only (parameters: data.source, treatment.cohort)."
+        return out
     t = load_designations(resolve(p["treatment.designations"]))
     basis = p["treatment.date_basis"]
     date = pd.to_datetime(t[basis] if basis in t.columns else t["announced"])

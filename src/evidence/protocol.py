@@ -47,8 +47,6 @@ OTHER_SOURCES: tuple[str, ...] = ("gp_payments", "gpps")
 """Built-in sources whose outcomes a protocol may name as ``source:outcome`` (analysed on their own panel and window:
 ``costs.start``/``costs.end``, ``satisfaction.start``/``satisfaction.end``) when the run's data are ``nhs_ae``."""
 NHS_NEGATIVE_CONTROLS: tuple[str, ...] = ("attendances_type2_per_100k",)
-HASHED: tuple[str, ...] = ("primary", "window", "waves", "secondary", "negative_controls", "sensitivity", "fixed_on", "seen_before")
-"""Protocol sections covered by its hash (not the commit or the deviations log, which document it)."""
 
 
 @dataclass

@@ -744,7 +744,8 @@ def primary_sentences(primary: Any, alpha: float = 0.05) -> Any:
         return md("The primary analysis produced no estimate.")
     a = a.iloc[0]
     level = int(round(100 * (1 - alpha)))
-    out = [f"**Primary outcome: {_esc(primary.outcome)}.** Estimated effect of ICS designation: {_fmt_ci(a.estimate, a.ci_lower, a.ci_upper)} per period (analytic {level}% interval, p = {_p(a.p_value)})."]
+    what = primary.details.get("treatment_label", "the treatment")
+    out = [f"**Primary outcome: {_esc(primary.outcome)}.** Estimated effect of {what}: {_fmt_ci(a.estimate, a.ci_lower, a.ci_upper)} per period (analytic {level}% interval, p = {_p(a.p_value)})."]
     py, pct = row("cs", "simple_per_year"), row("cs", "simple_pct")
     if len(py):
         r = py.iloc[0]
@@ -834,10 +835,10 @@ def balance_display(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def programme_exposure(ctx: Any) -> pd.DataFrame:
+def programme_exposure(ctx: Any) -> Any:
     """Overlapping programmes by footprint of the design (built-in NHS data): cohort, and each programme's exposure."""
     if ctx.panel.source != "nhs_ae":
-        return pd.DataFrame(columns=["footprint", "status"])
+        return md("Not applicable: overlapping NHS programmes are mapped to the 2021 ICS footprints of the built-in data only (parameter: data.source).")
     from .data.programmes import read_exposure
 
     exp = read_exposure().set_index("stp21_code")
@@ -973,3 +974,8 @@ def its_unit_flags(results: list[Any]) -> pd.DataFrame:
             why.append(f"average difference {fmt(ad)} is more than half the pre-intervention mean ({fmt(pre_mean)})")
         rows.append({"area": str(t["group"].iloc[0]), "outcome": r.outcome, "rate ratio (post)": fmt(rr) if np.isfinite(rr) else "-", "average difference (post)": fmt(ad), "plausibility": "implausible: " + "; ".join(why) if why else "plausible"})
     return pd.DataFrame(rows)
+
+
+def waves_display(table: pd.DataFrame) -> Any:
+    """The wave-identifiability table, or its not-applicable sentence."""
+    return md(table.attrs["not_applicable"]) if "not_applicable" in table.attrs else table

@@ -248,6 +248,8 @@ def _imputation_rows(ctx: Any, d: Design, outcome: str, options: dict[str, Any])
 
     opts = dict(options)
     note = ""
+    if opts.get("weights") == "balance" and d.treated.all():
+        raise NotApplicable("balancing weights reweight comparison areas, and no unit is untreated throughout the window", "design.end")
     if opts.get("weights") == "balance":
         w, ess = balance_weights_for(d, outcome)
         opts["weights"] = w

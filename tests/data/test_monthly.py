@@ -340,14 +340,19 @@ def test_replace_keeps_the_old_local_version_and_supersedes_the_shipped_month(tm
     assert len(ae) == 334
 
 
-def test_a_type1_provider_that_maps_nowhere_is_refused(tmp_path):
-    src = edited_csv(CSV_2025, tmp_path / "zzz.csv", lambda d: d.assign(**{"Org Code": d["Org Code"].replace("RTP", "ZZZ")}))
+def _refused_into_a_used_folder(src, tmp_path):
+    """add_month(src) into a folder already holding a month: the one-line message, the folder and its snapshot before."""
     folder = tmp_path / "local"
     add_month(CSV_2020, folder, shipped_periods=())
     before = snapshot(folder)
     with pytest.raises(DataError) as exc:
         add_month(src, folder, shipped_periods=())
-    msg = one_line(exc)
+    return one_line(exc), folder, before
+
+
+def test_a_type1_provider_that_maps_nowhere_is_refused(tmp_path):
+    src = edited_csv(CSV_2025, tmp_path / "zzz.csv", lambda d: d.assign(**{"Org Code": d["Org Code"].replace("RTP", "ZZZ")}))
+    msg, folder, before = _refused_into_a_used_folder(src, tmp_path)
     # RTP had 10,067 of the 1,354,959 + 33,654 booked type-1 attendances
     assert "zzz.csv: provider codes with type-1 attendances map to no 2021 footprint: ZZZ (0.72% of 2025-04's type-1 attendances);" in msg
     assert "data/raw/reference/lookup_trust_trust.csv as the successor (new_code)" in msg
@@ -378,12 +383,7 @@ def test_a_total_row_that_does_not_match_is_refused(tmp_path):
         return d
 
     src = edited_csv(CSV_2025, tmp_path / "bumped.csv", bump)
-    folder = tmp_path / "local"
-    add_month(CSV_2020, folder, shipped_periods=())
-    before = snapshot(folder)
-    with pytest.raises(DataError) as exc:
-        add_month(src, folder, shipped_periods=())
-    msg = one_line(exc)
+    msg, folder, before = _refused_into_a_used_folder(src, tmp_path)
     assert "bumped.csv: the TOTAL row does not equal the sum of the provider rows in column 'A&E attendances Type 1' (TOTAL 1,354,959, providers 1,354,960; 1 columns differ)" in msg
     assert snapshot(folder) == before
     no_total = edited_csv(CSV_2025, tmp_path / "no_total.csv", lambda d: d[d["Org Code"] != "TOTAL"])

@@ -100,7 +100,7 @@ def imputation_general(design: Design, outcome: str, *, log: bool = False, regio
     # estimability: each treated row must lie in the row space of the untreated design
     resid_row = Z1 - (Z1 @ Ainv) @ A
     if np.abs(resid_row).max() > 1e-6 * max(1.0, np.abs(Z1).max()):
-        raise EstimationError("imputation: the untreated model cannot be extrapolated to every treated observation (a unit or a region-period has no untreated observation); simplify the model or change the window.")
+        raise EstimationError("imputation: the untreated model cannot be extrapolated to every treated observation (a unit or a region-period has no untreated observation); simplify the model or end the window earlier (design.end).")
     y0_hat = Z @ theta
     tau = np.full(N * T, np.nan)
     tau[u1] = y.ravel()[u1] - y0_hat[u1]
