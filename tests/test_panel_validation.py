@@ -363,7 +363,7 @@ def test_unbalanced_panel_error(tmp_path, suffix, panel_df):
     msg = data_error(write(df, tmp_path / f"unbalanced{suffix}"))
     assert "unbalanced" in msg and "'month'" in msg
     assert "unit A2" in msg and "11 of 12" in msg and "2 unit(s)" in msg
-    assert "data.balance: drop" in msg
+    assert "data.missing: drop_units" in msg
 
 
 def test_unbalanced_panel_drop(tmp_path, suffix, panel_df):

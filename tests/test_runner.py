@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import json
 import os
 import signal
@@ -23,8 +24,8 @@ EVIDENCE = [sys.executable, "-m", "evidence.cli"]
 pytestmark = pytest.mark.e2e
 
 
-def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, MPLBACKEND="Agg")
+def run_cli(*args: str, timeout: int = 300, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, MPLBACKEND="Agg", **(extra_env or {}))
     return subprocess.run([*EVIDENCE, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
 
 
@@ -113,21 +114,32 @@ def test_index_links_every_notebook_and_works_offline(default_run):
 def test_failed_notebook_leaves_previous_report_intact(default_run, tmp_path):
     reports, out, _, _ = default_run
     before = tree_digest(out)
-    # a user's file whose counts contain zeros: the log models in 01_did cannot run
+    # an analysis that applies but fails inside a notebook: a copy of the project whose 01_did asks for an outcome
+    # the panel does not have (a real error, not a not-applicable analysis)
+    import nbformat
+
+    root = tmp_path / "root"
+    (root / "notebooks").mkdir(parents=True)
+    for name in ("data", "params", "pyproject.toml"):
+        (root / name).symlink_to(ROOT / name)
+    for nb in ("00_data", "01_did"):
+        shutil.copy(ROOT / "notebooks" / f"{nb}.ipynb", root / "notebooks")
+    nb = nbformat.read(root / "notebooks" / "01_did.ipynb", as_version=4)
+    nb.cells.insert(4, nbformat.v4.new_code_cell('did.twfe(ctx.design, "no_such_outcome")'))
+    nbformat.write(nb, root / "notebooks" / "01_did.ipynb")
     months = pd.date_range("2018-01-01", periods=12, freq="MS").strftime("%Y-%m-%d")
-    df = pd.DataFrame({"area": np.repeat(["A", "B", "C", "D"], 12), "month": np.tile(months, 4), "visits": np.tile(np.arange(12), 4), "first": np.repeat(["2018-07-01", "0", "0", "0"], 12)})
-    data = tmp_path / "zeros.csv"
+    df = pd.DataFrame({"area": np.repeat(["A", "B", "C", "D"], 12), "month": np.tile(months, 4), "visits": np.tile(np.arange(1, 13), 4), "first": np.repeat(["2018-07-01", "0", "0", "0"], 12)})
+    data = tmp_path / "visits.csv"
     df.to_csv(data, index=False)
     params = tmp_path / "p.yaml"
     params.write_text(f"run_name: e2e\ndata:\n  path: {data}\n  unit: area\n  time: month\n  outcomes: [visits]\ntreatment:\n  cohort: first\ndesign:\n  start: 2018-01\n  end: 2018-12\n")
-    # only the notebook that fails and the one before it: the other notebooks add time, not coverage
-    proc = run_cli("run", str(params), "--reports", str(reports), "--only", "00_data", "--only", "01_did")
+    proc = run_cli("run", str(params), "--reports", str(reports), "--only", "00_data", "--only", "01_did", extra_env={"EVIDENCE_ROOT": str(root)})
     assert proc.returncode == 2
     err = proc.stderr.strip().splitlines()
     import re
 
     assert len(err) == 1 and re.match(r"error: notebook \d\d_\w+ failed in cell In \[\d+\]", err[0])
-    assert "cannot be logged" in err[0] and "unchanged" in err[0]
+    assert "no_such_outcome" in err[0] and "unchanged" in err[0]
     assert "Traceback" not in proc.stderr + proc.stdout
     assert tree_digest(out) == before
     failed_nb = re.match(r"error: notebook (\w+) failed", err[0]).group(1)

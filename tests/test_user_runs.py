@@ -32,6 +32,6 @@ def test_user_panel_runs_primary_and_reports_builtin_sources_as_not_applicable(t
     prim = est[(est["notebook"] == "00_primary") & (est["method"] == "cs") & (est["estimand"] == "simple")]
     assert len(prim) >= 1 and prim["n_units"].iloc[0] == 500
     html = (out / "08_costs_satisfaction.html").read_text()
-    assert "Not applicable: NHS payments to general practice are built-in NHS data" in html
+    assert "Not applicable to this design" in html and "built-in NHS GP-payments and GP Patient Survey data" in html
     assert "derived from the data" in (out / "00_primary.html").read_text()
     assert "2003 to 2007" in (out / "params.yaml").read_text() or "start: 2003" in (out / "params.yaml").read_text()

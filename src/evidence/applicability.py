@@ -13,7 +13,11 @@ Fall back where the field has a fallback, say so
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
+import pandas as pd
 
 from .design import Design
 
@@ -69,3 +73,298 @@ def summary(design: Design) -> dict[str, int]:
         "min_pre_periods": int(np.nanmin(g)) if np.isfinite(g).any() else 0,
         "periods": int(design.panel.n_periods),
     }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The preflight: what each analysis needs, decided from the design before any notebook runs
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Facts:
+    """What the applicability rules read from a design (computed once, vectorised over units)."""
+
+    units: int
+    treated: int
+    comparison: int
+    cohorts: int
+    cohort_pre: tuple[int, ...]
+    """Pre-treatment periods of each cohort in the window, earliest cohort first."""
+    periods: int
+    clusters: int
+    treated_clusters: int
+    untreated_cells_last: int
+    """Units untreated in the last period of the window (0: every unit is treated by then)."""
+    first_all_treated: int | None
+    """First period index in which every unit is treated (None if there is none)."""
+    untreated_periods: int
+    """Periods in which some unit is untreated."""
+    zero_outcomes: tuple[str, ...]
+    """Count outcomes with a zero (or negative) value somewhere: they cannot be logged."""
+    frequency: str
+    user_data: bool
+
+    @property
+    def min_pre(self) -> int:
+        return min(self.cohort_pre) if self.cohort_pre else 0
+
+    @property
+    def max_pre(self) -> int:
+        return max(self.cohort_pre) if self.cohort_pre else 0
+
+
+def facts(design: Design, user_data: bool = True) -> Facts:
+    """The :class:`Facts` of ``design``."""
+    g = design.g
+    fin = np.isfinite(g)
+    pre = tuple(int(v) for v in np.unique(g[fin]))
+    D = design.treatment_matrix().astype(bool)
+    all_tr = np.flatnonzero(D.all(axis=0))
+    panel = design.panel
+    zeros = []
+    for o in panel.outcomes:
+        if panel.outcome_kinds.get(o) == "count" and (panel.data[o].to_numpy(dtype=float) <= 0).any():
+            zeros.append(o)
+    clusters = panel.unit_table()["cluster"].to_numpy()
+    return Facts(
+        units=int(panel.n_units), treated=int(fin.sum()), comparison=int((~fin).sum()), cohorts=len(pre), cohort_pre=pre,
+        periods=int(panel.n_periods), clusters=int(pd.unique(clusters).size), treated_clusters=int(pd.unique(clusters[fin]).size),
+        untreated_cells_last=int((~D[:, -1]).sum()) if D.size else 0, first_all_treated=int(all_tr[0]) if all_tr.size else None,
+        untreated_periods=int((~D).any(axis=0).sum()),
+        zero_outcomes=tuple(zeros), frequency=str(panel.frequency), user_data=user_data,
+    )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether one analysis runs: ``runs``, ``fallback`` (runs in a changed form, said in ``reason``) or ``not applicable``."""
+
+    notebook: str
+    analysis: str
+    label: str
+    status: str
+    reason: str = ""
+    parameter: str = ""
+
+    @property
+    def applies(self) -> bool:
+        return self.status != "not applicable"
+
+    def sentence(self) -> str:
+        """One line for the notebook and the run index."""
+        if self.status == "runs":
+            return f"{self.label}: runs."
+        head = "Not applicable" if self.status == "not applicable" else "Fallback"
+        return f"{head} — {self.label}: {self.reason}" + (f" (parameter: {self.parameter})." if self.parameter else ".")
+
+
+def _regression(f: Facts) -> tuple[str, str, str] | None:
+    """Why a regression on the panel with cluster-robust inference cannot run (None: it can)."""
+    if f.units < 2:
+        return ("the data hold a single series, so there is no comparison unit; the single-series interrupted time series (04_its) is the analysis that applies", "data.path")
+    if f.comparison == 0 and f.cohorts < 2:
+        return ("every unit is treated at the same time, so no unit serves as a comparison", "design.end")
+    if f.clusters < 2:
+        return (f"the design has {f.clusters} cluster, and cluster-robust inference needs two or more", "data.cluster")
+    return None
+
+
+def _v(nb: str, key: str, label: str, why: tuple[str, str] | None = None, fallback: tuple[str, str] | None = None) -> Verdict:
+    if why is not None:
+        return Verdict(nb, key, label, "not applicable", why[0], why[1])
+    if fallback is not None:
+        return Verdict(nb, key, label, "fallback", fallback[0], fallback[1])
+    return Verdict(nb, key, label, "runs")
+
+
+def synth_plan(design: Design, requested: str | None) -> tuple[Design | None, str, tuple[str, str] | None]:
+    """The design synthetic control and SDID analyse, a note on what changed, or why they cannot run.
+
+    Context: SDID/SC need a donor pool of units untreated in every period of the window and at least two
+    pre-periods (SDID's noise level uses first differences of the pre-period). Decision: the requested cohort (the
+    earliest by default); a cohort with fewer than two pre-periods is left out in favour of the earliest that has
+    two (said); with no never-treated units the window ends just before the next cohort is treated, and the
+    not-yet-treated units are the donors (said). Consequences: designs without never-treated units still get
+    synthetic-control estimates, for a shorter post-period; a design where no cohort has two pre-periods and a
+    donor is not applicable.
+    """
+    f = facts(design)
+    if f.units < 2:
+        return None, "", ("the data hold a single series, so there is no donor pool", "data.path")
+    labels = design.cohort_labels
+    notes: list[str] = []
+    gs = {lab: int(design.g[design.included["first_treated"].to_numpy() == lab][0]) for lab in labels}
+    order = [str(requested)] if requested else []
+    order += [lab for lab in labels if lab not in order]
+    if requested and str(requested) not in labels:
+        return None, "", (f"cohort {requested} is not in the design (cohorts: {', '.join(labels)})", "methods.synth.cohort")
+    chosen = next((lab for lab in order if gs[lab] >= 2), None)
+    if chosen is None:
+        return None, "", (f"every cohort has fewer than two pre-periods in the window ({', '.join(f'{lab}: {gs[lab]}' for lab in labels)}); SDID needs two", "design.start")
+    if chosen != order[0]:
+        notes.append(f"Cohort {order[0]} has {gs[order[0]]} pre-period(s) in the window and is left out (SDID needs two); cohort {chosen} is analysed instead (parameter: methods.synth.cohort).")
+    later = [gs[lab] for lab in labels if gs[lab] > gs[chosen]]
+    if f.comparison == 0:
+        if not later:
+            return None, "", ("no unit is untreated while the cohort is treated: there are no never-treated units and no later cohort to serve as not-yet-treated donors", "design.end")
+        end = min(later) - 1
+        design = design.truncate(end, why="synthetic control with not-yet-treated donors")
+        notes.append(f"No never-treated units: the donors are units treated after {design.window[1]}, and the window ends there ({end - gs[chosen] + 1} post-period(s) for cohort {chosen}) (parameter: design.end).")
+    sub = design.only_cohort(chosen)
+    if sub.n_comparison == 0:
+        return None, "", ("the donor pool is empty", "design.end")
+    return sub, " ".join(notes), None
+
+
+def honest_window(design: Design, window: tuple[int, int]) -> tuple[tuple[int, int] | None, str]:
+    """The HonestDiD event window the design supports.
+
+    Context: HonestDiD needs at least one pre-period coefficient (event time -2 or earlier) and a non-singular
+    covariance of the event-study coefficients; a cluster-robust covariance from G clusters has rank at most G - 1.
+    Decision: the window is cut to the event times the data have, then narrowed symmetrically until its
+    coefficients number at most G - 1 (said). Consequences: few clusters give a short HonestDiD window rather than
+    a failed run; with no pre-period coefficient, or G < 3, HonestDiD is not applicable.
+    """
+    f = facts(design)
+    lead0, lag0 = int(window[0]), int(window[1])
+    lead, lag = max(lead0, -f.max_pre), min(lag0, f.periods - 1 - f.min_pre)
+    notes = []
+    if (lead, lag) != (lead0, lag0):
+        notes.append(f"event times limited to {lead}..{lag}, those the window contains")
+    if lead > -2:
+        return None, "no cohort has two or more pre-periods in the window, so the event study has no pre-period coefficient to bound violations with"
+    cap = f.clusters - 1
+
+    def n_coef() -> int:
+        return (-lead - 1) + (lag + 1)
+
+    narrowed = False
+    while n_coef() > cap and (lead < -2 or lag > 0):
+        if (-lead - 1) >= (lag + 1) and lead < -2:
+            lead += 1
+        elif lag > 0:
+            lag -= 1
+        else:
+            lead += 1
+        narrowed = True
+    if n_coef() > cap:
+        return None, f"the design has {f.clusters} clusters, too few for a non-singular covariance of even two event-study coefficients"
+    if narrowed:
+        notes.append(f"narrowed to {lead}..{lag} so that its {n_coef()} coefficients stay below the {f.clusters} clusters (a cluster-robust covariance has rank at most clusters - 1)")
+    return (lead, lag), "; ".join(notes)
+
+
+def imputation_plan(design: Design) -> tuple[Design, str]:
+    """The design the imputation estimator runs on: periods in which every unit is treated are left out (no
+    untreated outcome can be imputed there, as in Borusyak, Jaravel and Spiess's did_imputation)."""
+    f = facts(design)
+    if f.first_all_treated is None:
+        return design, ""
+    return design.truncate(f.first_all_treated - 1, why="every unit is treated from the next period, so untreated outcomes cannot be imputed there"), (
+        f"Every unit is treated from {design.panel.period_labels[f.first_all_treated]}: the imputation estimator leaves those periods out (their effects are not identified without never-treated units) (parameter: design.end).")
+
+
+def plan(params: Any, design: Design) -> list[Verdict]:
+    """Which analysis of which notebook runs on ``design``, runs in a fallback form, or is not applicable.
+
+    The rules are cheap checks of the design's shape (units, cohorts, pre-periods, donors, clusters, zeros); a
+    real error inside an analysis that applies still fails the run.
+    """
+    user = params["data.source"] not in ("nhs_ae", "records")
+    f = facts(design, user_data=user)
+    reg = _regression(f)
+    out: list[Verdict] = []
+    add = out.append
+    nbs = set(params["notebooks"])
+    log_on = bool(params["methods.did.log_outcomes"])
+    if log_on and f.zero_outcomes:
+        add(_v("all", "log_outcomes", "log outcomes", (f"{', '.join(f.zero_outcomes)} {'has' if len(f.zero_outcomes) == 1 else 'have'} zero counts, which cannot be logged; levels are analysed", "methods.did.log_outcomes")))
+    no_cmp = f.comparison == 0
+    # 00_primary
+    add(_v("00_primary", "primary", "primary analysis (Callaway-Sant'Anna)", reg))
+    # 01_did
+    add(_v("01_did", "did_2x2", "2x2 difference-in-differences", reg or (("no unit is untreated throughout the window; the staggered estimators (02_staggered) use not-yet-treated units instead", "design.end") if no_cmp else None)))
+    add(_v("01_did", "twfe", "two-way fixed effects", reg))
+    add(_v("01_did", "event_study", "TWFE event study", reg))
+    # 02_staggered
+    sep = separation(design, list(design.panel.covariates)) if params["data.covariates"] and params["methods.staggered.est_method"] != "reg" else ""
+    add(_v("02_staggered", "cs", "Callaway-Sant'Anna", reg, (f"{sep}, so propensity scores are 0 or 1: outcome regression (est_method reg) is used instead of {params['methods.staggered.est_method']}", "methods.staggered.est_method") if sep else None))
+    add(_v("02_staggered", "sun_abraham", "Sun-Abraham", reg, (("no never-treated units: the last treated cohort is the control group, and periods from its treatment on are left out", "design.end") if no_cmp else None)))
+    imp_fb = None
+    if reg is None and f.first_all_treated is not None:
+        imp_fb = (f"every unit is treated from {design.panel.period_labels[f.first_all_treated]}, so those periods are left out (untreated outcomes cannot be imputed there)", "design.end")
+    add(_v("02_staggered", "imputation", "imputation (Borusyak-Jaravel-Spiess)", reg, imp_fb))
+    add(_v("02_staggered", "bacon", "Goodman-Bacon decomposition", reg))
+    # 03_synthetic_control
+    if "03_synthetic_control" in nbs:
+        sd, note, why = synth_plan(design, params["methods.synth.cohort"])
+        add(_v("03_synthetic_control", "synth", "synthetic control / SDID", why, (note.rstrip("."), "") if note else None))
+        if sd is not None:
+            inf, inote = synth_inference(sd, params["methods.synth.inference"])
+            if inote:
+                add(_v("03_synthetic_control", "synth_inference", "synthetic-control inference", None, (inote.split(" (parameter")[0], "methods.synth.inference")))
+    # 04_its
+    from .its import applicability as its_app
+
+    its_design = design.only_cohort(params["methods.its.cohort"]) if design.cohort_labels else design
+    ok, why = its_app(its_design, params["methods.its.min_pre"])
+    add(_v("04_its", "its", "interrupted time series", None if ok else (why.replace("not applicable: ", "").split("; an earlier")[0], "methods.its.min_pre")))
+    ok_c, _ = its_controls(its_design)
+    add(_v("04_its", "its_controlled", "controlled interrupted time series", None if ok_c and ok else (("no unit is untreated throughout the window, so there is no comparison series; the single-series ITS is shown alone", "design.end") if not ok_c else ("the ITS does not apply", "methods.its.min_pre"))))
+    # 05_robustness
+    wild_why = reg or ((f"the design has {f.treated_clusters} treated and {f.clusters - f.treated_clusters} untreated clusters; the wild bootstrap needs both", "data.cluster") if f.clusters - f.treated_clusters == 0 and no_cmp and f.cohorts < 2 else None)
+    add(_v("05_robustness", "wild_bootstrap", "wild cluster bootstrap", wild_why))
+    ri_why = None if f.units >= 2 else ("the data hold a single series; randomisation inference re-assigns treatment across units", "data.path")
+    add(_v("05_robustness", "randomization_inference", "randomisation inference", ri_why or reg))
+    if reg is None:
+        hw, hnote = honest_window(design, tuple(params["robustness.honest_window"]))
+        add(_v("05_robustness", "honest_did", "HonestDiD sensitivity", (hnote, "robustness.honest_window") if hw is None else None, (hnote, "robustness.honest_window") if hw is not None and hnote else None))
+    else:
+        add(_v("05_robustness", "honest_did", "HonestDiD sensitivity", reg))
+    def _fits(k: int) -> bool:  # a cohort with k + 1 pre-periods, and something to compare it with
+        ok = [p for p in f.cohort_pre if p >= k + 1]
+        return bool(ok) and (f.comparison > 0 or len(ok) >= 2)
+
+    shifts = [s for s in params["robustness.placebo_shifts"] if _fits(int(s))]
+    add(_v("05_robustness", "placebo_in_time", "placebo in time", reg or ((f"no placebo shift {params['robustness.placebo_shifts']} fits before treatment with a comparison (pre-periods per cohort: {', '.join(map(str, f.cohort_pre))}; {'no' if f.comparison == 0 else f.comparison} untreated units)", "robustness.placebo_shifts") if not shifts else None),
+           (f"shifts {sorted(set(params['robustness.placebo_shifts']) - set(shifts))} do not fit before treatment and are left out", "robustness.placebo_shifts") if shifts and len(shifts) < len(params["robustness.placebo_shifts"]) else None))
+    by, lnote = leave_one_out(design, list(params["robustness.leave_one_out"]))
+    add(_v("05_robustness", "leave_one_out", "leave-one-out", reg or (("nothing to leave out", "robustness.leave_one_out") if not by and params["robustness.leave_one_out"] else None), (lnote.rstrip("."), "") if lnote and by else None))
+    # 06_power
+    add(_v("06_power", "power", "power and method validation", reg or ((f"only {f.untreated_periods} period(s) of the window have untreated units; the simulations calibrate on at least 3", "design.start") if f.untreated_periods < 3 else None)))
+    # 08_costs_satisfaction
+    if user:
+        add(_v("08_costs_satisfaction", "costs_satisfaction", "costs and patient satisfaction", ("the notebook analyses the built-in NHS GP-payments and GP Patient Survey data, which do not belong to this evaluation's panel", "data.source")))
+    return [v for v in out if v.notebook in nbs or v.notebook == "all"]
+
+
+def plan_table(verdicts: list[Verdict]) -> pd.DataFrame:
+    """The preflight as a table (written to ``applicability.csv``, shown on the run index)."""
+    return pd.DataFrame([{"notebook": v.notebook, "analysis": v.analysis, "status": v.status, "reason": v.reason, "parameter": v.parameter, "line": v.sentence()} for v in verdicts],
+                        columns=["notebook", "analysis", "status", "reason", "parameter", "line"])
+
+
+def verdict(verdicts: list[Verdict], key: str) -> Verdict | None:
+    return next((v for v in verdicts if v.analysis == key), None)
+
+
+def notebook_applies(verdicts: list[Verdict], notebook: str) -> bool:
+    """A notebook runs unless every analysis the preflight judged for it is not applicable."""
+    own = [v for v in verdicts if v.notebook == notebook]
+    return not own or any(v.applies for v in own)
+
+
+def separation(design: Design, covariates: list[str]) -> str:
+    """A baseline covariate whose values in some cohort do not overlap those of the never-treated units (propensity
+    scores of 0 or 1: the doubly robust and IPW estimators cannot weight such cells); empty when there is none."""
+    if not covariates or not (~design.treated).any() or not design.treated.any():
+        return ""
+    ut = design.panel.unit_table()
+    ctrl = ~design.treated
+    lab = design.included["first_treated"].to_numpy()
+    for c in covariates:
+        x = ut[c].to_numpy(dtype=float)
+        lo, hi = x[ctrl].min(), x[ctrl].max()
+        for g in design.cohort_labels:
+            xs = x[lab == g]
+            if xs.min() > hi or xs.max() < lo:
+                return f"covariate {c} separates cohort {g} from the never-treated units (no overlap of values)"
+    return ""

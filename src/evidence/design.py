@@ -125,6 +125,26 @@ class Design:
         notes = list(self.notes) + [f"Restricted to cohort {cohort}: {int(other.sum())} unit(s) of other cohorts excluded."]
         return Design(self.panel.subset(units=keep), cohorts, self.comparison, self.window, notes, self.treatment_source, dict(self.settings, cohort=cohort))
 
+    def truncate(self, last: int, why: str = "") -> "Design":
+        """The design with its window ending at period index ``last`` (0-based): units first treated after it become
+        not-yet-treated comparison units; cohorts left without a post-period are comparisons too.
+
+        Used by fallbacks that need untreated units in every period (synthetic control with not-yet-treated donors,
+        imputation when every unit is treated by the end of the window).
+        """
+        if not 0 <= last < self.panel.n_periods:
+            raise DesignError(f"cannot end the window at period index {last}; the window has {self.panel.n_periods} periods.")
+        if last == self.panel.n_periods - 1:
+            return self
+        cohorts = self.cohorts.copy()
+        g = pd.to_numeric(cohorts["g"], errors="coerce")
+        later = (cohorts["status"] == "treated") & (g > last)
+        cohorts.loc[later, "status"] = "not_yet_treated"
+        cohorts.loc[later, "g"] = pd.NA
+        end = self.panel.period_labels[last]
+        notes = list(self.notes) + [f"Window shortened to end in {end}{' (' + why + ')' if why else ''}: {int(later.sum())} unit(s) treated later serve as not-yet-treated comparisons."]
+        return Design(self.panel.subset(t_max=last), cohorts, self.comparison, (self.window[0], end), notes, self.treatment_source, dict(self.settings))
+
     # -- summaries -------------------------------------------------------------------------------------------
     @property
     def cohort_labels(self) -> list[str]:

@@ -102,9 +102,19 @@ def build_index(run_dir: str | Path) -> Path:
         parts.append("<div class='banner'>SYNTHETIC DATA — every number in this run comes from simulated data, not from the NHS.</div>")
     parts.append(_primary_html(est, params, alpha))
     parts.append("<h2>Notebooks</h2><ul>")
+    appl = m.get("applicability", {})
+    skipped = set(appl.get("not_applicable_notebooks", []))
     for nb, info in m["notebooks"].items():
-        parts.append(f"<li><a href='{html.escape(info['html'])}'>{html.escape(nb)}</a> — {html.escape(NOTEBOOK_TITLES.get(nb, ''))} <span class='muted'>({info['seconds']:.0f} s; <a href='{html.escape(info['ipynb'])}'>notebook</a>)</span></li>")
-    parts.append("</ul><p class='muted'>Also in this folder: <a href='estimates.csv'>estimates.csv</a> (every estimate), <a href='panel.csv'>panel.csv</a> (the whole built panel), <a href='analysis_panel.csv'>analysis_panel.csv</a> (the panel the estimators used: window applied, units dropped), <a href='cohorts.csv'>cohorts.csv</a>, <a href='completeness.csv'>completeness.csv</a> (provider completeness incidents, built-in NHS data), <a href='balance.csv'>balance.csv</a> (baseline balance, Table 1), <a href='params.yaml'>params.yaml</a>, <a href='manifest.json'>manifest.json</a>, <a href='run.log'>run.log</a>.</p>")
+        na = " <b>· not applicable to this design</b>" if nb in skipped else ""
+        parts.append(f"<li><a href='{html.escape(info['html'])}'>{html.escape(nb)}</a> — {html.escape(NOTEBOOK_TITLES.get(nb, ''))}{na} <span class='muted'>({info['seconds']:.0f} s; <a href='{html.escape(info['ipynb'])}'>notebook</a>)</span></li>")
+    parts.append("</ul>")
+    lines = appl.get("lines", [])
+    parts.append("<h2>Analyses not applicable, or run in a fallback form</h2>")
+    if lines:
+        parts.append("<p class='muted'>Decided from the design before any notebook ran (applicability.csv); each line names the parameter that would change it.</p><ul>" + "".join(f"<li><code>{html.escape(x['notebook'])}</code> {html.escape(x['line'])}</li>" for x in lines) + "</ul>")
+    else:
+        parts.append("<p class='muted'>None: every analysis of every notebook applies to this design.</p>")
+    parts.append("<p class='muted'>Also in this folder: <a href='estimates.csv'>estimates.csv</a> (every estimate), <a href='panel.csv'>panel.csv</a> (the whole built panel), <a href='analysis_panel.csv'>analysis_panel.csv</a> (the panel the estimators used: window applied, units dropped), <a href='cohorts.csv'>cohorts.csv</a>, <a href='applicability.csv'>applicability.csv</a> (which analyses apply to the design), <a href='completeness.csv'>completeness.csv</a> (provider completeness incidents, built-in NHS data), <a href='balance.csv'>balance.csv</a> (baseline balance, Table 1), <a href='params.yaml'>params.yaml</a>, <a href='manifest.json'>manifest.json</a>, <a href='run.log'>run.log</a>.</p>")
     warnings = [w for ws in m.get("warnings", {}).values() for w in ws]
     parts.append("<h2>Warnings</h2>")
     if warnings:

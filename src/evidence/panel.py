@@ -272,7 +272,7 @@ def validate_panel(
         gap_units = out.loc[steps[steps > 1].index, "unit"].unique()
         if balance == "drop":
             out = out[~out["unit"].isin(gap_units)]
-            notes.append(f"Dropped {len(gap_units)} unit(s) with gaps in time (data.balance: drop): {', '.join(map(str, gap_units[:5]))}{' ...' if len(gap_units) > 5 else ''}.")
+            notes.append(f"Dropped {len(gap_units)} unit(s) with gaps in time (data.missing: drop_units): {', '.join(map(str, gap_units[:5]))}{' ...' if len(gap_units) > 5 else ''}.")
             if out.empty:
                 raise DataError(f"{name}: every unit has gaps in column '{time}'; fill the missing periods.")
         else:
@@ -280,7 +280,7 @@ def validate_panel(
             u = out.loc[gap_idx, "unit"]
             prev_k = int(out.loc[gap_idx, "_k"] - steps.loc[gap_idx])
             missing = _describe_k(prev_k + 1, out, freq)
-            raise DataError(f"{name}: column '{time}' has a gap for unit {u}: no row for {missing} (and {int(steps.loc[gap_idx]) - 1} period(s) in all); fill the missing periods, drop the unit, or set data.balance: drop.")
+            raise DataError(f"{name}: column '{time}' has a gap for unit {u}: no row for {missing} (and {int(steps.loc[gap_idx]) - 1} period(s) in all); fill the missing periods, or set data.missing: drop_units to drop such units.")
 
     # --- balance -----------------------------------------------------------------------------------------------
     n_k = int(out["_k"].max()) + 1
@@ -289,26 +289,43 @@ def validate_panel(
     if len(short):
         if balance == "drop":
             out = out[~out["unit"].isin(short.index)]
-            notes.append(f"Dropped {len(short)} unit(s) with incomplete periods (data.balance: drop): {', '.join(map(str, short.index[:5]))}{' ...' if len(short) > 5 else ''}.")
+            notes.append(f"Dropped {len(short)} unit(s) with incomplete periods (data.missing: drop_units): {', '.join(map(str, short.index[:5]))}{' ...' if len(short) > 5 else ''}.")
             if out.empty:
                 raise DataError(f"{name}: no unit has every period; check column '{time}'.")
             out["_k"] = out["_k"] - out["_k"].min()
         else:
             u = short.index[0]
-            raise DataError(f"{name}: the panel is unbalanced: unit {u} has {int(short.iloc[0]['size'])} of {n_k} periods in column '{time}' ({len(short)} unit(s) affected); supply every period or set data.balance: drop.")
+            raise DataError(f"{name}: the panel is unbalanced: unit {u} has {int(short.iloc[0]['size'])} of {n_k} periods in column '{time}' ({len(short)} unit(s) affected); supply every period, or set data.missing: drop_units to drop such units.")
     out = out.rename(columns={"_k": "t"})
 
+    # --- missing outcome values: data.missing (data.missing: drop_units) drops the units that have them -----------------
+    src = df.loc[out.index]
+    if balance == "drop":
+        holes = pd.Series(False, index=out.index)
+        for col in ([population] if population else []) + outcomes:
+            raw = src[col]
+            holes |= raw.isna() | (raw.astype("string").str.strip() == "")
+        if holes.any():
+            gone = out.loc[holes, "unit"].unique()
+            cells = int(holes.sum())
+            out = out[~out["unit"].isin(gone)]
+            notes.append(f"Dropped {len(gone)} unit(s) with missing outcome values ({cells} missing cell(s); data.missing: drop_units): {', '.join(map(str, gone[:5]))}{' ...' if len(gone) > 5 else ''}.")
+            if out.empty:
+                raise DataError(f"{name}: every unit has missing outcome values; fill them (data.missing: drop_units leaves nothing).")
     idx = out.index
     src = df.loc[idx]
+    # every problem the checks below can see is collected and reported together, one line each
+    problems: list[str] = []
     if unit_name is not None:
         out["unit_name"] = src[unit_name].astype("string")
     if cluster is not None:
         out["cluster"] = src[cluster].astype("string")
         if out["cluster"].isna().any():
-            raise DataError(f"{name}: column '{cluster}' (data.cluster) has empty values; every unit needs a cluster.")
-        nclu = out.groupby("unit")["cluster"].nunique()
-        if (nclu > 1).any():
-            raise DataError(f"{name}: column '{cluster}' (data.cluster) changes over time for unit {nclu[nclu > 1].index[0]}; clusters must contain whole units.")
+            problems.append(f"column '{cluster}' (data.cluster) has empty values; every unit needs a cluster.")
+        else:
+            nclu = out.groupby("unit")["cluster"].nunique()
+            if (nclu > 1).any():
+                problems.append(f"column '{cluster}' (data.cluster) changes over time for unit {nclu[nclu > 1].index[0]}; clusters must contain whole units.")
     else:
         out["cluster"] = out["unit"]
 
@@ -317,35 +334,46 @@ def validate_panel(
         vals = pd.to_numeric(src[col], errors="coerce")
         bad = vals.isna() & src[col].notna()
         if bad.any():
-            raise DataError(f"{name}: column '{col}' has non-numeric values such as {_fmt(src.loc[bad, col].iloc[0])}; give numbers only.")
+            problems.append(f"column '{col}' has non-numeric values such as {_fmt(src.loc[bad, col].iloc[0])}; give numbers only.")
+            continue
         if vals.isna().any():
             r = out.loc[vals.isna()].iloc[0]
-            raise DataError(f"{name}: column '{col}' has {int(vals.isna().sum())} missing values (first: unit {r['unit']} at {_fmt(r['time'])}); fill them or drop the unit.")
+            n_units = int(out.loc[vals.isna(), "unit"].nunique())
+            problems.append(f"column '{col}' has {int(vals.isna().sum())} missing values in {n_units} unit(s) (first: unit {r['unit']} at {_fmt(r['time'])}); fill them, or set data.missing: drop_units to drop those units.")
+            continue
         if not np.isfinite(vals.to_numpy(dtype=float)).all():
-            raise DataError(f"{name}: column '{col}' has infinite values; give finite numbers.")
+            problems.append(f"column '{col}' has infinite values; give finite numbers.")
+            continue
         kind = "count" if col == population else outcome_kinds.get(col, DEFAULT_KIND)
         v = vals.to_numpy(dtype=float)
         if kind in ("count", "percent", "proportion") and (v < 0).any():
             r = out.loc[vals < 0].iloc[0]
             what = "population" if col == population else f"a {kind} outcome"
-            raise DataError(f"{name}: column '{col}' has negative values (first: unit {r['unit']} at {_fmt(r['time'])}) but is {what}; counts cannot be negative — fix the data or declare the kind in data.outcome_kinds.")
-        if kind == "percent" and (v > 100).any():
-            raise DataError(f"{name}: column '{col}' is a percent outcome but has values above 100; give percentages 0-100 or declare it as proportion/continuous in data.outcome_kinds.")
-        if kind == "proportion" and (v > 1).any():
-            raise DataError(f"{name}: column '{col}' is a proportion outcome but has values above 1; give proportions 0-1 or declare it as percent in data.outcome_kinds.")
-        if col == population and (v <= 0).any():
-            raise DataError(f"{name}: column '{col}' (data.population) has zero or negative values; populations must be positive.")
+            problems.append(f"column '{col}' has negative values (first: unit {r['unit']} at {_fmt(r['time'])}) but is {what}; counts cannot be negative — fix the data or declare the kind in data.outcome_kinds.")
+        elif kind == "percent" and (v > 100).any():
+            problems.append(f"column '{col}' is a percent outcome but has values above 100; give percentages 0-100 or declare it as proportion/continuous in data.outcome_kinds.")
+        elif kind == "proportion" and (v > 1).any():
+            problems.append(f"column '{col}' is a proportion outcome but has values above 1; give proportions 0-1 or declare it as percent in data.outcome_kinds.")
+        elif col == population and (v <= 0).any():
+            problems.append(f"column '{col}' (data.population) has zero or negative values; populations must be positive.")
         out["population" if col == population else col] = v
     for col in covariates:
         vals = pd.to_numeric(src[col], errors="coerce")
         if (vals.isna() & src[col].notna()).any():
-            raise DataError(f"{name}: covariate column '{col}' has non-numeric values such as {_fmt(src.loc[vals.isna() & src[col].notna(), col].iloc[0])}; encode categories as numbers (dummies).")
+            problems.append(f"covariate column '{col}' has non-numeric values such as {_fmt(src.loc[vals.isna() & src[col].notna(), col].iloc[0])}; encode categories as numbers (dummies).")
+            continue
         if vals.isna().any():
-            raise DataError(f"{name}: covariate column '{col}' has missing values; fill them or drop the covariate.")
+            problems.append(f"covariate column '{col}' has missing values; fill them or drop the covariate (data.covariates).")
+            continue
         varying = vals.groupby(out["unit"]).nunique()
         if (varying > 1).any():
-            raise DataError(f"{name}: covariate column '{col}' varies over time for unit {varying[varying > 1].index[0]}; data.covariates must be baseline (time-invariant) values — use the value in the first period.")
+            problems.append(f"covariate column '{col}' varies over time for unit {varying[varying > 1].index[0]}; data.covariates must be baseline (time-invariant) values — use the value in the first period.")
+            continue
         out[col] = vals.to_numpy(dtype=float)
+    if len(problems) == 1:
+        raise DataError(f"{name}: {problems[0]}")
+    if problems:
+        raise DataError(f"{name}: {len(problems)} problems: " + " ".join(f"({i}) {p}" for i, p in enumerate(problems, 1)))
     for col in extra:
         out[col] = src[col].to_numpy()
     return out.reset_index(drop=True), freq, notes

@@ -52,7 +52,7 @@ def load_panel(params: Params) -> Panel:
         covariates=list(d["covariates"]),
         treatment_columns=treatment_cols,
         frequency=d["frequency"],
-        balance=d["balance"],
+        balance="drop" if d["missing"] == "drop_units" or d["balance"] == "drop" else "error",
     )
 
 
@@ -160,7 +160,12 @@ def _fill_window(params: Params, panel: Panel | None) -> None:
             g[key] = NHS_WINDOW[i]
         else:
             per = panel.periods[0 if i == 0 else -1]
-            g[key] = int(per) if panel.frequency == "integer" else panel.period_labels[0 if i == 0 else -1]
+            if panel.frequency == "integer":
+                g[key] = int(per)
+            elif panel.frequency == "fy":
+                g[key] = panel.period_labels[0 if i == 0 else -1]  # 2017/18
+            else:  # the first month of the period (2015-01 for 2015Q1): a form design.start/end accept
+                g[key] = per.start_time.strftime("%Y-%m")
 
 
 def prepare(params: Params) -> tuple[Panel, Design]:

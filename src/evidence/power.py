@@ -542,7 +542,7 @@ def replicate_estimates(
     Yb = _as_batch(design, Y)
     if log:
         if (Yb <= 0).any():
-            raise _err("the outcome has zero or negative values, so it cannot be logged; set methods.did.log_outcomes: false (API: log=False).")
+            raise _err("the outcome has zero or negative values, so it cannot be logged; set methods.did.log_outcomes: false.")
         Yb = np.log(Yb)
     lin = [m for m in methods if m in LINEAR_METHODS]
     notes: list[str] = []
@@ -836,7 +836,9 @@ def _setup(design: Design, outcome: str, calibration: Calibration | None, log: b
         raise _err(f"{where}: calibration is for {calibration.outcome!r}, not outcome={outcome!r}.")
     family, scale = calibration.family, calibration.scale
     if log is None:
-        log = family == "count"
+        # counts in logs, as the workbook analyses them — unless the real outcome has zeros (then levels, as there)
+        has_zeros = outcome in design.panel.outcomes and bool((design.panel.data[outcome].to_numpy(dtype=float) <= 0).any())
+        log = family == "count" and not has_zeros
     if log and family != "count":
         raise _err(f"{where}: log=True is for count outcomes; {outcome} is a {calibration.kind} outcome.")
     return calibration, family, scale, bool(log)

@@ -216,6 +216,12 @@ def honest_primary(ctx: Any, proto: Protocol, primary: PrimaryResult) -> dict[st
     target = str(ctx.params["robustness.honest_target"])
     if E < 0:
         return {"not_applicable": "no treated cohort has a post-treatment period in the window (parameter: design.end)"}
+    from .applicability import honest_window
+
+    win, win_note = honest_window(d, (lead, E))
+    if win is None:
+        return {"not_applicable": f"{win_note} (parameter: robustness.honest_window)"}
+    lead, E = win
     try:
         b, S, n_pre, n_post, times = event_study_inputs(dyn, window=(lead, E))
     except Exception as exc:  # noqa: BLE001 - reported as not applicable with the reason
@@ -242,7 +248,10 @@ def honest_primary(ctx: Any, proto: Protocol, primary: PrimaryResult) -> dict[st
     n = dict(n_obs=int(t["n_obs"].iloc[0]), n_units=int(t["n_units"].iloc[0]), n_clusters=int(t["n_clusters"].iloc[0]))
     rows = tidy_frame([{"method": "cs", "outcome": p["outcome"], "estimand": name, "group": "all", "estimate": est, "std_error": se, "ci_lower": float(lo), "ci_upper": float(hi), "p_value": float(pv), **n}])
     honest = [honest_did(b, S, n_pre, n_post, method=m, target=lv, grid=(ctx.params["robustness.honest_grid_rm"] if m == "relative_magnitude" else (ctx.params["robustness.honest_grid_sm"] or None)), alpha=ctx.alpha, outcome=p["outcome"], source="cs") for m in ("relative_magnitude", "smoothness")]
-    return {"estimand": rows, "honest": honest, "window": (lead, E), "target": text}
+    out = {"estimand": rows, "honest": honest, "window": (lead, E), "target": text}
+    if win_note:
+        out["note"] = f"HonestDiD window {win_note} (parameter: robustness.honest_window)."
+    return out
 
 
 COVID_START = "2020-03"

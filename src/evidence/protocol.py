@@ -237,7 +237,15 @@ def check(params: Any, panel: Any, design: Any) -> Protocol:
         raise ParamsError(f"protocol.primary.covariates: '{bad[0]}' is not a baseline covariate of this data; choose from {', '.join(sorted(have)) or 'none (list them in data.covariates)'}.")
     labels = list(panel.period_labels)
     for end in proto.window:
-        if str(end) not in labels:
+        if str(end) in labels:
+            continue
+        try:  # a date inside a period of the data (2015-01 for 2015Q1) names that period
+            from .design import _to_period
+
+            ok = panel.frequency != "integer" and _to_period(end, panel.frequency) in set(panel.periods)
+        except (ValueError, TypeError):
+            ok = False
+        if not ok:
             raise ParamsError(f"protocol.window: {end} is not a period of the data, which runs {labels[0]} to {labels[-1]}; write the window as periods of the data.")
     if proto.primary["control_group"] == "never_treated" and not (~design.treated).any():
         raise ParamsError("protocol.primary.control_group: never_treated, but every unit is treated within the window; use not_yet_treated.")

@@ -59,6 +59,13 @@ def header(ctx: Any) -> Any:
     return md("\n\n".join(lines))
 
 
+def not_applicable(ctx: Any) -> Any:
+    """The preflight's lines for this notebook when none of its analyses applies to the design (generated)."""
+    own = [v for v in ctx.plan if v.notebook == ctx.notebook]
+    lines = [f"**Not applicable to this design.** {ctx.design.describe()}", ""] + [f"- {_esc(v.sentence())}" for v in own]
+    return md("\n".join(lines))
+
+
 def coverage(panel: Panel) -> pd.DataFrame:
     """Coverage of the panel: units, periods, and per outcome the total, mean and range per unit-period."""
     rows = []
@@ -904,6 +911,8 @@ def honest_primary_sentences(h: dict[str, Any], alpha: float = 0.05) -> Any:
         return md(f"HonestDiD on the primary analysis: not applicable — {_esc(h['not_applicable'])}.")
     e = h["estimand"].iloc[0]
     out = [f"Event-time estimand: the {h['target']}: {_fmt_ci(e['estimate'], e['ci_lower'], e['ci_upper'])} (pre-period from event time {h['window'][0]})."]
+    if h.get("note"):
+        out.append(f"Fallback — {_esc(h['note'])}")
     for r in h["honest"]:
         t = r.tidy()
         grid = t[t["estimand"] != "breakdown"]

@@ -41,6 +41,7 @@ from .paths import NOTEBOOKS, REPORTS, display
 from .provenance import collect, now
 
 KERNEL_NAME = "evidence-workbook"
+WORK_NA = "_work/not_applicable"
 SINGLE_THREADED: dict[str, str] = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
 """Kernels run one thread each: notebooks already run in parallel processes, and threaded BLAS or LP solvers in
 several processes on a small machine oversubscribe the cores (measured: the HonestDiD cell ran 6x slower)."""
@@ -85,7 +86,21 @@ def _provenance_cell(title: str, prov: dict[str, Any], notebook: str, seconds: f
     )
 
 
-def execute_notebook(name: str, run_dir: str, params_path: str, kernel_base: str, title: str, prov: dict[str, Any], hide_code: bool, synthetic: bool) -> NotebookOutcome:
+def not_applicable_notebook(name: str, dest: Path) -> Path:
+    """A notebook none of whose analyses applies to the design: its title and introduction, the parameters cell, and
+    one cell listing why each analysis is not applicable (executed like any notebook, so the report has its
+    provenance header)."""
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    params_cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
+    code = f"import evidence\nfrom evidence import report\n\nctx = evidence.open_run(params_file, run_dir, notebook={name!r})\nreport.header(ctx)"
+    nb.cells = [nb.cells[0], params_cell, nbformat.v4.new_code_cell(code), nbformat.v4.new_code_cell("report.not_applicable(ctx)")]
+    nbformat.write(nb, dest)
+    return dest
+
+
+def execute_notebook(name: str, run_dir: str, params_path: str, kernel_base: str, title: str, prov: dict[str, Any], hide_code: bool, synthetic: bool, not_applicable: tuple[str, ...] = ()) -> NotebookOutcome:
     """Execute one notebook and render it (runs in a fresh worker process)."""
     os.environ["JUPYTER_PATH"] = kernel_base + os.pathsep + os.environ.get("JUPYTER_PATH", "")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
@@ -93,6 +108,8 @@ def execute_notebook(name: str, run_dir: str, params_path: str, kernel_base: str
     import papermill as pm
 
     src = NOTEBOOKS / f"{name}.ipynb"
+    if name in not_applicable:
+        src = not_applicable_notebook(name, Path(run_dir) / WORK_NA / f"{name}.ipynb")
     out = Path(run_dir) / f"{name}.ipynb"
     t0 = time.perf_counter()
     try:
@@ -277,44 +294,58 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
         completeness.to_csv(tmp / "completeness.csv", index=False, lineterminator="\n")
     design.cohorts.to_csv(tmp / "cohorts.csv", index=False, lineterminator="\n")
     save_prepared(tmp, panel, design, params)
+    from .applicability import notebook_applies, plan, plan_table
+
+    verdicts = plan(params, design)
+    judged = [v for v in verdicts if v.notebook != "all"]
+    if judged and not any(v.applies for v in judged):
+        from .errors import DesignError
+
+        reasons = list(dict.fromkeys(f"{v.reason} (parameter: {v.parameter})" for v in judged))
+        raise DesignError(f"no analysis of the workbook applies to this design: {'; '.join(reasons[:3])}{f'; and {len(reasons) - 3} more' if len(reasons) > 3 else ''}.")
+    plan_table(verdicts).to_csv(tmp / "applicability.csv", index=False, lineterminator="\n")
+    skipped = tuple(n for n in notebooks if not notebook_applies(verdicts, n))
+    (tmp / WORK_NA).mkdir(parents=True, exist_ok=True)
     _log(log, f"panel.csv (built): {panel.n_units} units x {panel.n_periods} periods ({panel.period_labels[0]} to {panel.period_labels[-1]}) from {panel.source}; "
               f"analysis_panel.csv (used by the estimators): {design.panel.n_units} units x {design.panel.n_periods} periods ({design.window[0]} to {design.window[1]}); "
               f"design: {design.n_treated} treated, {design.n_comparison} comparison ({time.perf_counter() - t0:.1f} s)", quiet)
     for note in panel.notes + design.notes:
         _log(log, f"  note: {note}", True)
+    for v in verdicts:
+        if v.status != "runs":
+            _log(log, f"  {v.notebook}: {v.sentence()}", True)
     prov = collect(params.to_yaml(), panel.files, started)
     kernel_base = str(_write_kernelspec(work_dir(tmp)))
     outcomes: dict[str, NotebookOutcome] = {}
-    args = dict(run_dir=str(tmp), params_path=str(params_path), kernel_base=kernel_base, title=str(params["title"]), prov=prov, hide_code=bool(params["report.hide_code"]), synthetic=bool(params["report.synthetic"]))
+    args = dict(run_dir=str(tmp), params_path=str(params_path), kernel_base=kernel_base, title=str(params["title"]), prov=prov, hide_code=bool(params["report.hide_code"]), synthetic=bool(params["report.synthetic"]), not_applicable=skipped)
     cf.wait(warm)
-    failure: NotebookOutcome | None = None
-    # notebooks that summarise the others run after them; the rest run in parallel, longest first
+    failures: list[NotebookOutcome] = []
+    # notebooks that summarise the others run after them; the rest run in parallel, longest first. A failed notebook
+    # does not stop the others of its stage: the run reports every failure at once (the summary stage is skipped).
     stages = [[n for n in notebooks if n not in RUN_LAST], [n for n in notebooks if n in RUN_LAST]]
     stages[0].sort(key=lambda n: -EXPECTED_SECONDS.get(n, 10))
     try:
         for stage in stages:
-            if not stage or failure is not None:
+            if not stage or failures:
                 continue
             futures = {pool.submit(execute_notebook, n, **args): n for n in stage}
             for fut in cf.as_completed(futures):
-                if fut.cancelled():  # skipped after another notebook failed
-                    continue
                 res = fut.result()
                 outcomes[res.name] = res
                 _log(log, f"  [{len(outcomes)}/{len(notebooks)}] {res.name}: {'ok' if res.ok else 'FAILED'} ({res.seconds:.1f} s)", quiet)
-                if not res.ok and failure is None:
-                    failure = res
-                    for f in futures:
-                        f.cancel()  # notebooks not yet started are skipped; running ones finish cleanly
+                if not res.ok:
+                    failures.append(res)
     except BaseException:  # Ctrl-C: the kernels received it too; stop the workers at once
         for proc in list(getattr(pool, "_processes", {}).values()):
             proc.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
-    if failure is not None:
+    if failures:
         kept = f"the previous report in {display(final)} is unchanged" if final.exists() else "nothing was published"
-        raise RunFailed(f"{failure.message} — {kept}; the failed notebook is in {display(reports / '.failed' / params.run_name)}.")
+        failures.sort(key=lambda r: NOTEBOOK_ORDER.index(r.name) if r.name in NOTEBOOK_ORDER else 99)
+        what = failures[0].message if len(failures) == 1 else f"{len(failures)} notebooks failed: " + " | ".join(f.message for f in failures)
+        raise RunFailed(f"{what} — {kept}; the failed notebook{'s are' if len(failures) > 1 else ' is'} in {display(reports / '.failed' / params.run_name)}.")
     frames = []
     warnings: dict[str, list[str]] = {}
     for n in notebooks:
@@ -343,6 +374,7 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
         "panel": {"units": panel.n_units, "periods": panel.n_periods, "frequency": panel.frequency, "source": panel.source},
         "design": {"treated": design.n_treated, "comparison": design.n_comparison, "cohorts": design.cohort_labels, "window": list(design.window), "staggered": design.is_staggered},
         "notes": panel.notes + design.notes,
+        "applicability": {"not_applicable_notebooks": list(skipped), "lines": [{"notebook": v.notebook, "analysis": v.analysis, "status": v.status, "line": v.sentence()} for v in verdicts if v.status != "runs"]},
         "warnings": warnings,
         **{k: v for k, v in prov.items() if k != "params"},
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import pickle
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,41 @@ class RunContext:
     run_dir: Path | None
     results: list[pd.DataFrame] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    _shown: set[str] = field(default_factory=set)
+
+    @cached_property
+    def plan(self) -> list[Any]:
+        """The preflight's verdicts (:func:`evidence.applicability.plan`): which analyses run on this design."""
+        from .applicability import plan
+
+        return plan(self.params, self.design)
+
+    def verdict(self, analysis: str) -> Any:
+        """The preflight verdict of one analysis (``did_2x2``, ``synth`` ...), or None when the preflight has no rule."""
+        return next((v for v in self.plan if v.analysis == analysis), None)
+
+    def applies(self, analysis: str, show: bool = True) -> bool:
+        """Whether ``analysis`` runs on this design; when it does not, or runs in a fallback form, the one-line reason
+        is shown in the notebook (once)."""
+        v = self.verdict(analysis)
+        if v is None:
+            return True
+        if show and v.status != "runs" and analysis not in self._shown:
+            self._shown.add(analysis)
+            self.note(v.sentence())
+        return v.applies
+
+    def note(self, text: str) -> None:
+        """Show a one-line note (a fallback, a left-out analysis) in the notebook at once."""
+        from IPython.display import display
+
+        from .report import md
+
+        display(md(text))
+
+    def specs(self, analysis: str) -> list[tuple[str, bool]]:
+        """:meth:`outcome_specs` when ``analysis`` applies, else none (the reason is shown)."""
+        return self.outcome_specs() if self.applies(analysis) else []
 
     @property
     def alpha(self) -> float:
@@ -68,15 +104,21 @@ class RunContext:
         """(outcome, log) pairs to analyse: every outcome in levels, counts also in logs when methods.did.log_outcomes."""
         specs = [(o, False) for o in self.panel.outcomes]
         if self.params["methods.did.log_outcomes"]:
-            specs += [(o, True) for o in self.panel.outcomes if self.panel.outcome_kinds.get(o) == "count"]
+            from .applicability import facts
+
+            zeros = set(facts(self.design).zero_outcomes)
+            if zeros:
+                self.applies("log_outcomes")
+            specs += [(o, True) for o in self.panel.outcomes if self.panel.outcome_kinds.get(o) == "count" and o not in zeros]
         return specs
 
     def cs_options(self) -> dict[str, Any]:
         """Keyword arguments for :func:`evidence.staggered.from_design.cs` from ``methods.staggered.*``, ``data.covariates`` and ``inference.*``."""
         st = self.params["methods.staggered"]
+        v = self.verdict("cs")
         return dict(
             control_group=st["control_group"] or self.params["design.comparison"],
-            est_method=st["est_method"],
+            est_method="reg" if v is not None and v.status == "fallback" and "est_method reg" in v.reason else st["est_method"],
             base_period=st["base_period"],
             anticipation=int(st["anticipation"]),
             covariates=list(self.panel.covariates) if self.params["data.covariates"] else None,
@@ -97,7 +139,12 @@ class RunContext:
     def synth_specs(self) -> list[tuple[str, bool]]:
         """(outcome, log) for the synthetic-control notebook: counts in logs (footprints differ greatly in size, and
         synthetic control has no intercept), other outcomes in levels."""
-        return [(o, self.panel.outcome_kinds.get(o) == "count") for o in self.panel.outcomes]
+        from .applicability import facts
+
+        zeros = set(facts(self.design).zero_outcomes)
+        if zeros & set(self.panel.outcomes):
+            self.applies("log_outcomes")
+        return [(o, self.panel.outcome_kinds.get(o) == "count" and o not in zeros) for o in self.panel.outcomes]
 
     def wild_options(self) -> dict[str, Any]:
         """Keyword arguments for :func:`evidence.robust.wild_bootstrap` from ``inference.*``."""

@@ -143,7 +143,7 @@ def build_gp_practice_panel(outcomes: list[str] | None = None, balance: str = "d
     """Practice x financial-year panel (units = practices, area and cluster = footprint).
 
     Practices with zero registered patients in a year, and practices not present in every year, are dropped with a
-    count in the notes (``data.balance``); negative payments (recoveries) are kept as values but make the practice's
+    count in the notes (``data.missing``); negative payments (recoveries) are kept as values but make the practice's
     payments per patient unusable in logs.
     """
     raw = pd.read_csv(GP_PRACTICE, dtype={"practice_code": str, "stp21_code": str})

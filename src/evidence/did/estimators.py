@@ -296,6 +296,15 @@ def event_study(design: Design, outcome: str, *, log: bool = False, window: tupl
     eb = np.clip(e, lead, lag)
     present = np.unique(eb[~np.isnan(eb)]).astype(int)
     times = [k for k in range(lead, lag + 1) if k != -1 and k in present]
+    # Context: with no unit untreated throughout the window, unit and period effects span the event-time trend
+    # (t - g), so a fully dynamic event study is not identified. Decision: normalise a second event time as well,
+    # the binned first lead (Borusyak, Jaravel and Spiess 2024, sec. 3). Consequences: the leads are relative to
+    # both -1 and the first lead bin; said in the notes.
+    es_notes = []
+    times_all = list(times)
+    if not (~design.treated).any() and times and times[0] < -1:
+        times = times[1:]
+        es_notes.append(f"No unit is untreated throughout the window, so a fully dynamic event study is not identified: event time {times_all[0]}{' (and earlier, binned)' if times_all[0] == lead else ''} is a second reference period besides -1.")
     regs = {f"e{k}": (eb == k).astype(float) for k in times}
     res = _fit(engine, y, regs, design, groups)
     kept = [k for k in times if f"e{k}" in res.params.index]
@@ -320,4 +329,4 @@ def event_study(design: Design, outcome: str, *, log: bool = False, window: tupl
         pretest = {"W": W, "df": q, "F": F, "p_value": float(special.fdtrc(q, G - 1, F))}
         # the joint pre-trend test as a row of the contract (estimate = F statistic) so the evidence summary can use it
         rows = pd.concat([rows, pd.DataFrame([{"method": "twfe_event_study", "outcome": label_, "estimand": "pretest_f", "estimate": F, "p_value": pretest["p_value"], "n_obs": int(res.nobs), "n_units": y.shape[0], "n_clusters": G}])], ignore_index=True)
-    return EventStudyResult(rows, method="twfe_event_study", outcome=label_, estimand="event_time", description=DESCRIPTIONS["twfe_event_study"], alpha=alpha, details={"reference": -1, "window": (lead, lag), "n_at_event_time": n_at, "pretest": pretest, "binned": True})
+    return EventStudyResult(rows, method="twfe_event_study", outcome=label_, estimand="event_time", description=DESCRIPTIONS["twfe_event_study"], alpha=alpha, details={"reference": -1, "window": (lead, lag), "n_at_event_time": n_at, "pretest": pretest, "binned": True, "notes": es_notes, "regressors": [int(k) for k in times]})

@@ -986,7 +986,8 @@ def _twfe_inputs(result: Any, design: Any) -> tuple[np.ndarray, np.ndarray, np.n
     lead, lag = result.details.get("window", (int(times.min()), int(times.max())))
     eb = np.clip(design.event_time(), lead, lag)
     present = np.unique(eb[~np.isnan(eb)]).astype(int)
-    regs = {f"e{k}": (eb == k).astype(float) for k in range(lead, lag + 1) if k != -1 and k in present}
+    used = result.details.get("regressors") or [k for k in range(lead, lag + 1) if k != -1 and k in present]
+    regs = {f"e{k}": (eb == k).astype(float) for k in used}
     fit = _WithinFit(y, regs, _cluster_codes(design))
     names = [f"e{k}" for k in times]
     if any(n not in fit.params.index for n in names) or not np.allclose(fit.params[names].to_numpy(), est, rtol=1e-7, atol=1e-10):

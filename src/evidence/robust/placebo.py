@@ -198,6 +198,9 @@ def placebo_in_time(
         if not feasible.any():
             notes.append(f"shift -{k}: no cohort has {k + 1} or more pre-treatment periods; no estimate.")
             continue
+        if not (~treated).any() and np.unique(g[feasible]).size < 2:
+            notes.append(f"shift -{k}: only cohort {labels[int(g[feasible][0])]} has {k + 1} or more pre-treatment periods and no unit is untreated, so nothing compares with it; no estimate.")
+            continue
         if left:
             notes.append(f"shift -{k}: cohort(s) {', '.join(left)} left out (fewer than {k + 1} pre-treatment periods).")
         if estimator == "twfe":
@@ -219,7 +222,7 @@ def placebo_in_time(
             n_units = st["n_units"][-1]
             rows.append(_row("placebo_time", label_, f"shift -{k}", est, se, codes.size, alpha, n_units * T, n_units, codes.size))
     if not rows:
-        raise EstimationError(f"no placebo date is feasible for shifts {shifts}: every cohort has fewer pre-treatment periods than the shift plus one; use smaller shifts.")
+        raise EstimationError(f"no placebo date is feasible for shifts {shifts}: {' '.join(notes)} Use smaller shifts (robustness.placebo_shifts).")
     return EstimateResult(pd.DataFrame(rows), method="placebo_time", outcome=label_, estimand="att", description=DESCRIPTIONS["placebo_time"].format(est=estimator), alpha=alpha, details={"notes": notes, "shifts": shifts, "estimator": estimator})
 
 

@@ -381,7 +381,7 @@ def prepare_panel(
         groups = groups[groups < latest]
     if groups.size == 0:
         raise EstimationError(
-            f"no treated cohort with a pre-treatment period remains; check gname '{gname}' and tname '{tname}'"
+            f"no treated cohort has a pre-treatment period and a comparison group in the window (cohort column '{gname}', period column '{tname}'); start the window earlier (design.start) or check the treatment column (treatment.cohort)."
         )
 
     if cluster_codes is not None:

@@ -255,8 +255,7 @@ def aggregate_att_gt(
             cells = ", ".join(pairs[:4]) + (f" and {len(pairs) - 4} more" if len(pairs) > 4 else "")
             raise EstimationError(
                 f"{int(missing.sum())} ATT(g,t) (cohort, period) could not be estimated: {cells} — usually propensity scores "
-                "that separate treated and comparison units; use methods.staggered.est_method: reg or fewer data.covariates "
-                "(API: na_rm=True aggregates the rest)."
+                "that separate treated and comparison units; use methods.staggered.est_method: reg or fewer data.covariates."
             )
         notes.append(f"{int(missing.sum())} ATT(g,t) that could not be estimated are left out (na_rm=True).")
     usable = ~missing

@@ -154,7 +154,7 @@ def _prepare(design: Design, outcome: str, log: bool, units, what: str, min_pre:
     cohorts = np.unique(g[use]).astype(int)
     for c in cohorts:
         if c < min_pre:
-            raise EstimationError(f"{what}: cohort {labels[c]} has {c} pre-period(s) in the window; at least {min_pre} are needed (the noise level uses first differences) — start the window earlier (design.start) or leave the cohort out (units=...).")
+            raise EstimationError(f"{what}: cohort {labels[c]} has {c} pre-period(s) in the window; at least {min_pre} are needed (the noise level uses first differences) — start the window earlier (design.start) or analyse another cohort (methods.synth.cohort).")
     tr_rows = np.flatnonzero(use)
     _check_complete(Y, tr_rows, design, outcome, "treated", what)
     _check_complete(Y, co, design, outcome, "control", what)

@@ -1,0 +1,214 @@
+"""Foreign designs: panels unlike the default NHS panel, each with a parameters file, for end-to-end runs.
+
+Every design is either public data shipped with the project (``mpdta`` from R ``did``; California's Proposition 99
+from Abadie, Diamond and Hainmueller 2010, as shipped with R ``synthdid``) or SYNTHETIC data simulated here with
+known effects. :func:`write_design` writes the data file and a parameters file into a folder; the matrix test
+(``tests/test_foreign_designs.py``) runs each through ``evidence run`` with every notebook.
+
+Inference is kept small (few bootstrap, placebo and power draws) so the whole matrix stays inside the test budget;
+the analyses, and which of them apply, are those of a full run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+FAST: dict = {
+    "inference": {"bootstrap_draws": 49, "wild_draws": 99, "permutations": 99},
+    "methods": {"synth": {"draws": 20}},
+    "power": {"reps": 10, "validation_reps": 10, "sdid_reps": 3},
+}
+"""Small draw counts for the matrix (the analyses that run are those of a full run)."""
+
+
+@dataclass
+class ForeignDesign:
+    name: str
+    what: str
+    frame: Callable[[], pd.DataFrame]
+    params: dict
+    expect_not_applicable: list[str] = field(default_factory=list)
+    """Fragments of the not-applicable lines the run index must show."""
+
+
+def _mpdta() -> pd.DataFrame:
+    return pd.read_csv(ROOT / "data" / "examples" / "mpdta.csv")
+
+
+def _prop99() -> pd.DataFrame:
+    df = pd.read_csv(ROOT / "tests" / "fixtures" / "prop99" / "california_prop99.csv", sep=";")
+    return df.rename(columns={"State": "state", "Year": "year", "PacksPerCapita": "packs"})
+
+
+def _sim(n_units: int, dates: pd.DatetimeIndex | np.ndarray, first: np.ndarray, effect: float, seed: int, count: bool = False, base: float = 50.0) -> pd.DataFrame:
+    """SYNTHETIC panel: y = a_i + l_t + effect * D (+ noise); counts are Poisson with that mean."""
+    rng = np.random.default_rng(seed)
+    n_t = len(dates)
+    a = rng.normal(0, 0.2 if count else 5, n_units)
+    lam = np.cumsum(rng.normal(0, 0.02 if count else 0.5, n_t))
+    t = np.arange(n_t)
+    treated_at = np.where(first >= 0, first, n_t + 1)
+    D = t[None, :] >= treated_at[:, None]
+    if count:
+        mu = base * np.exp(a[:, None] + lam[None, :] + effect * D)
+        y = rng.poisson(mu).astype(float)
+    else:
+        y = base + a[:, None] + lam[None, :] + effect * D + rng.normal(0, 1, (n_units, n_t))
+    return pd.DataFrame({"unit": np.repeat([f"A{i:03d}" for i in range(n_units)], n_t), "t_index": np.tile(t, n_units), "y": y.ravel(), "D": D.ravel().astype(int)})
+
+
+def _first_label(df: pd.DataFrame, labels: np.ndarray) -> pd.Series:
+    """First treated period label per row (0 = never treated) from the 0/1 indicator."""
+    first = df[df["D"] == 1].groupby("unit")["t_index"].min()
+    lab = df["unit"].map(first).map(lambda k: labels[int(k)] if pd.notna(k) else "0")
+    return lab
+
+
+def single_series() -> pd.DataFrame:
+    dates = pd.date_range("2018-01-01", periods=60, freq="MS")
+    df = _sim(1, dates, np.array([36]), effect=-0.08, seed=3, count=True, base=900)
+    df["month"] = dates.strftime("%Y-%m-%d")[df["t_index"]]
+    return df[["unit", "month", "y", "D"]]
+
+
+def quarterly_one_cohort() -> pd.DataFrame:
+    dates = pd.date_range("2015-01-01", periods=24, freq="QS")
+    n = 40
+    first = np.where(np.arange(n) < 15, 16, -1)
+    df = _sim(n, dates, first, effect=2.0, seed=4)
+    labels = dates.strftime("%Y-%m-%d").to_numpy()
+    df["quarter"] = labels[df["t_index"]]
+    df["first_treated"] = _first_label(df, labels)
+    return df[["unit", "quarter", "y", "first_treated"]]
+
+
+def no_never_treated() -> pd.DataFrame:
+    df = _mpdta()
+    return df[df["first.treat"] > 0].reset_index(drop=True)
+
+
+def counts_with_zeros() -> pd.DataFrame:
+    dates = pd.date_range("2017-01-01", periods=36, freq="MS")
+    n = 300
+    rng = np.random.default_rng(8)
+    first = np.where(np.arange(n) < 60, 18, np.where(np.arange(n) < 120, 24, -1))
+    df = _sim(n, dates, first, effect=-0.1, seed=8, count=True, base=1.5)
+    labels = dates.strftime("%Y-%m-%d").to_numpy()
+    df["month"] = labels[df["t_index"]]
+    df["first_treated"] = _first_label(df, labels)
+    pop = pd.Series(rng.integers(2000, 8000, n), index=[f"A{i:03d}" for i in range(n)])
+    df["population"] = df["unit"].map(pop)
+    return df.rename(columns={"y": "admissions"})[["unit", "month", "admissions", "population", "first_treated"]]
+
+
+def coarse_clusters() -> pd.DataFrame:
+    dates = pd.date_range("2016-04-01", periods=48, freq="MS")
+    n = 30
+    first = np.array([18] * 6 + [30] * 6 + [-1] * 18)
+    df = _sim(n, dates, first, effect=-3.0, seed=9)
+    labels = dates.strftime("%Y-%m-%d").to_numpy()
+    df["month"] = labels[df["t_index"]]
+    df["first_treated"] = _first_label(df, labels)
+    idx = df["unit"].str[1:].astype(int)
+    df["region"] = "R" + (idx % 5).astype(str)
+    # a baseline covariate that separates treated from comparison areas (the README's own example kind)
+    df["imd_score"] = np.where(first[idx] >= 0, 30.0, 15.0) + (idx % 7)
+    df["y"] = df["y"] * 20  # rates per 100k-like scale
+    return df.rename(columns={"y": "admissions_rate"})[["unit", "month", "region", "imd_score", "admissions_rate", "first_treated"]]
+
+
+def missing_cells() -> pd.DataFrame:
+    dates = pd.date_range("2017-04-01", periods=36, freq="MS")
+    n = 50
+    first = np.where(np.arange(n) < 12, 12, np.where(np.arange(n) < 24, 20, -1))
+    df = _sim(n, dates, first, effect=1.5, seed=10)
+    labels = dates.strftime("%Y-%m-%d").to_numpy()
+    df["month"] = labels[df["t_index"]]
+    df["first_treated"] = _first_label(df, labels)
+    rng = np.random.default_rng(11)
+    holes = rng.random(len(df)) < 0.01  # suppressed cells
+    df.loc[holes, "y"] = np.nan
+    return df[["unit", "month", "y", "first_treated"]]
+
+
+def time_varying_controls() -> pd.DataFrame:
+    df = _mpdta()
+    rng = np.random.default_rng(12)
+    df["unemployment"] = 5 + 0.3 * (df["year"] - 2003) + rng.normal(0, 0.5, len(df))
+    return df
+
+
+def two_period() -> pd.DataFrame:
+    df = _mpdta()
+    df = df[df["year"].isin([2003, 2004])].copy()
+    df["treated"] = ((df["first.treat"] == 2004) & (df["year"] == 2004)).astype(int)
+    keep = df.groupby("countyreal")["first.treat"].transform("first").isin([0, 2004])
+    return df[keep].reset_index(drop=True)
+
+
+def _base(path: str, unit: str, time: str, outcomes: list[str], kinds: dict[str, str], **data) -> dict:
+    return {"data": {"path": path, "unit": unit, "time": time, "outcomes": outcomes, "outcome_kinds": kinds, **data}}
+
+
+DESIGNS: list[ForeignDesign] = [
+    ForeignDesign("annual_staggered", "annual county panel, three cohorts and never-treated units (mpdta, R did)", _mpdta,
+                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"cohort": "first.treat"}}),
+    ForeignDesign("one_treated_unit", "annual state panel, one treated state (California Proposition 99)", _prop99,
+                  {**_base("data.csv", "state", "year", ["packs"], {"packs": "continuous"}), "treatment": {"indicator": "treated"}},
+                  ["leave one unit out"]),
+    ForeignDesign("single_series", "one monthly series of counts with an intervention (SYNTHETIC)", single_series,
+                  {**_base("data.csv", "unit", "month", ["y"], {"y": "count"}), "treatment": {"indicator": "D"}},
+                  ["Controlled ITS"]),
+    ForeignDesign("quarterly_one_cohort", "quarterly panel, a single adoption cohort (SYNTHETIC)", quarterly_one_cohort,
+                  {**_base("data.csv", "unit", "quarter", ["y"], {"y": "continuous"}), "treatment": {"cohort": "first_treated"}},
+                  ["leave one wave out"]),
+    ForeignDesign("no_never_treated", "annual panel in which every unit is eventually treated (mpdta without never-treated counties)", no_never_treated,
+                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"cohort": "first.treat"}}),
+    ForeignDesign("counts_with_zeros", "300 small areas, monthly counts with many zeros (SYNTHETIC)", counts_with_zeros,
+                  {**_base("data.csv", "unit", "month", ["admissions"], {"admissions": "count"}, population="population"), "treatment": {"cohort": "first_treated"}}),
+    ForeignDesign("coarse_clusters", "30 areas in 5 regions clustered by region, a covariate separating treated areas (SYNTHETIC)", coarse_clusters,
+                  {**_base("data.csv", "unit", "month", ["admissions_rate"], {"admissions_rate": "continuous"}, cluster="region", covariates=["imd_score"]), "treatment": {"cohort": "first_treated"}}),
+    ForeignDesign("missing_cells", "monthly panel with suppressed (missing) outcome cells (SYNTHETIC)", missing_cells,
+                  {**_base("data.csv", "unit", "month", ["y"], {"y": "continuous"}), "treatment": {"cohort": "first_treated"}}),
+    ForeignDesign("time_varying_controls", "annual county panel with a time-varying control (mpdta + simulated unemployment)", time_varying_controls,
+                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"cohort": "first.treat"}}),
+    ForeignDesign("two_period", "two periods, one treated group (mpdta 2003-2004)", two_period,
+                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"indicator": "treated"}}),
+]
+BY_NAME = {d.name: d for d in DESIGNS}
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def write_design(design: ForeignDesign, folder: Path, fast: bool = True) -> Path:
+    """Write the design's data and parameters file into ``folder``; returns the parameters file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    design.frame().to_csv(folder / "data.csv", index=False)
+    params = _merge({"run_name": design.name, "title": f"Foreign design: {design.what}"}, design.params)
+    params["data"]["path"] = str(folder / "data.csv")
+    if fast:
+        params = _merge(params, FAST)
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+if __name__ == "__main__":  # write every design under a folder, for running by hand
+    import sys
+
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "foreign")
+    for d in DESIGNS:
+        print(write_design(d, out / d.name))
