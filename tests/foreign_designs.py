@@ -35,8 +35,10 @@ class ForeignDesign:
     what: str
     frame: Callable[[], pd.DataFrame]
     params: dict
-    expect_not_applicable: list[str] = field(default_factory=list)
-    """Fragments of the not-applicable lines the run index must show."""
+    expect: dict[str, str] = field(default_factory=dict)
+    """Preflight status the run must report for some analyses (``runs``, ``fallback``, ``not applicable``)."""
+    error: str = ""
+    """When not empty, the run must stop with a one-line message containing this (designs waiting on an estimator)."""
 
 
 def _mpdta() -> pd.DataFrame:
@@ -158,30 +160,39 @@ def _base(path: str, unit: str, time: str, outcomes: list[str], kinds: dict[str,
     return {"data": {"path": path, "unit": unit, "time": time, "outcomes": outcomes, "outcome_kinds": kinds, **data}}
 
 
+NA, FB, RUNS = "not applicable", "fallback", "runs"
+
 DESIGNS: list[ForeignDesign] = [
     ForeignDesign("annual_staggered", "annual county panel, three cohorts and never-treated units (mpdta, R did)", _mpdta,
-                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"cohort": "first.treat"}}),
+                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"cohort": "first.treat"}},
+                  {"primary": RUNS, "cs": RUNS, "synth": FB, "its": NA, "placebo_in_time": FB, "power": RUNS}),
     ForeignDesign("one_treated_unit", "annual state panel, one treated state (California Proposition 99)", _prop99,
                   {**_base("data.csv", "state", "year", ["packs"], {"packs": "continuous"}), "treatment": {"indicator": "treated"}},
-                  ["leave one unit out"]),
+                  {"synth": RUNS, "leave_one_out": NA, "its": RUNS, "its_controlled": RUNS, "wild_bootstrap": RUNS}),
     ForeignDesign("single_series", "one monthly series of counts with an intervention (SYNTHETIC)", single_series,
                   {**_base("data.csv", "unit", "month", ["y"], {"y": "count"}), "treatment": {"indicator": "D"}},
-                  ["Controlled ITS"]),
+                  {"its": RUNS, "its_controlled": NA, "primary": NA, "synth": NA, "randomization_inference": NA, "power": NA}),
     ForeignDesign("quarterly_one_cohort", "quarterly panel, a single adoption cohort (SYNTHETIC)", quarterly_one_cohort,
                   {**_base("data.csv", "unit", "quarter", ["y"], {"y": "continuous"}), "treatment": {"cohort": "first_treated"}},
-                  ["leave one wave out"]),
+                  {"primary": RUNS, "synth": RUNS, "leave_one_out": FB, "its": RUNS}),
     ForeignDesign("no_never_treated", "annual panel in which every unit is eventually treated (mpdta without never-treated counties)", no_never_treated,
-                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"cohort": "first.treat"}}),
+                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"cohort": "first.treat"}},
+                  {"did_2x2": NA, "sun_abraham": FB, "imputation": FB, "synth": FB, "placebo_in_time": NA, "cs": RUNS}),
     ForeignDesign("counts_with_zeros", "300 small areas, monthly counts with many zeros (SYNTHETIC)", counts_with_zeros,
-                  {**_base("data.csv", "unit", "month", ["admissions"], {"admissions": "count"}, population="population"), "treatment": {"cohort": "first_treated"}}),
+                  {**_base("data.csv", "unit", "month", ["admissions"], {"admissions": "count"}, population="population"), "treatment": {"cohort": "first_treated"}},
+                  {"log_outcomes": NA, "cs": RUNS, "power": RUNS, "synth": RUNS}),
     ForeignDesign("coarse_clusters", "30 areas in 5 regions clustered by region, a covariate separating treated areas (SYNTHETIC)", coarse_clusters,
-                  {**_base("data.csv", "unit", "month", ["admissions_rate"], {"admissions_rate": "continuous"}, cluster="region", covariates=["imd_score"]), "treatment": {"cohort": "first_treated"}}),
-    ForeignDesign("missing_cells", "monthly panel with suppressed (missing) outcome cells (SYNTHETIC)", missing_cells,
-                  {**_base("data.csv", "unit", "month", ["y"], {"y": "continuous"}), "treatment": {"cohort": "first_treated"}}),
-    ForeignDesign("time_varying_controls", "annual county panel with a time-varying control (mpdta + simulated unemployment)", time_varying_controls,
-                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"cohort": "first.treat"}}),
+                  {**_base("data.csv", "unit", "month", ["admissions_rate"], {"admissions_rate": "continuous"}, cluster="region", covariates=["imd_score"]), "treatment": {"cohort": "first_treated"}},
+                  {"honest_did": FB, "cs": FB, "wild_bootstrap": RUNS, "randomization_inference": RUNS}),
+    ForeignDesign("missing_cells", "monthly panel with suppressed (missing) outcome cells, incomplete units dropped (SYNTHETIC)", missing_cells,
+                  {**_base("data.csv", "unit", "month", ["y"], {"y": "continuous"}, missing="drop_units"), "treatment": {"cohort": "first_treated"}},
+                  {"primary": RUNS, "synth": RUNS}),
     ForeignDesign("two_period", "two periods, one treated group (mpdta 2003-2004)", two_period,
-                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"indicator": "treated"}}),
+                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"indicator": "treated"}},
+                  {"did_2x2": RUNS, "synth": NA, "honest_did": NA, "power": NA, "its": NA}),
+    ForeignDesign("time_varying_controls", "annual county panel with a time-varying control (mpdta + simulated unemployment)", time_varying_controls,
+                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}, covariates=["unemployment"]), "treatment": {"cohort": "first.treat"}},
+                  error="data.covariates must be baseline"),
 ]
 BY_NAME = {d.name: d for d in DESIGNS}
 
