@@ -37,6 +37,8 @@ class ForeignDesign:
     params: dict
     expect: dict[str, str] = field(default_factory=dict)
     """Preflight status the run must report for some analyses (``runs``, ``fallback``, ``not applicable``)."""
+    extra: dict[str, Callable[[], pd.DataFrame]] = field(default_factory=dict)
+    """Further files (name -> frame), such as a user's own cost or survey file; params name them by file name."""
     error: str = ""
     """When not empty, the run must stop with a one-line message containing this (designs waiting on an estimator)."""
 
@@ -92,16 +94,32 @@ def quarterly_one_cohort() -> pd.DataFrame:
     return df[["unit", "quarter", "y", "first_treated"]]
 
 
+def mpdta_costs() -> pd.DataFrame:
+    """SYNTHETIC spending per head by county and year with a known effect of -20 after treatment (a user's cost file)."""
+    df = _mpdta()
+    rng = np.random.default_rng(21)
+    treated = (df["first.treat"] > 0) & (df["year"] >= df["first.treat"])
+    base = 400 + (df["countyreal"] % 50) + 5 * (df["year"] - 2003)
+    return pd.DataFrame({"countyreal": df["countyreal"], "year": df["year"], "spend_per_head": base - 20 * treated + rng.normal(0, 5, len(df))})
+
+
+def mpdta_survey() -> pd.DataFrame:
+    """SYNTHETIC satisfaction (percent) by county and year, no effect (a user's survey file)."""
+    df = _mpdta()
+    rng = np.random.default_rng(22)
+    return pd.DataFrame({"countyreal": df["countyreal"], "year": df["year"], "satisfied_pct": np.clip(70 + (df["countyreal"] % 10) + rng.normal(0, 2, len(df)), 0, 100)})
+
+
 def no_never_treated() -> pd.DataFrame:
     df = _mpdta()
     return df[df["first.treat"] > 0].reset_index(drop=True)
 
 
 def counts_with_zeros() -> pd.DataFrame:
-    dates = pd.date_range("2017-01-01", periods=36, freq="MS")
-    n = 300
+    dates = pd.date_range("2017-01-01", periods=30, freq="MS")
+    n = 160
     rng = np.random.default_rng(8)
-    first = np.where(np.arange(n) < 60, 18, np.where(np.arange(n) < 120, 24, -1))
+    first = np.where(np.arange(n) < 30, 15, np.where(np.arange(n) < 60, 21, -1))
     df = _sim(n, dates, first, effect=-0.1, seed=8, count=True, base=1.5)
     labels = dates.strftime("%Y-%m-%d").to_numpy()
     df["month"] = labels[df["t_index"]]
@@ -164,8 +182,10 @@ NA, FB, RUNS = "not applicable", "fallback", "runs"
 
 DESIGNS: list[ForeignDesign] = [
     ForeignDesign("annual_staggered", "annual county panel, three cohorts and never-treated units (mpdta, R did)", _mpdta,
-                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"cohort": "first.treat"}},
-                  {"primary": RUNS, "cs": RUNS, "synth": FB, "its": NA, "placebo_in_time": FB, "power": RUNS}),
+                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"cohort": "first.treat"},
+                   "costs": {"path": "costs.csv", "outcomes": ["spend_per_head"]}, "satisfaction": {"path": "survey.csv", "outcomes": ["satisfied_pct"]}},
+                  {"primary": RUNS, "cs": RUNS, "synth": FB, "its": NA, "placebo_in_time": FB, "power": RUNS},
+                  extra={"costs.csv": mpdta_costs, "survey.csv": mpdta_survey}),
     ForeignDesign("one_treated_unit", "annual state panel, one treated state (California Proposition 99)", _prop99,
                   {**_base("data.csv", "state", "year", ["packs"], {"packs": "continuous"}), "treatment": {"indicator": "treated"}},
                   {"synth": RUNS, "leave_one_out": NA, "its": RUNS, "its_controlled": RUNS, "wild_bootstrap": RUNS}),
@@ -178,7 +198,7 @@ DESIGNS: list[ForeignDesign] = [
     ForeignDesign("no_never_treated", "annual panel in which every unit is eventually treated (mpdta without never-treated counties)", no_never_treated,
                   {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"cohort": "first.treat"}},
                   {"did_2x2": NA, "sun_abraham": FB, "imputation": FB, "synth": FB, "placebo_in_time": NA, "cs": RUNS}),
-    ForeignDesign("counts_with_zeros", "300 small areas, monthly counts with many zeros (SYNTHETIC)", counts_with_zeros,
+    ForeignDesign("counts_with_zeros", "160 small areas, monthly counts with many zeros (SYNTHETIC)", counts_with_zeros,
                   {**_base("data.csv", "unit", "month", ["admissions"], {"admissions": "count"}, population="population"), "treatment": {"cohort": "first_treated"}},
                   {"log_outcomes": NA, "cs": RUNS, "power": RUNS, "synth": RUNS}),
     ForeignDesign("coarse_clusters", "30 areas in 5 regions clustered by region, a covariate separating treated areas (SYNTHETIC)", coarse_clusters,
@@ -210,6 +230,11 @@ def write_design(design: ForeignDesign, folder: Path, fast: bool = True) -> Path
     design.frame().to_csv(folder / "data.csv", index=False)
     params = _merge({"run_name": design.name, "title": f"Foreign design: {design.what}"}, design.params)
     params["data"]["path"] = str(folder / "data.csv")
+    for name, make in design.extra.items():
+        make().to_csv(folder / name, index=False)
+    for family in ("costs", "satisfaction"):
+        if family in params and "path" in params[family]:
+            params[family]["path"] = str(folder / params[family]["path"])
     if fast:
         params = _merge(params, FAST)
     path = folder / "params.yaml"

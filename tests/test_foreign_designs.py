@@ -18,17 +18,33 @@ from evidence.params import NOTEBOOK_ORDER
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run(params: Path, reports: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "evidence.cli", "run", str(params), "--reports", str(reports), "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=900, env=dict(os.environ, MPLBACKEND="Agg"))
+def _start(params: Path, reports: Path, jobs: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "evidence.cli", "run", str(params), "--reports", str(reports), "--quiet", "--jobs", str(jobs)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, MPLBACKEND="Agg"))
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory):
+    """Every design run through `evidence run`, two runs at a time with one notebook process each (the runs' serial
+    phases — building the panel, the summary notebook — then overlap with the other run's notebooks)."""
+    base = tmp_path_factory.mktemp("foreign")
+    todo = [(d, write_design(d, base / d.name)) for d in DESIGNS]
+    done: dict[str, tuple[int, str, Path]] = {}
+    running: list[tuple] = []
+    while todo or running:
+        while todo and len(running) < 2:
+            d, params = todo.pop(0)
+            running.append((d, _start(params, base / "reports", jobs=1)))
+        d, proc = running.pop(0)
+        _, err = proc.communicate(timeout=900)
+        done[d.name] = (proc.returncode, err, base / "reports" / d.name)
+    return done
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("design", [d for d in DESIGNS if not d.error], ids=lambda d: d.name)
-def test_foreign_design_publishes_with_not_applicable_notes(design, tmp_path):
-    params = write_design(design, tmp_path / "design")
-    proc = _run(params, tmp_path / "reports")
-    assert proc.returncode == 0, proc.stderr
-    out = tmp_path / "reports" / design.name
+def test_foreign_design_publishes_with_not_applicable_notes(design, matrix):
+    code, err, out = matrix[design.name]
+    assert code == 0, err
     for nb in NOTEBOOK_ORDER:
         assert (out / f"{nb}.html").is_file()
     plan = pd.read_csv(out / "applicability.csv").set_index("analysis")
@@ -50,13 +66,17 @@ def test_foreign_design_publishes_with_not_applicable_notes(design, tmp_path):
         assert (est["notebook"] == "04_its").any()
     if design.expect.get("synth") in ("runs", "fallback"):
         assert est["method"].isin(["sdid", "sc"]).any()
+    if "costs.csv" in design.extra:  # the user's own cost file, under the run's treatment: the known effect is -20
+        cs = est[(est["notebook"] == "08_costs_satisfaction") & (est["outcome"] == "spend_per_head") & (est["method"] == "cs") & (est["estimand"] == "simple")].iloc[0]
+        assert cs["ci_lower"] < -20 < cs["ci_upper"] and abs(cs["estimate"] + 20) < 2
+        assert (est["outcome"] == "satisfied_pct").any()
+        assert not est["outcome"].astype(str).str.contains("payments_per|overall_pct").any()  # nothing from the built-in NHS sources
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("design", [d for d in DESIGNS if d.error], ids=lambda d: d.name)
-def test_foreign_design_waiting_on_an_estimator_stops_with_one_line(design, tmp_path):
-    params = write_design(design, tmp_path / "design")
-    proc = _run(params, tmp_path / "reports")
-    assert proc.returncode == 2
-    err = proc.stderr.strip().splitlines()
-    assert len(err) == 1 and design.error in err[0] and "Traceback" not in proc.stderr
+def test_foreign_design_waiting_on_an_estimator_stops_with_one_line(design, matrix):
+    code, stderr, _ = matrix[design.name]
+    assert code == 2
+    err = stderr.strip().splitlines()
+    assert len(err) == 1 and design.error in err[0] and "Traceback" not in stderr

@@ -331,8 +331,8 @@ def plan(params: Any, design: Design) -> list[Verdict]:
     # 06_power
     add(_v("06_power", "power", "power and method validation", reg or ((f"only {f.untreated_periods} period(s) of the window have untreated units; the simulations calibrate on at least 3", "design.start") if f.untreated_periods < 3 else None)))
     # 08_costs_satisfaction
-    if user:
-        add(_v("08_costs_satisfaction", "costs_satisfaction", "costs and patient satisfaction", ("the notebook analyses the built-in NHS GP-payments and GP Patient Survey data, which do not belong to this evaluation's panel", "data.source")))
+    if user and not (params["costs.path"] and params["costs.enabled"]) and not (params["satisfaction.path"] and params["satisfaction.enabled"]):
+        add(_v("08_costs_satisfaction", "costs_satisfaction", "costs and patient satisfaction", ("the built-in NHS GP-payments and GP Patient Survey data do not belong to this evaluation's panel, and no cost or survey file of its own is given", "costs.path, satisfaction.path")))
     return [v for v in out if v.notebook in nbs or v.notebook == "all"]
 
 

@@ -203,6 +203,57 @@ def prepare_source(params: Params, source: str, outcomes: list[str], start: obje
     return prepare(sub)
 
 
+def prepare_family(params: Params, design: Design, family: str) -> tuple[Panel | None, Design | None]:
+    """Panel and design of the cost or satisfaction analyses (``family``: ``costs`` or ``satisfaction``).
+
+    Context: 08_costs_satisfaction analyses built-in NHS sources (GP payments, GP Patient Survey) that belong only to
+    an evaluation of the built-in NHS data. Decision: a user's run analyses costs or satisfaction only from the user's
+    own file (``costs.path`` / ``satisfaction.path``), under the run's own treatment: each unit's first treated
+    period is carried to the file's periods with ``treatment.first_period`` (first_full when empty); with no file,
+    nothing. Consequences: NHS results never appear under a user's title; a user's cost file may have another
+    frequency than the service-use data (annual costs beside monthly activity).
+
+    Returns
+    -------
+    (panel, design), or (None, None) when the family is disabled or has no data for this run.
+    """
+    if not params[f"{family}.enabled"]:
+        return None, None
+    outcomes = list(params[f"{family}.outcomes"])
+    path = params[f"{family}.path"]
+    if path is None:
+        if params["data.source"] != "nhs_ae":
+            return None, None
+        if family == "costs":
+            return prepare_source(params, "gp_payments", outcomes, params["costs.start"], params["costs.end"])
+        return prepare_source(params, "gpps", outcomes, params["satisfaction.start"], params["satisfaction.end"])
+    from .data.user import read_table
+    from .panel import validate_panel
+
+    full = resolve(path)
+    raw = read_table(full)
+    unit, time = params["data.unit"], params["costs.time"] or params["data.time"]
+    kinds = {o: ("percent" if family == "satisfaction" else "continuous") for o in outcomes}
+    df, freq, notes = validate_panel(raw, name=display(full), unit=unit, time=time, outcomes=outcomes, outcome_kinds=kinds, frequency=None, balance="drop" if params["data.missing"] == "drop_units" else "error")
+    from .design import _to_period
+
+    labels = design.cohorts.set_index("unit")["first_treated"].astype("string").fillna("")
+    main_freq = design.panel.frequency
+    if main_freq == "integer":
+        first = labels
+    else:  # the first day of each unit's first treated period, so files of another frequency can place it
+        uniq = {lab: _to_period(lab, main_freq).start_time.strftime("%Y-%m-%d") for lab in labels.unique() if lab}
+        first = labels.map(lambda lab: uniq.get(lab, "0"))
+    df["_first_treated"] = df["unit"].astype("string").map(first).fillna("0").replace("", "0").to_numpy()
+    panel = Panel(df, outcomes, kinds, freq, [], display(full), {display(full): sha256(full)}, notes)
+    unknown = int((~df["unit"].astype("string").isin(first.index.astype("string"))).sum())
+    if unknown:
+        panel.notes.append(f"{unknown} row(s) of {display(full)} belong to units that are not in the run's data; they count as never treated.")
+    span = [int(panel.periods[0]), int(panel.periods[-1])] if freq == "integer" else [p.start_time.strftime("%Y-%m") if freq != "fy" else lab for p, lab in ((panel.periods[0], panel.period_labels[0]), (panel.periods[-1], panel.period_labels[-1]))]
+    sub = design_from_cohort_column(panel, "_first_treated", first_period=params["treatment.first_period"] or ("first_full" if freq != "integer" else None), start=span[0], end=span[1], comparison=params["design.comparison"])
+    return panel, sub
+
+
 def prepare_outcomes(params: Params, outcomes: list[str]) -> tuple[Panel, Design]:
     """Panel and design of the run's own data and treatment, analysing ``outcomes`` instead of ``data.outcomes``.
 

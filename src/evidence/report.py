@@ -556,6 +556,10 @@ def power_verdict(mde: pd.DataFrame, validation: dict[str, Any]) -> Any:
     """Sentences on detectable effects and on which methods can be trusted on this design (synthetic data)."""
     lines = ["All numbers in this section come from **synthetic data** simulated on the real design."]
     for (family, outcome), d in mde.groupby(["family", "outcome"], sort=False):
+        if d["MDE at 80% power"].isna().all():
+            lines.append(f"- **{family} — {outcome}**: no method reaches 80% power within the simulated effect sizes, so the design cannot detect effects of that size (more units, a longer window or more power.reps would tell how large an effect it could detect).")
+            continue
+        d = d[d["MDE at 80% power"].notna()]
         best = d.loc[d["MDE at 80% power"].map(lambda v: abs(v - 1) if "ratio" in str(d["scale"].iloc[0]) else abs(v)).idxmin()]
         lines.append(f"- **{family} — {outcome}**: the smallest effect detectable with 80% power is {fmt(best['MDE at 80% power'])} ({best['scale']}) with {best['method']}; across methods {fmt(d['MDE at 80% power'].min())} to {fmt(d['MDE at 80% power'].max())}.")
     for outcome, v in validation.items():

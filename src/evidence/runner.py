@@ -41,7 +41,6 @@ from .paths import NOTEBOOKS, REPORTS, display
 from .provenance import collect, now
 
 KERNEL_NAME = "evidence-workbook"
-WORK_NA = "_work/not_applicable"
 SINGLE_THREADED: dict[str, str] = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
 """Kernels run one thread each: notebooks already run in parallel processes, and threaded BLAS or LP solvers in
 several processes on a small machine oversubscribe the cores (measured: the HonestDiD cell ran 6x slower)."""
@@ -86,18 +85,19 @@ def _provenance_cell(title: str, prov: dict[str, Any], notebook: str, seconds: f
     )
 
 
-def not_applicable_notebook(name: str, dest: Path) -> Path:
-    """A notebook none of whose analyses applies to the design: its title and introduction, the parameters cell, and
-    one cell listing why each analysis is not applicable (executed like any notebook, so the report has its
-    provenance header)."""
+def not_applicable_notebook(name: str, params_path: str, run_dir: str) -> Any:
+    """The report of a notebook none of whose analyses applies to the design: its title and introduction, the run
+    header and one generated line per analysis saying why it does not apply (no kernel is started: nothing runs)."""
     import nbformat
 
+    from .report import header, not_applicable
+    from .workbook import open_run
+
+    ctx = open_run(params_path, run_dir, notebook=name)
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    params_cell = next(c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", []))
-    code = f"import evidence\nfrom evidence import report\n\nctx = evidence.open_run(params_file, run_dir, notebook={name!r})\nreport.header(ctx)"
-    nb.cells = [nb.cells[0], params_cell, nbformat.v4.new_code_cell(code), nbformat.v4.new_code_cell("report.not_applicable(ctx)")]
-    nbformat.write(nb, dest)
-    return dest
+    text = lambda m: getattr(m, "data", str(m))  # noqa: E731 - IPython Markdown or plain text
+    nb.cells = [nb.cells[0], nbformat.v4.new_markdown_cell(text(header(ctx))), nbformat.v4.new_markdown_cell(text(not_applicable(ctx)))]
+    return nb
 
 
 def execute_notebook(name: str, run_dir: str, params_path: str, kernel_base: str, title: str, prov: dict[str, Any], hide_code: bool, synthetic: bool, not_applicable: tuple[str, ...] = ()) -> NotebookOutcome:
@@ -108,10 +108,15 @@ def execute_notebook(name: str, run_dir: str, params_path: str, kernel_base: str
     import papermill as pm
 
     src = NOTEBOOKS / f"{name}.ipynb"
-    if name in not_applicable:
-        src = not_applicable_notebook(name, Path(run_dir) / WORK_NA / f"{name}.ipynb")
     out = Path(run_dir) / f"{name}.ipynb"
     t0 = time.perf_counter()
+    if name in not_applicable:
+        try:
+            nbformat.write(not_applicable_notebook(name, params_path, run_dir), out)
+            render_html(out, title, prov, name, time.perf_counter() - t0, synthetic, hide_code)
+        except Exception as exc:
+            return NotebookOutcome(name, False, time.perf_counter() - t0, f"notebook {name} (not applicable) could not be written: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+        return NotebookOutcome(name, True, time.perf_counter() - t0)
     try:
         pm.execute_notebook(
             str(src),
@@ -305,7 +310,6 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
         raise DesignError(f"no analysis of the workbook applies to this design: {'; '.join(reasons[:3])}{f'; and {len(reasons) - 3} more' if len(reasons) > 3 else ''}.")
     plan_table(verdicts).to_csv(tmp / "applicability.csv", index=False, lineterminator="\n")
     skipped = tuple(n for n in notebooks if not notebook_applies(verdicts, n))
-    (tmp / WORK_NA).mkdir(parents=True, exist_ok=True)
     _log(log, f"panel.csv (built): {panel.n_units} units x {panel.n_periods} periods ({panel.period_labels[0]} to {panel.period_labels[-1]}) from {panel.source}; "
               f"analysis_panel.csv (used by the estimators): {design.panel.n_units} units x {design.panel.n_periods} periods ({design.window[0]} to {design.window[1]}); "
               f"design: {design.n_treated} treated, {design.n_comparison} comparison ({time.perf_counter() - t0:.1f} s)", quiet)

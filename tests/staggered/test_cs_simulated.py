@@ -324,7 +324,7 @@ def test_cells_beyond_trimming_are_missing_and_na_rm() -> None:
     df.loc[never, "g"] = 0
     res = att_gt(df, **ARGS)
     assert np.all(np.isnan(res.att)) and any("trimming" in n for n in res.notes)
-    with pytest.raises(EstimationError, match="na_rm=True"):
+    with pytest.raises(EstimationError, match="methods.staggered.est_method: reg"):
         res.aggregate("simple")
     reg = att_gt(df, **ARGS, est_method="reg")  # no propensity score, no trimming
     assert np.all(np.isfinite(reg.att))
