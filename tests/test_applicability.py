@@ -31,3 +31,113 @@ def test_controlled_its_needs_comparison_units():
     assert not ok and "no unit is untreated throughout the window" in note
     assert its_controls(design_of(simulate_panel(n_units=8, n_periods=20, cohorts={8: 4}, seed=1)))[0]
     assert summary(everyone)["comparison"] == 0 and summary(everyone)["cohorts"] == 2
+
+
+# --- the preflight plan and its fallbacks --------------------------------------------------------------------------
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from evidence.applicability import facts, honest_window, imputation_plan, notebook_applies, plan, separation, synth_plan  # noqa: E402
+from evidence.params import load_params  # noqa: E402
+
+
+def _params(**over):
+    data = {"data": {"path": "data/examples/mpdta.csv", "unit": "countyreal", "time": "year", "outcomes": ["lemp"]}, "treatment": {"cohort": "first.treat"}}
+    for k, v in over.items():
+        head, tail = k.split(".", 1)
+        data.setdefault(head, {})[tail] = v
+    return load_params(data=data)
+
+
+def test_synth_uses_not_yet_treated_donors_in_a_shortened_window_and_skips_one_pre_period_cohorts():
+    # every unit treated: cohorts at periods 1 (one pre-period), 6 and 12 of 18
+    d = design_of(simulate_panel(n_units=12, n_periods=18, cohorts={1: 4, 6: 4, 12: 4}, seed=2))
+    sub, note, why = synth_plan(d, None)
+    assert why is None
+    assert sub.cohort_labels == [d.cohort_labels[1]]  # the cohort with one pre-period is left out
+    assert sub.panel.n_periods == 12 and sub.n_comparison == 4  # window ends before the donors (cohort 12) are treated
+    assert "left out" in note and "not-yet-treated" not in note or "donors are units treated after" in note
+    assert "methods.synth.cohort" in note and "design.end" in note
+    # the last cohort has no later donors: not applicable when it is requested
+    _, _, why = synth_plan(d, d.cohort_labels[2])
+    assert why is not None and why[1] == "design.end"
+
+
+def test_honest_window_narrows_to_what_the_clusters_support():
+    df = simulate_panel(n_units=30, n_periods=40, cohorts={15: 6, 25: 6}, seed=3)
+    d = design_of(df, cluster="region")  # 8 regions
+    assert facts(d).clusters == 8
+    win, note = honest_window(d, (-12, 12))
+    lead, lag = win
+    assert (-lead - 1) + (lag + 1) <= 7 and lead <= -2 and "clusters" in note
+    d2 = design_of(simulate_panel(n_units=30, n_periods=40, cohorts={1: 6}, seed=3))
+    assert honest_window(d2, (-12, 12))[0] is None  # no pre-period coefficient
+
+
+def test_imputation_leaves_out_periods_in_which_every_unit_is_treated():
+    d = design_of(simulate_panel(n_units=10, n_periods=12, cohorts={4: 5, 8: 5}, seed=4))
+    sub, note = imputation_plan(d)
+    assert sub.panel.n_periods == 8 and "design.end" in note and d.panel.period_labels[8] in note
+    same, none = imputation_plan(design_of(simulate_panel(n_units=10, n_periods=12, cohorts={4: 5}, seed=4)))
+    assert same.panel.n_periods == 12 and none == ""
+
+
+def test_separating_covariate_is_found():
+    df = simulate_panel(n_units=20, n_periods=10, cohorts={5: 6}, seed=5)
+    df["x"] = np.where(df["first"] != "0", 10.0, 1.0)
+    out, freq, _ = __import__("evidence.panel", fromlist=["validate_panel"]).validate_panel(df, name="s", unit="area", time="month", outcomes=["y"], outcome_kinds={"y": "continuous"}, covariates=["x"], extra=["first"])
+    from evidence.design import design_from_cohort_column
+    from evidence.panel import Panel
+
+    panel = Panel(out, ["y"], {"y": "continuous"}, freq, covariates=["x"], source="s")
+    d = design_from_cohort_column(panel, "first", start=panel.period_labels[0], end=panel.period_labels[-1])
+    assert "covariate x separates cohort" in separation(d, ["x"])
+
+
+def test_plan_on_mpdta_states_reasons_with_parameters():
+    params = _params()
+    from evidence.pipeline import prepare
+
+    _, d = prepare(params)
+    verdicts = plan(params, d)
+    by = {v.analysis: v for v in verdicts}
+    assert by["primary"].status == "runs" and by["synth"].status == "fallback" and by["its"].status == "not applicable"
+    assert all(v.parameter for v in verdicts if v.status != "runs")
+    assert by["costs_satisfaction"].status == "not applicable" and not notebook_applies(verdicts, "08_costs_satisfaction")
+    assert notebook_applies(verdicts, "02_staggered")
+
+
+@pytest.mark.e2e
+def test_a_design_on_which_nothing_applies_is_refused_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    months = pd.date_range("2020-01-01", periods=10, freq="MS").strftime("%Y-%m-%d")
+    pd.DataFrame({"area": "A", "month": months, "visits": np.arange(10) + 5, "D": (np.arange(10) >= 5).astype(int)}).to_csv(tmp_path / "one.csv", index=False)
+    p = tmp_path / "p.yaml"
+    p.write_text(f"run_name: none\ndata:\n  path: {tmp_path / 'one.csv'}\n  unit: area\n  time: month\n  outcomes: [visits]\ntreatment:\n  indicator: D\n")
+    proc = subprocess.run([sys.executable, "-m", "evidence.cli", "run", str(p), "--reports", str(tmp_path / "r")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and "no analysis of the workbook applies to this design" in err[0] and "methods.its.min_pre" in err[0]
+    assert not (tmp_path / "r" / "none").exists()
+
+
+def test_cs_error_names_cells_as_periods_of_the_data_and_a_parameter():
+    from evidence.errors import EstimationError
+    from evidence.staggered import cs
+
+    df = simulate_panel(n_units=20, n_periods=10, cohorts={5: 6}, seed=5)
+    df["x"] = np.where(df["first"] != "0", 10.0, 1.0)
+    from evidence.design import design_from_cohort_column
+    from evidence.panel import Panel, validate_panel
+
+    out, freq, _ = validate_panel(df, name="s", unit="area", time="month", outcomes=["y"], outcome_kinds={"y": "continuous"}, covariates=["x"], extra=["first"])
+    panel = Panel(out, ["y"], {"y": "continuous"}, freq, covariates=["x"], source="s")
+    d = design_from_cohort_column(panel, "first", start=panel.period_labels[0], end=panel.period_labels[-1])
+    with pytest.raises(EstimationError) as err:
+        cs(d, "y", covariates=["x"], est_method="dr").aggregate("simple")
+    msg = str(err.value)
+    assert f"({panel.period_labels[5]}, " in msg and "methods.staggered.est_method: reg" in msg and "na_rm" not in msg and len(msg) < 400

@@ -167,7 +167,18 @@ def _regression(f: Facts) -> tuple[str, str, str] | None:
     return None
 
 
+def _inline(text: str) -> tuple[str, str]:
+    """A note with inline "(parameter: x)" markers as (text without them, the parameters joined)."""
+    import re
+
+    found = re.findall(r"\s*\(parameters?: ([^)]+)\)", text)
+    clean = re.sub(r"\s*\(parameters?: [^)]+\)", "", text).strip().rstrip(".")
+    return clean, ", ".join(dict.fromkeys(found))
+
+
 def _v(nb: str, key: str, label: str, why: tuple[str, str] | None = None, fallback: tuple[str, str] | None = None) -> Verdict:
+    if fallback is not None and not fallback[1]:
+        fallback = _inline(fallback[0])
     if why is not None:
         return Verdict(nb, key, label, "not applicable", why[0], why[1])
     if fallback is not None:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..design import Design
+from ..errors import EstimationError
 from ..did.estimators import outcome_matrix
 from .aggregate import AggteResult
 from .cs import AttGtResult, att_gt
@@ -90,7 +91,14 @@ class DesignAttGt:
         return self.inner.summary()
 
     def aggregate(self, type: str = "group", **kw: Any) -> DesignAggte:  # noqa: A002 - R did's name
-        return DesignAggte(self.inner.aggregate(type, **kw), self._relabel)
+        try:
+            return DesignAggte(self.inner.aggregate(type, **kw), self._relabel)
+        except EstimationError as exc:  # (cohort, period) pairs in the message as the panel's period labels
+            import re
+
+            m = self._relabel.mapping
+            text = re.sub(r"\((\d+), (\d+)\)", lambda h: f"({m.get(h.group(1), h.group(1))}, {m.get(h.group(2), h.group(2))})", str(exc))
+            raise EstimationError(text) from None
 
     def plot(self, ax: Any = None) -> Any:
         from .. import plots
