@@ -131,8 +131,8 @@ def counts_with_zeros() -> pd.DataFrame:
 
 def coarse_clusters() -> pd.DataFrame:
     dates = pd.date_range("2016-04-01", periods=48, freq="MS")
-    n = 30
-    first = np.array([18] * 6 + [30] * 6 + [-1] * 18)
+    n = 20  # fewer than 25 areas: the event-study covariance at the default 12-lead window is singular
+    first = np.array([18] * 5 + [30] * 4 + [-1] * 11)
     df = _sim(n, dates, first, effect=-3.0, seed=9)
     labels = dates.strftime("%Y-%m-%d").to_numpy()
     df["month"] = labels[df["t_index"]]
@@ -201,7 +201,7 @@ DESIGNS: list[ForeignDesign] = [
     ForeignDesign("counts_with_zeros", "160 small areas, monthly counts with many zeros (SYNTHETIC)", counts_with_zeros,
                   {**_base("data.csv", "unit", "month", ["admissions"], {"admissions": "count"}, population="population"), "treatment": {"cohort": "first_treated"}},
                   {"log_outcomes": NA, "cs": RUNS, "power": RUNS, "synth": RUNS}),
-    ForeignDesign("coarse_clusters", "30 areas in 5 regions clustered by region, a covariate separating treated areas (SYNTHETIC)", coarse_clusters,
+    ForeignDesign("coarse_clusters", "20 areas in 5 regions clustered by region, a covariate separating treated areas (SYNTHETIC)", coarse_clusters,
                   {**_base("data.csv", "unit", "month", ["admissions_rate"], {"admissions_rate": "continuous"}, cluster="region", covariates=["imd_score"]), "treatment": {"cohort": "first_treated"}},
                   {"honest_did": FB, "cs": FB, "wild_bootstrap": RUNS, "randomization_inference": RUNS}),
     ForeignDesign("missing_cells", "monthly panel with suppressed (missing) outcome cells, incomplete units dropped (SYNTHETIC)", missing_cells,
