@@ -42,6 +42,8 @@ class Panel:
         ``month`` | ``quarter`` | ``year`` | ``fy`` | ``integer``.
     covariates
         Baseline (time-invariant) covariate columns.
+    controls
+        Time-varying control columns (``data.controls``), partialled out by the regression estimators.
     source
         Where the data came from (file path or built-in source name).
     files
@@ -62,6 +64,7 @@ class Panel:
     notes: list[str] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    controls: list[str] = field(default_factory=list)
 
     @property
     def periods(self) -> np.ndarray:
@@ -108,7 +111,7 @@ class Panel:
             keep &= self.data["t"] <= t_max
         df = self.data.loc[keep].copy()
         df["t"] = df["t"] - int(df["t"].min())
-        return Panel(df.reset_index(drop=True), list(self.outcomes), dict(self.outcome_kinds), self.frequency, list(self.covariates), self.source, dict(self.files), list(self.notes), dict(self.columns), dict(self.extras))
+        return Panel(df.reset_index(drop=True), list(self.outcomes), dict(self.outcome_kinds), self.frequency, list(self.covariates), self.source, dict(self.files), list(self.notes), dict(self.columns), dict(self.extras), list(self.controls))
 
     def to_frame(self) -> pd.DataFrame:
         """The panel as written to ``panel.csv``: period labels instead of Period objects, original column names."""
@@ -151,6 +154,7 @@ def validate_panel(
     frequency: str | None = None,
     balance: str = "error",
     param_prefix: str = "data",
+    controls: list[str] | None = None,
 ) -> tuple[pd.DataFrame, str, list[str]]:
     """Check a long table and return it in standard form.
 
@@ -194,6 +198,8 @@ def validate_panel(
             named[f"{param_prefix}.{key}"] = col
     for i, c in enumerate(covariates):
         named[f"{param_prefix}.covariates[{i}]"] = c
+    for i, c in enumerate(controls or []):
+        named[f"{param_prefix}.controls[{i}]"] = c
     for key, col in named.items():
         if col not in df.columns:
             avail = ", ".join(map(str, list(df.columns)[:12]))
@@ -201,7 +207,7 @@ def validate_panel(
     for col in extra:
         if col not in df.columns:
             raise DataError(f"{name}: column '{col}' is missing; the file has columns {', '.join(map(str, df.columns[:12]))}.")
-    clash = [o for o in outcomes + covariates if o in RESERVED]
+    clash = [o for o in outcomes + covariates + list(controls or []) if o in RESERVED]
     if clash:
         raise DataError(f"{name}: column '{clash[0]}' cannot be an outcome or covariate (the name is reserved); rename it.")
     if df.empty:
@@ -368,6 +374,19 @@ def validate_panel(
         varying = vals.groupby(out["unit"]).nunique()
         if (varying > 1).any():
             problems.append(f"covariate column '{col}' varies over time for unit {varying[varying > 1].index[0]}; data.covariates must be baseline (time-invariant) values — use the value in the first period.")
+            continue
+        out[col] = vals.to_numpy(dtype=float)
+    for col in controls or []:
+        vals = pd.to_numeric(src[col], errors="coerce")
+        if (vals.isna() & src[col].notna()).any():
+            problems.append(f"control column '{col}' (data.controls) has non-numeric values such as {_fmt(src.loc[vals.isna() & src[col].notna(), col].iloc[0])}; encode categories as numbers (dummies).")
+            continue
+        if vals.isna().any():
+            r = out.loc[vals.isna()].iloc[0]
+            problems.append(f"control column '{col}' (data.controls) has {int(vals.isna().sum())} missing values (first: unit {r['unit']} at {_fmt(r['time'])}); fill them or remove the control.")
+            continue
+        if (vals.groupby(out["unit"]).nunique() <= 1).all():
+            problems.append(f"control column '{col}' (data.controls) is constant within every unit, so the unit effects absorb it; list it in data.covariates (baseline) instead.")
             continue
         out[col] = vals.to_numpy(dtype=float)
     if len(problems) == 1:

@@ -53,6 +53,7 @@ def load_panel(params: Params) -> Panel:
         treatment_columns=treatment_cols,
         frequency=d["frequency"],
         balance="drop" if d["missing"] == "drop_units" or d["balance"] == "drop" else "error",
+        controls=list(d["controls"]),
     )
 
 
@@ -93,6 +94,8 @@ def _cluster_and_covariates(panel: Panel, d: dict, what: str, *, region: bool, a
             raise DataError(f"{what}: data.cluster '{d['cluster']}' is not available; leave it empty (clusters = footprints){' or use region' if region else ''}.")
         panel.data["cluster"] = panel.data["region"].astype("string")
         panel.columns["cluster"] = "region"
+    if d["controls"]:
+        raise DataError(f"{what}: data.controls names columns of a user's file; the built-in sources have no time-varying controls — remove data.controls.")
     if d["covariates"]:
         unknown = [c for c in d["covariates"] if c not in available]
         if unknown:
@@ -195,7 +198,7 @@ def prepare_source(params: Params, source: str, outcomes: list[str], start: obje
     values = params.values
     override = {
         **values,
-        "data": {**values["data"], "source": source, "path": None, "records": {**values["data"]["records"], "path": None, "spark_master": None}, "outcomes": list(outcomes), "unit": "stp21_code", "time": "period", "covariates": [], "cluster": None, "outcome_kinds": {}, "incomplete": "flag"},
+        "data": {**values["data"], "source": source, "path": None, "records": {**values["data"]["records"], "path": None, "spark_master": None}, "outcomes": list(outcomes), "unit": "stp21_code", "time": "period", "covariates": [], "controls": [], "cluster": None, "outcome_kinds": {}, "incomplete": "flag"},
         "treatment": {**values["treatment"], "cohort": None, "indicator": None, **({"waves": list(waves)} if waves is not None else {})},
         "design": {**values["design"], "start": start, "end": end},
     }

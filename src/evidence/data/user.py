@@ -53,6 +53,7 @@ def load_user_panel(
     treatment_columns: list[str] | None = None,
     frequency: str | None = None,
     balance: str = "error",
+    controls: list[str] | None = None,
 ) -> Panel:
     """Load and validate a user's panel file.
 
@@ -89,6 +90,7 @@ def load_user_panel(
         extra=treatment_columns,
         frequency=frequency,
         balance=balance,
+        controls=controls,
     )
     columns = {"unit": unit, "time": time}
     if unit_name:
@@ -97,4 +99,4 @@ def load_user_panel(
         columns["population"] = population
     if cluster:
         columns["cluster"] = cluster
-    return Panel(df, list(outcomes), kinds, freq, list(covariates or []), source=display(path), files={display(path): sha256(path)}, notes=notes, columns=columns)
+    return Panel(df, list(outcomes), kinds, freq, list(covariates or []), source=display(path), files={display(path): sha256(path)}, notes=notes, columns=columns, controls=list(controls or []))

@@ -988,7 +988,9 @@ def _twfe_inputs(result: Any, design: Any) -> tuple[np.ndarray, np.ndarray, np.n
     present = np.unique(eb[~np.isnan(eb)]).astype(int)
     used = result.details.get("regressors") or [k for k in range(lead, lag + 1) if k != -1 and k in present]
     regs = {f"e{k}": (eb == k).astype(float) for k in used}
-    fit = _WithinFit(y, regs, _cluster_codes(design))
+    from ..did.estimators import control_matrices
+
+    fit = _WithinFit(y, {**regs, **control_matrices(design, result.details.get("controls"))}, _cluster_codes(design))
     names = [f"e{k}" for k in times]
     if any(n not in fit.params.index for n in names) or not np.allclose(fit.params[names].to_numpy(), est, rtol=1e-7, atol=1e-10):
         raise EstimationError("the design passed to event_study_inputs does not reproduce the event-study estimates; pass the design the event study was estimated on.")

@@ -39,6 +39,7 @@ def sun_abraham(
     control: str = "never_treated",
     window: tuple[int, int] | None = None,
     alpha: float = 0.05,
+    controls: list[str] | None = None,
 ) -> EventStudyResult:
     """Sun-Abraham interaction-weighted event study.
 
@@ -57,6 +58,10 @@ def sun_abraham(
         ``(first_lead, last_lag)`` to bin event times beyond; ``None`` (default) saturates every event time.
     alpha
         1 - confidence level.
+    controls
+        Time-varying control columns (``data.controls``), partialled out in the same regression as fixest's
+        ``y ~ x + sunab(cohort, period) | unit + period`` does. Sun-Abraham takes no baseline covariates (the unit
+        effects absorb them).
 
     Returns
     -------
@@ -102,16 +107,25 @@ def sun_abraham(
     if not any(l < -1 for _, l in cells) and not any(l >= 0 for _, l in cells):
         raise EstimationError("Sun-Abraham: no event time besides the reference period is observed.")
     N = y.shape[0]
-    X = np.zeros((N, T, len(cells)))
+    from ..did.estimators import control_matrices
+
+    ctrl_m = [m[:, :T] for m in control_matrices(design, controls).values()]
+    X = np.zeros((N, T, len(cells) + len(ctrl_m)))
     for j, (c, l) in enumerate(cells):
         X[:, :, j] = (g[:, None] == c) & (E == l)
+    for j, m in enumerate(ctrl_m):
+        X[:, :, len(cells) + j] = m
     Xd = demean_two_way(X).reshape(N * T, -1)
     yd = demean_two_way(y).ravel()
+    if ctrl_m and np.linalg.matrix_rank(Xd) < Xd.shape[1]:
+        raise EstimationError(f"Sun-Abraham: the controls {', '.join(controls or [])} (data.controls) are collinear with the cohort x event-time cells or each other; remove one from data.controls.")
     bread = np.linalg.pinv(Xd.T @ Xd)
     beta = bread @ (Xd.T @ yd)
     resid = yd - Xd @ beta
     rows_groups = np.repeat(groups, T)
     V = cluster_vcov(Xd, resid, rows_groups, bread)
+    k = len(cells)
+    beta, V = beta[:k], V[:k, :k]
     G = int(groups.max()) + 1
     n_units = int(treated.sum() + ctrl.sum())
     size = {int(c): int((g == c).sum()) for c in cohorts}
@@ -137,4 +151,4 @@ def sun_abraham(
     df = pd.DataFrame(rows)
     lo, hi, p = normal_inference(df["estimate"].to_numpy(), df["std_error"].to_numpy(), alpha, df=G - 1)
     df = df.assign(method="sun_abraham", outcome=label_, ci_lower=lo, ci_upper=hi, p_value=p, n_obs=n_units * T, n_units=n_units, n_clusters=G)
-    return EventStudyResult(df, method="sun_abraham", outcome=label_, estimand="dynamic", description=DESCRIPTION, alpha=alpha, details={"reference": -1, "control": control, "cells": cells, "vcov": V, "coef": beta})
+    return EventStudyResult(df, method="sun_abraham", outcome=label_, estimand="dynamic", description=DESCRIPTION, alpha=alpha, details={"reference": -1, "control": control, "cells": cells, "vcov": V, "coef": beta, "controls": list(controls or [])})
