@@ -107,3 +107,35 @@ def test_bad_controls_are_named_in_one_line(data):
     d = _design(df, ["x1", "x1_copy"])
     with pytest.raises(EstimationError, match="collinear"):
         twfe(d, "y", controls=["x1", "x1_copy"], engine="numpy")
+
+
+def test_imputation_with_controls_equals_a_pyfixest_first_stage_and_the_dense_bjs_variance(data):
+    from evidence.staggered import imputation
+
+    d = _design(data, ["x1", "x2"])
+    res = imputation(d, "y", controls=["x1", "x2"]).tidy()
+    simple = res[res["estimand"] == "simple"].iloc[0]
+    f = _fixest_frame(d, data)
+    g = np.repeat(d.g, d.panel.n_periods)
+    treated = f["tt"].to_numpy() >= g
+    # peer first stage: unit and period effects and the controls fitted by pyfixest on the untreated observations
+    fs = pf.feols("y ~ x1 + x2 | unit + tt", data=f[~treated], vcov="iid")
+    y0 = fs.predict(newdata=f[treated])
+    assert simple["estimate"] == pytest.approx(float(np.mean(f.loc[treated, "y"].to_numpy() - y0)), abs=1e-8)
+    # the conservative variance from dense matrices: v0 = -R0 (R0'R0)^-1 R1'w1, R = [unit dummies, period dummies, X]
+    N, T = d.panel.n_units, d.panel.n_periods
+    unit = np.repeat(np.arange(N), T)
+    tt = np.tile(np.arange(T), N)
+    R = np.column_stack([np.eye(N)[unit], np.eye(T)[tt][:, 1:], f[["x1", "x2"]].to_numpy()])
+    R0, R1 = R[~treated], R[treated]
+    w1 = np.full(treated.sum(), 1 / treated.sum())
+    gamma = np.linalg.lstsq(R0, f.loc[~treated, "y"].to_numpy(), rcond=None)[0]
+    v0 = -R0 @ np.linalg.solve(R0.T @ R0, R1.T @ w1)
+    tau = f.loc[treated, "y"].to_numpy() - R1 @ gamma
+    assert simple["estimate"] == pytest.approx(float(w1 @ tau), abs=1e-8)
+    cell = g[treated] * 100 + (f.loc[treated, "tt"].to_numpy() - g[treated])
+    tbar = pd.Series(w1 * tau).groupby(cell).sum() / pd.Series(w1).groupby(cell).sum()
+    e1 = tau - tbar.loc[cell].to_numpy()
+    e0 = f.loc[~treated, "y"].to_numpy() - R0 @ gamma
+    contrib = np.bincount(unit[~treated], v0 * e0, N) + np.bincount(unit[treated], w1 * e1, N)
+    assert simple["std_error"] == pytest.approx(float(np.sqrt((contrib**2).sum())), rel=1e-8)

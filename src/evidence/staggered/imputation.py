@@ -41,7 +41,7 @@ def _fe_system(untreated: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray, np.nda
     return A, ui, ti
 
 
-def imputation(design: Design, outcome: str, *, log: bool = False, anticipation: int = 0, horizons: tuple[int, int] | None = None, alpha: float = 0.05) -> EventStudyResult:
+def imputation(design: Design, outcome: str, *, log: bool = False, anticipation: int = 0, horizons: tuple[int, int] | None = None, alpha: float = 0.05, controls: list[str] | None = None) -> EventStudyResult:
     """Imputation estimator with overall, event-time and cohort aggregates.
 
     Parameters
@@ -53,6 +53,10 @@ def imputation(design: Design, outcome: str, *, log: bool = False, anticipation:
     horizons
         ``(0, H)`` to report event times 0..H only (all by default). The overall estimate always uses every treated
         observation in the window.
+    controls
+        Time-varying control columns (``data.controls``) in the first stage, fitted with the unit and period effects
+        on the untreated observations (BJS eq. 5 with covariates); the implied weights and the variance include
+        their estimation.
 
     Returns
     -------
@@ -76,10 +80,33 @@ def imputation(design: Design, outcome: str, *, log: bool = False, anticipation:
         raise EstimationError(f"imputation: in period {design.panel.period_labels[bad_t[0]]} every unit is treated, so its untreated outcome cannot be imputed; shorten the window (design.end) or add never-treated units.")
     A, ui, ti = _fe_system(untreated)
     lu = splu(A)
-    rhs = np.concatenate([np.bincount(ui, y[ui, ti], N), np.bincount(ti, y[ui, ti], T)[1:]])
-    theta = lu.solve(rhs)
+
+    def zt(m: np.ndarray) -> np.ndarray:  # Z0' m for (N x T [x K]) arrays, on the untreated cells
+        m0 = np.where(untreated[(...,) + (None,) * (m.ndim - 2)], m, 0.0)
+        return np.concatenate([m0.sum(axis=1), m0.sum(axis=0)[1:]], axis=0)
+
+    def zs(s: np.ndarray) -> np.ndarray:  # Z s as (N x T [x K]) for stacked unit and period coefficients
+        lam_s = np.concatenate([np.zeros((1,) + s.shape[1:]), s[N:]], axis=0)
+        return s[:N][:, None, ...] + lam_s[None, :, ...]
+
+    from ..did.estimators import control_matrices
+
+    Xc = np.stack(list(control_matrices(design, controls).values()), axis=-1) if controls else np.zeros((N, T, 0))
+    k_c = Xc.shape[-1]
+    if k_c:
+        # Frisch-Waugh-Lovell on the untreated cells: controls and outcome net of the unit and period effects
+        Bz = lu.solve(zt(Xc))  # A^-1 Z0'X0, (N + T - 1) x k
+        Xt = np.where(untreated[:, :, None], Xc - zs(Bz), 0.0)
+        S = np.einsum("itk,itl->kl", Xt, Xc * untreated[:, :, None])  # X0'M X0
+        if np.linalg.matrix_rank(S) < k_c:
+            raise EstimationError(f"imputation: the controls {', '.join(controls or [])} (data.controls) are collinear on the untreated observations once unit and period effects are removed; remove one from data.controls.")
+        beta_c = np.linalg.solve(S, np.einsum("itk,it->k", Xt, y))
+    else:
+        beta_c = np.zeros(0)
+    xb = Xc @ beta_c if k_c else np.zeros_like(y)
+    theta = lu.solve(zt(y - xb))
     alpha_i, lam = theta[:N], np.concatenate([[0.0], theta[N:]])
-    y0_hat = alpha_i[:, None] + lam[None, :]
+    y0_hat = alpha_i[:, None] + lam[None, :] + xb
     tau = np.where(treated, y - y0_hat, np.nan)
     resid0 = np.where(untreated, y - y0_hat, 0.0)
     E = np.where(treated, t[None, :] - g[:, None], np.nan)
@@ -101,9 +128,15 @@ def imputation(design: Design, outcome: str, *, log: bool = False, anticipation:
 
     # implied weights on untreated observations: v0 = -Z0 (Z0'Z0)^-1 Z1' w1, for all estimands at once
     W1 = np.stack([w for _, w in specs], axis=-1)  # N x T x K
-    rhs_w = np.concatenate([W1.sum(axis=1), W1.sum(axis=0)[1:]], axis=0)  # (N + T - 1) x K
-    theta_w = lu.solve(rhs_w)
-    v0 = -(theta_w[:N][:, None, :] + np.concatenate([np.zeros((1, W1.shape[-1])), theta_w[N:]])[None, :, :])
+    rhs_w = np.concatenate([W1.sum(axis=1), W1.sum(axis=0)[1:]], axis=0)  # Z1'w1, (N + T - 1) x K
+    if k_c:  # v0 = -R0 (R0'R0)^-1 R1'w1 with R = [Z, X], by the partitioned (Schur complement) solve
+        qx = np.einsum("itk,itj->kj", Xc, W1)  # X1'w1, k x K
+        s_x = np.linalg.solve(S, qx - Bz.T @ rhs_w)
+        theta_w = lu.solve(rhs_w - zt(Xc * untreated[:, :, None]) @ s_x)
+        v0 = -(zs(theta_w) + np.einsum("itk,kj->itj", Xc, s_x))
+    else:
+        theta_w = lu.solve(rhs_w)
+        v0 = -zs(theta_w)
     V = np.where(untreated[:, :, None], v0, 0.0) + W1
 
     groups = design.cluster_codes
@@ -130,4 +163,4 @@ def imputation(design: Design, outcome: str, *, log: bool = False, anticipation:
     df = pd.DataFrame(rows)
     lo, hi, p = normal_inference(df["estimate"].to_numpy(), df["std_error"].to_numpy(), alpha, df=G - 1)
     df = df.assign(method="imputation", outcome=label_, ci_lower=lo, ci_upper=hi, p_value=p, n_units=N, n_clusters=G)
-    return EventStudyResult(df, method="imputation", outcome=label_, estimand="dynamic", description=DESCRIPTION, alpha=alpha, details={"reference": None, "anticipation": anticipation, "tau": tau, "fe_unit": alpha_i, "fe_period": lam})
+    return EventStudyResult(df, method="imputation", outcome=label_, estimand="dynamic", description=DESCRIPTION, alpha=alpha, details={"reference": None, "anticipation": anticipation, "tau": tau, "fe_unit": alpha_i, "fe_period": lam, "controls": list(controls or []), "control_coef": dict(zip(controls or [], beta_c.tolist()))})
