@@ -211,6 +211,9 @@ DESIGNS: list[ForeignDesign] = [
                   {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"indicator": "treated"}},
                   {"did_2x2": RUNS, "synth": NA, "honest_did": NA, "power": NA, "its": NA}),
     ForeignDesign("time_varying_controls", "annual county panel with a time-varying control (mpdta + simulated unemployment)", time_varying_controls,
+                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}, controls=["unemployment"]), "treatment": {"cohort": "first.treat"}},
+                  {"primary": RUNS, "twfe": RUNS, "sun_abraham": RUNS, "imputation": RUNS}),
+    ForeignDesign("time_varying_covariate_as_baseline", "a time-varying column given as a baseline covariate (mpdta + simulated unemployment)", time_varying_controls,
                   {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}, covariates=["unemployment"]), "treatment": {"cohort": "first.treat"}},
                   error="data.covariates must be baseline"),
 ]

@@ -66,6 +66,9 @@ def test_foreign_design_publishes_with_not_applicable_notes(design, matrix):
         assert (est["notebook"] == "04_its").any()
     if design.expect.get("synth") in ("runs", "fallback"):
         assert est["method"].isin(["sdid", "sc"]).any()
+    if design.params["data"].get("controls"):  # time-varying controls: used by the regression estimators, and said
+        html = (out / "01_did.html").read_text()
+        assert "Time-varying controls (data.controls): unemployment" in html and "uses baseline covariates only" in html
     if "costs.csv" in design.extra:  # the user's own cost file, under the run's treatment: the known effect is -20
         cs = est[(est["notebook"] == "08_costs_satisfaction") & (est["outcome"] == "spend_per_head") & (est["method"] == "cs") & (est["estimand"] == "simple")].iloc[0]
         assert cs["ci_lower"] < -20 < cs["ci_upper"] and abs(cs["estimate"] + 20) < 2

@@ -373,7 +373,7 @@ def validate_panel(
             continue
         varying = vals.groupby(out["unit"]).nunique()
         if (varying > 1).any():
-            problems.append(f"covariate column '{col}' varies over time for unit {varying[varying > 1].index[0]}; data.covariates must be baseline (time-invariant) values — use the value in the first period.")
+            problems.append(f"covariate column '{col}' varies over time for unit {varying[varying > 1].index[0]}; data.covariates must be baseline (time-invariant) values — use the value in the first period, or list the column in data.controls (time-varying controls).")
             continue
         out[col] = vals.to_numpy(dtype=float)
     for col in controls or []:

@@ -152,6 +152,20 @@ class RunContext:
         return dict(restricted=bool(i["wild_restricted"]), weights=i["wild_weights"], draws=int(i["wild_draws"]), seed=self.seed, alpha=self.alpha)
 
     @property
+    def controls(self) -> list[str]:
+        """Time-varying controls (``data.controls``) for the regression estimators; empty when none."""
+        return list(getattr(self.panel, "controls", []) or [])
+
+    def controls_note(self) -> str:
+        """One sentence on which methods use the time-varying controls (empty when there are none)."""
+        if not self.controls:
+            return ""
+        return (f"Time-varying controls (data.controls): {', '.join(self.controls)} — partialled out in TWFE, the TWFE event study, "
+                "Sun–Abraham and the imputation estimator's first stage. Callaway–Sant'Anna uses baseline covariates only "
+                "(data.covariates), as R did does; the 2x2 comparison of means, synthetic control, ITS and the robustness "
+                "checks do not use the controls.")
+
+    @property
     def sa_control(self) -> str:
         """Sun-Abraham control group: never-treated units when the design has any, else the last treated cohort."""
         return "never_treated" if (~self.design.treated).any() else "last_cohort"
