@@ -92,6 +92,11 @@ def test_sun_abraham_with_controls_equals_the_saturated_pyfixest_regression(data
     fx = pf.feols(f"y ~ {' + '.join(names)} + x1 | unit + tt", data=f, vcov={"CRV1": "unit"})
     np.testing.assert_allclose(coef, [float(fx.coef()[n]) for n in names], atol=1e-8)
     assert sa.details["controls"] == ["x1"]
+    # cell standard errors: pyfixest CRV1 with ssc(k_adj=False, G_adj=True) times the package's (n-1)/n (dropping
+    # the small-sample factor fails here)
+    fx0 = pf.feols(f"y ~ {' + '.join(names)} + x1 | unit + tt", data=f, vcov={"CRV1": "unit"}, ssc=pf.ssc(k_adj=False, G_adj=True))
+    n = len(f)
+    np.testing.assert_allclose(np.sqrt(np.diag(sa.details["vcov"])), fx0.se()[names].to_numpy() * np.sqrt((n - 1) / n), rtol=1e-8)
 
 
 def test_bad_controls_are_named_in_one_line(data):

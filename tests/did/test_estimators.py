@@ -104,12 +104,18 @@ def test_simulated_coverage_is_near_nominal(estimator, reps, band):
     design = design_of(df)
     mean = design.panel.data["y"].to_numpy().copy()  # unit and period effects plus the effect, no noise
     rng = np.random.default_rng(1000)
-    covered = 0
+    covered, ests, ses = 0, [], []
     for _ in range(reps):
         design.panel.data["y"] = mean + rng.normal(0, 1, mean.size)
         row = estimator(design, "y").tidy().iloc[-1]
         covered += row["ci_lower"] <= 1.0 <= row["ci_upper"]
+        ests.append(row["estimate"])
+        ses.append(row["std_error"])
     assert band[0] <= covered / reps <= band[1]
+    # two-sided: the reported standard error matches the Monte Carlo spread of the estimates (an SE twice too large,
+    # or half as large, fails; the band allows for the Monte Carlo error of the spread with this many replications)
+    ratio = float(np.mean(ses) / np.std(ests, ddof=1))
+    assert 0.75 < ratio < 1.33, ratio
 
 
 def test_event_study_recovers_dynamic_effects_single_cohort():
