@@ -131,6 +131,22 @@ def test_estimate_and_se_are_those_of_twfe_and_did_2x2(region_design):
         assert int(row["n_clusters"]) == 8
 
 
+def test_wildboottest_stored_reference(unit_design):
+    """The same problem run once in wildboottest 0.3.2 with the package's weights (stored p-values; produced by
+    bench/references/wildboottest_reference.py): runs under make test, where the peer is not installed."""
+    import json
+    from pathlib import Path
+
+    ref = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "wild" / "wildboottest_reference.json").read_text())
+    y = unit_design.panel.matrix("y")
+    prob, yv, _ = _problem(unit_design, y, "twfe")
+    V, _ = bootstrap_weights(prob.G, int(ref["draws"]), "rademacher", seed=0)
+    for restricted in (True, False):
+        ours = prob.bootstrap(yv, V, restricted=restricted).p_value(0.0)
+        assert ours == pytest.approx(ref["p_values"]["restricted" if restricted else "unrestricted"], abs=1e-12)
+    # (the t statistics differ by the small-sample factor each package uses; bootstrap p-values are invariant to it)
+
+
 def test_wildboottest_agrees(unit_design):
     """Same problem in wildboottest (unit effects partialled out, period dummies as regressors)."""
     pytest.importorskip("wildboottest")
