@@ -190,6 +190,7 @@ SCHEMA: dict[str, Field] = {
     "design.comparison": Field("str", "not_yet_treated", "Comparison group: not_yet_treated (units treated later, before their treatment, and never-treated units) or never_treated (only units untreated throughout the window).", choices=("not_yet_treated", "never_treated")),
     # --- methods -------------------------------------------------------------------------------------------------
     "methods.did.log_outcomes": Field("bool", True, "Also estimate on log outcomes (count outcomes only; effects read as approximate proportional changes)."),
+    "methods.did.count_model": Field("str", "auto", "Poisson fixed-effects models (TWFE and event study, as fixest's fepois) for count outcomes in 01_did: auto (for count outcomes with zeros, where logs are not applicable), always (every count outcome, beside the log models), or none.", choices=("auto", "always", "none")),
     "methods.did.event_window": Field("list[int]", [-12, 12], "Event-study leads and lags [first_lead, last_lag]; effects beyond are binned into the end points.", check=_check_event_window),
     "methods.staggered.control_group": Field("str", None, "Callaway-Sant'Anna comparison group; empty = the same as design.comparison.", choices=("never_treated", "not_yet_treated"), nullable=True),
     "methods.staggered.est_method": Field("str", "dr", "Callaway-Sant'Anna estimation method: dr, ipw or reg.", choices=("dr", "ipw", "reg")),

@@ -242,6 +242,20 @@ def did_verdict(ctx: Any, results_2x2: list[Any], results_twfe: list[Any], resul
     return md("\n\n".join(head + lines))
 
 
+def poisson_table(results: list[Any], mode: str = "auto") -> Any:
+    """Poisson TWFE results as a table (log ratio and % change with intervals, units used), with the units the model
+    left out; a generated sentence when no outcome was analysed."""
+    if not results:
+        why = "no count outcome has zeros (methods.did.count_model: auto analyses those; always analyses every count outcome)" if mode == "auto" else "methods.did.count_model is none, or there is no count outcome"
+        return md(f"Not run: {why}.")
+    rows = []
+    for r in results:
+        t = r.tidy().set_index("estimand")
+        lr, pc = t.loc["att_log_ratio"], t.loc["att_pct"]
+        rows.append({"outcome": r.outcome, "effect (log ratio, 95% CI)": _fmt_ci(lr["estimate"], lr["ci_lower"], lr["ci_upper"]), "% change (95% CI)": _fmt_ci(pc["estimate"], pc["ci_lower"], pc["ci_upper"], unit="%"), "p-value": _p(lr["p_value"]), "units used": int(lr["n_units"]), "notes": " ".join(r.details.get("notes", []))})
+    return pd.DataFrame(rows)
+
+
 def pretest_table(results_es: list[Any]) -> pd.DataFrame:
     """Joint pre-trend tests of the event studies."""
     rows = []

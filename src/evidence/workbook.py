@@ -156,6 +156,19 @@ class RunContext:
         """Time-varying controls (``data.controls``) for the regression estimators; empty when none."""
         return list(getattr(self.panel, "controls", []) or [])
 
+    def count_model_outcomes(self) -> list[str]:
+        """Count outcomes the Poisson models analyse (``methods.did.count_model``): with ``auto`` those with zeros."""
+        mode = self.params["methods.did.count_model"]
+        counts = [o for o in self.panel.outcomes if self.panel.outcome_kinds.get(o) == "count"]
+        if mode == "none":
+            return []
+        if mode == "always":
+            return counts
+        from .applicability import facts
+
+        zeros = set(facts(self.design).zero_outcomes)
+        return [o for o in counts if o in zeros]
+
     def controls_note(self) -> str:
         """One sentence on which methods use the time-varying controls (empty when there are none)."""
         if not self.controls:
