@@ -22,9 +22,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 FAST: dict = {
-    "inference": {"bootstrap_draws": 49, "wild_draws": 99, "permutations": 99},
-    "methods": {"synth": {"draws": 20}},
-    "power": {"reps": 10, "validation_reps": 10, "sdid_reps": 3},
+    "inference": {"bootstrap_draws": 19, "wild_draws": 49, "permutations": 99},
+    "methods": {"synth": {"draws": 10}},
+    "power": {"reps": 6, "validation_reps": 6, "sdid_reps": 2},
 }
 """Small draw counts for the matrix (the analyses that run are those of a full run)."""
 
