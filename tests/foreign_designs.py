@@ -22,7 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 FAST: dict = {
-    "inference": {"bootstrap_draws": 19, "wild_draws": 49, "permutations": 99},
+    "inference": {"bootstrap_draws": 19, "wild_draws": 99, "permutations": 99},
     "methods": {"synth": {"draws": 10}},
     "power": {"reps": 6, "validation_reps": 6, "sdid_reps": 2},
 }
@@ -40,7 +40,7 @@ class ForeignDesign:
     extra: dict[str, Callable[[], pd.DataFrame]] = field(default_factory=dict)
     """Further files (name -> frame), such as a user's own cost or survey file; params name them by file name."""
     error: str = ""
-    """When not empty, the run must stop with a one-line message containing this (designs waiting on an estimator)."""
+    """When not empty, the run must stop with a one-line message containing this (a request the data cannot meet)."""
 
 
 def _mpdta() -> pd.DataFrame:
@@ -181,10 +181,10 @@ def _base(path: str, unit: str, time: str, outcomes: list[str], kinds: dict[str,
 NA, FB, RUNS = "not applicable", "fallback", "runs"
 
 DESIGNS: list[ForeignDesign] = [
-    ForeignDesign("annual_staggered", "annual county panel, three cohorts and never-treated units (mpdta, R did)", _mpdta,
-                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"cohort": "first.treat"},
+    ForeignDesign("annual_staggered", "annual county panel, three cohorts and never-treated units, a time-varying control, the user's own cost and survey files (mpdta, R did; simulated unemployment, costs and survey)", time_varying_controls,
+                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}, controls=["unemployment"]), "treatment": {"cohort": "first.treat"},
                    "costs": {"path": "costs.csv", "outcomes": ["spend_per_head"]}, "satisfaction": {"path": "survey.csv", "outcomes": ["satisfied_pct"]}},
-                  {"primary": RUNS, "cs": RUNS, "synth": FB, "its": NA, "placebo_in_time": FB, "power": RUNS},
+                  {"primary": RUNS, "cs": RUNS, "twfe": RUNS, "sun_abraham": RUNS, "imputation": RUNS, "synth": FB, "its": NA, "placebo_in_time": FB, "power": RUNS},
                   extra={"costs.csv": mpdta_costs, "survey.csv": mpdta_survey}),
     ForeignDesign("one_treated_unit", "annual state panel, one treated state (California Proposition 99)", _prop99,
                   {**_base("data.csv", "state", "year", ["packs"], {"packs": "continuous"}), "treatment": {"indicator": "treated"}},
@@ -210,9 +210,6 @@ DESIGNS: list[ForeignDesign] = [
     ForeignDesign("two_period", "two periods, one treated group (mpdta 2003-2004)", two_period,
                   {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"indicator": "treated"}},
                   {"did_2x2": RUNS, "synth": NA, "honest_did": NA, "power": NA, "its": NA}),
-    ForeignDesign("time_varying_controls", "annual county panel with a time-varying control (mpdta + simulated unemployment)", time_varying_controls,
-                  {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}, controls=["unemployment"]), "treatment": {"cohort": "first.treat"}},
-                  {"primary": RUNS, "twfe": RUNS, "sun_abraham": RUNS, "imputation": RUNS}),
     ForeignDesign("time_varying_covariate_as_baseline", "a time-varying column given as a baseline covariate (mpdta + simulated unemployment)", time_varying_controls,
                   {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}, covariates=["unemployment"]), "treatment": {"cohort": "first.treat"}},
                   error="data.covariates must be baseline"),

@@ -256,6 +256,20 @@ def poisson_table(results: list[Any], mode: str = "auto") -> Any:
     return pd.DataFrame(rows)
 
 
+def etwfe_table(results: list[Any], mode: str = "auto") -> Any:
+    """Extended TWFE (Poisson) results: the average partial effect per treated unit-period on the count scale and the
+    % change in the treated total, with intervals; a generated sentence when no outcome was analysed."""
+    if not results:
+        why = "no count outcome has zeros (methods.did.count_model: auto analyses those; always analyses every count outcome)" if mode == "auto" else "methods.did.count_model is none, or there is no count outcome"
+        return md(f"Not run: {why}.")
+    rows = []
+    for r in results:
+        t = r.tidy().set_index("estimand")
+        a, pc = t.loc["simple"], t.loc["simple_pct"]
+        rows.append({"outcome": r.outcome, "effect per treated unit-period (count, 95% CI)": _fmt_ci(a["estimate"], a["ci_lower"], a["ci_upper"]), "% change in the treated total (95% CI)": _fmt_ci(pc["estimate"], pc["ci_lower"], pc["ci_upper"], unit="%"), "p-value": _p(a["p_value"]), "units used": int(a["n_units"]), "notes": " ".join(r.details.get("notes", []))})
+    return pd.DataFrame(rows)
+
+
 def pretest_table(results_es: list[Any]) -> pd.DataFrame:
     """Joint pre-trend tests of the event studies."""
     rows = []
