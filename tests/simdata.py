@@ -66,3 +66,29 @@ def design_of(df: pd.DataFrame, comparison: str = "not_yet_treated", cluster: st
     return design_from_cohort_column(panel, "first", start=periods[0], end=periods[-1], comparison=comparison)
 
 
+
+
+def cohort_index(n: int, cohorts) -> np.ndarray:
+    """First treated period index per unit from ``((period, units), ...)``; -1 for the remaining (never treated)."""
+    g = np.full(n, -1)
+    k = 0
+    for c, m in cohorts:
+        g[k : k + m] = c
+        k += m
+    return g
+
+
+def count_design(g: np.ndarray, y: np.ndarray, x: np.ndarray | None = None, start: str = "2018-01-01") -> tuple[Design, pd.DataFrame]:
+    """SYNTHETIC monthly count panel (units x periods ``y``; optional time-varying control ``x``) as a design and its
+    long frame (columns area, month, y, x, first)."""
+    n, T = y.shape
+    dates = pd.date_range(start, periods=T, freq="MS").strftime("%Y-%m-%d")
+    first = np.where(g >= 0, dates[np.clip(g, 0, None)], "0")
+    df = pd.DataFrame({"area": np.repeat([f"U{i:03d}" for i in range(n)], T), "month": np.tile(dates, n), "y": y.ravel(), "first": np.repeat(first, T)})
+    controls = []
+    if x is not None:
+        df["x"] = x.ravel()
+        controls = ["x"]
+    out, freq, _ = validate_panel(df, name="sim", unit="area", time="month", outcomes=["y"], outcome_kinds={"y": "count"}, controls=controls or None, extra=["first"])
+    panel = Panel(out, ["y"], {"y": "count"}, freq, source="sim", controls=controls)
+    return design_from_cohort_column(panel, "first", start=panel.period_labels[0], end=panel.period_labels[-1]), df

@@ -242,12 +242,16 @@ def did_verdict(ctx: Any, results_2x2: list[Any], results_twfe: list[Any], resul
     return md("\n\n".join(head + lines))
 
 
+def _count_model_not_run(mode: str) -> Any:
+    why = "no count outcome has zeros (methods.did.count_model: auto analyses those; always analyses every count outcome)" if mode == "auto" else "methods.did.count_model is none, or there is no count outcome"
+    return md(f"Not run: {why}.")
+
+
 def poisson_table(results: list[Any], mode: str = "auto") -> Any:
     """Poisson TWFE results as a table (log ratio and % change with intervals, units used), with the units the model
     left out; a generated sentence when no outcome was analysed."""
     if not results:
-        why = "no count outcome has zeros (methods.did.count_model: auto analyses those; always analyses every count outcome)" if mode == "auto" else "methods.did.count_model is none, or there is no count outcome"
-        return md(f"Not run: {why}.")
+        return _count_model_not_run(mode)
     rows = []
     for r in results:
         t = r.tidy().set_index("estimand")
@@ -260,8 +264,7 @@ def etwfe_table(results: list[Any], mode: str = "auto") -> Any:
     """Extended TWFE (Poisson) results: the average partial effect per treated unit-period on the count scale and the
     % change in the treated total, with intervals; a generated sentence when no outcome was analysed."""
     if not results:
-        why = "no count outcome has zeros (methods.did.count_model: auto analyses those; always analyses every count outcome)" if mode == "auto" else "methods.did.count_model is none, or there is no count outcome"
-        return md(f"Not run: {why}.")
+        return _count_model_not_run(mode)
     rows = []
     for r in results:
         t = r.tidy().set_index("estimand")

@@ -4,25 +4,20 @@ the known truth of SYNTHETIC count panels."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from evidence.design import design_from_cohort_column
 from evidence.did.poisson import poisson_event_study, poisson_twfe
 from evidence.errors import EstimationError
-from evidence.panel import Panel, validate_panel
+
+from simdata import cohort_index, count_design
 
 pf = pytest.importorskip("pyfixest")
 
 
 def _counts(n=120, T=24, cohorts=((8, 30), (14, 30)), effect=-0.2, base=2.0, seed=0, all_zero_units=0, x_effect=0.0):
-    """SYNTHETIC Poisson panel: log mean = a_i + l_t + effect * D (+ 0.3 x); a few units with only zeros."""
+    """SYNTHETIC Poisson panel: log mean = a_i + l_t + effect * D (+ x_effect * x); a few units with only zeros."""
     rng = np.random.default_rng(seed)
-    g = np.full(n, -1)
-    k = 0
-    for c, m in cohorts:
-        g[k : k + m] = c
-        k += m
+    g = cohort_index(n, cohorts)
     t = np.arange(T)
     D = (g[:, None] >= 0) & (t[None, :] >= g[:, None])
     x = rng.normal(0, 1, (n, T)) + 0.5 * D
@@ -30,12 +25,7 @@ def _counts(n=120, T=24, cohorts=((8, 30), (14, 30)), effect=-0.2, base=2.0, see
     y = rng.poisson(np.exp(eta)).astype(float)
     if all_zero_units:
         y[-all_zero_units:] = 0.0
-    dates = pd.date_range("2018-01-01", periods=T, freq="MS").strftime("%Y-%m-%d")
-    first = np.where(g >= 0, dates[np.clip(g, 0, None)], "0")
-    df = pd.DataFrame({"area": np.repeat([f"U{i:03d}" for i in range(n)], T), "month": np.tile(dates, n), "y": y.ravel(), "x": x.ravel(), "first": np.repeat(first, T)})
-    out, freq, _ = validate_panel(df, name="sim", unit="area", time="month", outcomes=["y"], outcome_kinds={"y": "count"}, controls=["x"] if x_effect else None, extra=["first"])
-    panel = Panel(out, ["y"], {"y": "count"}, freq, source="sim", controls=["x"] if x_effect else [])
-    return design_from_cohort_column(panel, "first", start=panel.period_labels[0], end=panel.period_labels[-1]), df
+    return count_design(g, y, x if x_effect else None)
 
 
 def _frame(design, df):

@@ -4,13 +4,12 @@ regression; average partial effects recover the known truth of SYNTHETIC Poisson
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from evidence.design import design_from_cohort_column
 from evidence.errors import EstimationError
-from evidence.panel import Panel, validate_panel
 from evidence.staggered.etwfe import etwfe_poisson
+
+from simdata import cohort_index, count_design
 
 
 def _sim(seed, n=150, T=20, cohorts=((8, 40), (13, 40)), deltas=None, never=True):
@@ -18,11 +17,7 @@ def _sim(seed, n=150, T=20, cohorts=((8, 40), (13, 40)), deltas=None, never=True
     the frame and the true simple APE (mean over treated cells of mu - mu exp(-delta)) and % effect."""
     deltas = deltas or {8: -0.3, 13: -0.1}
     rng = np.random.default_rng(seed)
-    g = np.full(n, -1)
-    k = 0
-    for c, m in cohorts:
-        g[k : k + m] = c
-        k += m
+    g = cohort_index(n, cohorts)
     if not never:
         g[g < 0] = cohorts[-1][0]
     t = np.arange(T)
@@ -31,12 +26,8 @@ def _sim(seed, n=150, T=20, cohorts=((8, 40), (13, 40)), deltas=None, never=True
     mu = np.exp(np.log(1.5) + rng.normal(0, 0.5, n)[:, None] + 0.02 * t[None, :] + dl)
     y = rng.poisson(mu).astype(float)
     truth = float(np.mean((mu - mu * np.exp(-dl))[D]))
-    dates = pd.date_range("2018-01-01", periods=T, freq="MS").strftime("%Y-%m-%d")
-    first = np.where(g >= 0, dates[np.clip(g, 0, None)], "0")
-    df = pd.DataFrame({"area": np.repeat([f"U{i:03d}" for i in range(n)], T), "month": np.tile(dates, n), "y": y.ravel(), "first": np.repeat(first, T)})
-    out, freq, _ = validate_panel(df, name="sim", unit="area", time="month", outcomes=["y"], outcome_kinds={"y": "count"}, extra=["first"])
-    panel = Panel(out, ["y"], {"y": "count"}, freq, source="sim")
-    return design_from_cohort_column(panel, "first", start=panel.period_labels[0], end=panel.period_labels[-1]), df, truth
+    d, df = count_design(g, y)
+    return d, df, truth
 
 
 def test_cohort_period_effects_equal_pyfixest_fepois_on_the_saturated_regression():
