@@ -173,10 +173,10 @@ class RunContext:
         """One sentence on which methods use the time-varying controls (empty when there are none)."""
         if not self.controls:
             return ""
-        return (f"Time-varying controls (data.controls): {', '.join(self.controls)} — partialled out in TWFE, the TWFE event study, "
-                "Sun–Abraham and the imputation estimator's first stage. Callaway–Sant'Anna uses baseline covariates only "
-                "(data.covariates), as R did does; the 2x2 comparison of means, synthetic control, ITS and the robustness "
-                "checks do not use the controls.")
+        return (f"Time-varying controls (data.controls): {', '.join(self.controls)} — partialled out in the 2x2 (its regression "
+                "form), TWFE, the TWFE event study, Sun–Abraham, the imputation estimator's first stage and the Poisson models. "
+                "Callaway–Sant'Anna uses baseline covariates only (data.covariates), as R did does; synthetic control, ITS and "
+                "the robustness checks do not use the controls.")
 
     @property
     def sa_control(self) -> str:

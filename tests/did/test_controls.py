@@ -144,3 +144,22 @@ def test_imputation_with_controls_equals_a_pyfixest_first_stage_and_the_dense_bj
     e0 = f.loc[~treated, "y"].to_numpy() - R0 @ gamma
     contrib = np.bincount(unit[~treated], v0 * e0, N) + np.bincount(unit[treated], w1 * e1, N)
     assert simple["std_error"] == pytest.approx(float(np.sqrt((contrib**2).sum())), rel=1e-8)
+
+
+def test_2x2_regression_form_with_controls_equals_pyfixest_per_cohort_and_the_means_form_without(data):
+    from evidence.did import did_2x2
+    from evidence.did.estimators import _did_2x2_regression
+
+    d = _design(data, ["x1", "x2"])
+    res = did_2x2(d, "y", controls=["x1", "x2"]).tidy()
+    f = _fixest_frame(d, data)
+    g = np.repeat(d.g, d.panel.n_periods)
+    for c in np.unique(d.g[np.isfinite(d.g)]).astype(int):
+        sub = f[(g == c) | ~np.isfinite(g)].copy()
+        fx = pf.feols("y ~ D + x1 + x2 | unit + tt", data=sub, vcov={"CRV1": "unit"})
+        row = res[res["group"] == d.panel.period_labels[c]].iloc[0]
+        assert row["estimate"] == pytest.approx(float(fx.coef()["D"]), abs=1e-8)
+    # without controls the regression form is the comparison of means (points), cohort by cohort and overall
+    means = did_2x2(d, "y").tidy()
+    reg = _did_2x2_regression(d, "y", log=False, alpha=0.05, controls=[]).tidy()
+    np.testing.assert_allclose(reg["estimate"].to_numpy(), means["estimate"].to_numpy(), atol=1e-10)

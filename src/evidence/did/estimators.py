@@ -154,7 +154,7 @@ def stacked_2x2(y: np.ndarray, g: np.ndarray, groups: np.ndarray, shift: int = 0
     }
 
 
-def did_2x2(design: Design, outcome: str, *, log: bool = False, alpha: float = 0.05) -> EstimateResult:
+def did_2x2(design: Design, outcome: str, *, log: bool = False, alpha: float = 0.05, controls: list[str] | None = None) -> EstimateResult:
     """2x2 difference-in-differences on pre/post means, cohort by cohort, with an overall average.
 
     For cohort g the effect is ``mean_i∈g(Ybar_post - Ybar_pre) - mean_i∈C(Ybar_post - Ybar_pre)`` where pre is
@@ -173,12 +173,19 @@ def did_2x2(design: Design, outcome: str, *, log: bool = False, alpha: float = 0
         Analyse log(outcome) (effects in log points).
     alpha
         1 - confidence level.
+    controls
+        Time-varying controls (``data.controls``). With controls the 2x2 is estimated in its regression form: for
+        each cohort, ``y_it = a_i + l_t + b_c D_it + x_it'g_c`` on the cohort and the units untreated throughout the
+        window (without controls this equals the comparison of means), the cohort regressions stacked block by block
+        so the overall row's covariance allows for shared comparison units and clusters.
 
     Returns
     -------
     EstimateResult
         Rows ``estimand='att'``: one per cohort (``group`` = cohort label) and one overall (``group`` = ``all``).
     """
+    if controls:
+        return _did_2x2_regression(design, outcome, log=log, alpha=alpha, controls=controls)
     y, label_ = outcome_matrix(design, outcome, log)
     groups = _cluster_codes(design)
     _check_clusters(int(groups.max()) + 1)
@@ -216,6 +223,55 @@ def did_2x2(design: Design, outcome: str, *, log: bool = False, alpha: float = 0
         }
     )
     return EstimateResult(rows, method="did_2x2", outcome=label_, estimand="att", description=DESCRIPTIONS["did_2x2"], alpha=alpha, details={"weights": dict(zip([labels[c] for c in cohorts], w))})
+
+
+def _did_2x2_regression(design: Design, outcome: str, *, log: bool, alpha: float, controls: list[str]) -> EstimateResult:
+    """The 2x2 in regression form with time-varying controls (see :func:`did_2x2`)."""
+    from ..inference import demean_two_way
+
+    y, label_ = outcome_matrix(design, outcome, log)
+    groups = _cluster_codes(design)
+    G = int(groups.max()) + 1
+    _check_clusters(G)
+    g = design.g
+    control = ~np.isfinite(g)
+    if not control.any():
+        raise EstimationError("the 2x2 difference-in-differences needs units untreated throughout the window, and there are none; shorten the window (design.end) or use the staggered estimators.")
+    ctrl = list(control_matrices(design, controls).values())
+    T = y.shape[1]
+    t = np.arange(T)
+    cohorts = [int(c) for c in np.unique(g[np.isfinite(g)]) if c >= 1]
+    if not cohorts:
+        raise EstimationError("the 2x2 difference-in-differences has no cohort with a pre-period in the window; widen design.start.")
+    k, m = len(cohorts), 1 + len(ctrl)
+    blocks_X, blocks_y, blocks_g, sizes = [], [], [], []
+    for j, c in enumerate(cohorts):
+        member = (g == c) | control
+        D = ((g[member] == c)[:, None] & (t[None, :] >= c)).astype(float)
+        Xc = demean_two_way(np.stack([D] + [x[member] for x in ctrl], axis=-1)).reshape(-1, m)
+        X = np.zeros((Xc.shape[0], k * m))
+        X[:, j * m : (j + 1) * m] = Xc
+        blocks_X.append(X)
+        blocks_y.append(demean_two_way(y[member]).ravel())
+        blocks_g.append(np.repeat(groups[member], T))
+        sizes.append(int((g == c).sum()))
+    X, Y, grp = np.vstack(blocks_X), np.concatenate(blocks_y), np.concatenate(blocks_g)
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        raise EstimationError(f"the 2x2 regression with controls {', '.join(controls)} (data.controls) is collinear within a cohort's sample; remove a control from data.controls.")
+    bread = np.linalg.inv(X.T @ X)
+    beta = bread @ X.T @ Y
+    V = cluster_vcov(X, Y - X @ beta, grp, bread)
+    idx = [j * m for j in range(k)]
+    b, Vb = beta[idx], V[np.ix_(idx, idx)]
+    w = np.asarray(sizes, float) / sum(sizes)
+    est = np.append(b, w @ b)
+    se = np.sqrt(np.append(np.diag(Vb), w @ Vb @ w))
+    lo, hi, p = normal_inference(est, se, alpha, df=G - 1)
+    labels = design.panel.period_labels
+    n_ctrl = int(control.sum())
+    n_units = [s + n_ctrl for s in sizes] + [sum(sizes) + n_ctrl]
+    rows = pd.DataFrame({"method": "did_2x2", "outcome": label_, "estimand": "att", "group": [labels[c] for c in cohorts] + ["all"], "estimate": est, "std_error": se, "ci_lower": lo, "ci_upper": hi, "p_value": p, "n_obs": [n * T for n in n_units], "n_units": n_units, "n_clusters": G})
+    return EstimateResult(rows, method="did_2x2", outcome=label_, estimand="att", description=DESCRIPTIONS["did_2x2"] + f" Regression form with time-varying controls: {', '.join(controls)}.", alpha=alpha, details={"weights": dict(zip([labels[c] for c in cohorts], w)), "controls": list(controls)})
 
 
 def _panel_frame(design: Design, y: np.ndarray, regressors: dict[str, np.ndarray]) -> pd.DataFrame:
