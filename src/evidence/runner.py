@@ -41,6 +41,10 @@ from .paths import NOTEBOOKS, REPORTS, display
 from .provenance import collect, now
 
 KERNEL_NAME = "evidence-workbook"
+KERNEL_START_ATTEMPTS = 3
+"""A kernel that does not start is started again: jupyter_client picks free ports before the kernel binds them, so
+another process starting kernels at the same moment can take one (ZMQ "Address already in use"); no cell has run
+then, so a new start is safe."""
 SINGLE_THREADED: dict[str, str] = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
 """Kernels run one thread each: notebooks already run in parallel processes, and threaded BLAS or LP solvers in
 several processes on a small machine oversubscribe the cores (measured: the HonestDiD cell ran 6x slower)."""
@@ -118,16 +122,22 @@ def execute_notebook(name: str, run_dir: str, params_path: str, kernel_base: str
             return NotebookOutcome(name, False, time.perf_counter() - t0, f"notebook {name} (not applicable) could not be written: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
         return NotebookOutcome(name, True, time.perf_counter() - t0)
     try:
-        pm.execute_notebook(
-            str(src),
-            str(out),
-            parameters={"params_file": params_path, "run_dir": run_dir},
-            kernel_name=KERNEL_NAME,
-            cwd=str(NOTEBOOKS),
-            progress_bar=False,
-            log_output=False,
-            request_save_on_cell_execute=False,
-        )
+        for attempt in range(KERNEL_START_ATTEMPTS):
+            try:
+                pm.execute_notebook(
+                    str(src),
+                    str(out),
+                    parameters={"params_file": params_path, "run_dir": run_dir},
+                    kernel_name=KERNEL_NAME,
+                    cwd=str(NOTEBOOKS),
+                    progress_bar=False,
+                    log_output=False,
+                    request_save_on_cell_execute=False,
+                )
+                break
+            except RuntimeError as exc:  # the kernel did not start (a port taken by another process): start it again
+                if "Kernel didn't respond" not in str(exc) or attempt == KERNEL_START_ATTEMPTS - 1:
+                    raise
     except pm.PapermillExecutionError as exc:
         where = f"In [{exc.exec_count}]"
         if out.exists():  # name the cell by its first line (papermill adds a banner cell, so indexes shift)
