@@ -61,9 +61,18 @@ class RunContext:
 
         return plan(self.params, self.design)
 
+    @cached_property
+    def facts(self) -> Any:
+        """The design's :class:`evidence.applicability.Facts` (computed once per notebook)."""
+        from .applicability import facts
+
+        return facts(self.design)
+
     def verdict(self, analysis: str) -> Any:
         """The preflight verdict of one analysis (``did_2x2``, ``synth`` ...), or None when the preflight has no rule."""
-        return next((v for v in self.plan if v.analysis == analysis), None)
+        from .applicability import verdict
+
+        return verdict(self.plan, analysis)
 
     def applies(self, analysis: str, show: bool = True) -> bool:
         """Whether ``analysis`` runs on this design; when it does not, or runs in a fallback form, the one-line reason
@@ -104,9 +113,7 @@ class RunContext:
         """(outcome, log) pairs to analyse: every outcome in levels, counts also in logs when methods.did.log_outcomes."""
         specs = [(o, False) for o in self.panel.outcomes]
         if self.params["methods.did.log_outcomes"]:
-            from .applicability import facts
-
-            zeros = set(facts(self.design).zero_outcomes)
+            zeros = set(self.facts.zero_outcomes)
             if zeros:
                 self.applies("log_outcomes")
             specs += [(o, True) for o in self.panel.outcomes if self.panel.outcome_kinds.get(o) == "count" and o not in zeros]
@@ -139,9 +146,7 @@ class RunContext:
     def synth_specs(self) -> list[tuple[str, bool]]:
         """(outcome, log) for the synthetic-control notebook: counts in logs (footprints differ greatly in size, and
         synthetic control has no intercept), other outcomes in levels."""
-        from .applicability import facts
-
-        zeros = set(facts(self.design).zero_outcomes)
+        zeros = set(self.facts.zero_outcomes)
         if zeros & set(self.panel.outcomes):
             self.applies("log_outcomes")
         return [(o, self.panel.outcome_kinds.get(o) == "count" and o not in zeros) for o in self.panel.outcomes]
@@ -164,9 +169,7 @@ class RunContext:
             return []
         if mode == "always":
             return counts
-        from .applicability import facts
-
-        zeros = set(facts(self.design).zero_outcomes)
+        zeros = set(self.facts.zero_outcomes)
         return [o for o in counts if o in zeros]
 
     def controls_note(self) -> str:
