@@ -156,7 +156,8 @@ def missing_cells() -> pd.DataFrame:
     rng = np.random.default_rng(11)
     holes = rng.random(len(df)) < 0.01  # suppressed cells
     df.loc[holes, "y"] = np.nan
-    return df[["unit", "month", "y", "first_treated"]]
+    gone = rng.random(len(df)) < 0.01  # and rows missing from the extract
+    return df.loc[~gone, ["unit", "month", "y", "first_treated"]].reset_index(drop=True)
 
 
 def time_varying_controls() -> pd.DataFrame:
@@ -204,8 +205,8 @@ DESIGNS: list[ForeignDesign] = [
     ForeignDesign("coarse_clusters", "20 areas in 5 regions clustered by region, a covariate separating treated areas (SYNTHETIC)", coarse_clusters,
                   {**_base("data.csv", "unit", "month", ["admissions_rate"], {"admissions_rate": "continuous"}, cluster="region", covariates=["imd_score"]), "treatment": {"cohort": "first_treated"}},
                   {"honest_did": FB, "cs": FB, "wild_bootstrap": RUNS, "randomization_inference": RUNS}),
-    ForeignDesign("missing_cells", "monthly panel with suppressed (missing) outcome cells, incomplete units dropped (SYNTHETIC)", missing_cells,
-                  {**_base("data.csv", "unit", "month", ["y"], {"y": "continuous"}, missing="drop_units"), "treatment": {"cohort": "first_treated"}},
+    ForeignDesign("missing_cells", "monthly panel with suppressed (missing) outcome cells and missing rows, analysed as an unbalanced panel (SYNTHETIC)", missing_cells,
+                  {**_base("data.csv", "unit", "month", ["y"], {"y": "continuous"}, missing="allow"), "treatment": {"cohort": "first_treated"}},
                   {"primary": RUNS, "synth": RUNS}),
     ForeignDesign("two_period", "two periods, one treated group (mpdta 2003-2004)", two_period,
                   {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"indicator": "treated"}},

@@ -63,6 +63,14 @@ def test_foreign_design_publishes_with_not_applicable_notes(design, matrix):
     if "log_outcomes" in design.expect:  # counts with zeros: no log models; the Poisson models take their place
         assert not est["outcome"].astype(str).str.endswith("_log").any()
         assert {"poisson_twfe", "poisson_event_study", "etwfe_poisson"} <= set(est["method"])
+    if design.params["data"].get("missing") == "allow":  # an unbalanced panel: every method says how it used the cells
+        cells = pd.read_csv(out / "missing_cells.csv")
+        assert len(cells) > 0 and set(cells.columns) == {"unit", "period", "column"}
+        assert "Missing cells and how each method used them" in index
+        handling = pd.read_json(out / "manifest.json", typ="series")["missing"]["handling"]
+        said = {h["method"]: h["handling"] for h in handling}
+        assert "observed cells" in said["twfe"] and "available rows" in said["cs"]
+        assert "left out" in said["sdid"]  # SDID needs complete units: it drops the incomplete ones and says so
     if design.expect.get("its") == "runs":
         assert (est["notebook"] == "04_its").any()
     if design.expect.get("synth") in ("runs", "fallback"):

@@ -125,6 +125,16 @@ class Design:
         notes = list(self.notes) + [f"Restricted to cohort {cohort}: {int(other.sum())} unit(s) of other cohorts excluded."]
         return Design(self.panel.subset(units=keep), cohorts, self.comparison, self.window, notes, self.treatment_source, dict(self.settings, cohort=cohort))
 
+    def without_units(self, units: Any, reason: str) -> "Design":
+        """The design with some units excluded (status ``excluded`` with the reason), panel restricted accordingly."""
+        cohorts = self.cohorts.copy()
+        drop = cohorts["unit"].isin(list(units)) & (cohorts["status"] != "excluded")
+        cohorts.loc[drop, "status"] = "excluded"
+        cohorts.loc[drop, "reason"] = reason
+        keep = cohorts.loc[cohorts["status"] != "excluded", "unit"].to_numpy()
+        notes = list(self.notes) + [f"{int(drop.sum())} unit(s) left out: {reason}."]
+        return Design(self.panel.subset(units=keep), cohorts, self.comparison, self.window, notes, self.treatment_source, dict(self.settings))
+
     def truncate(self, last: int, why: str = "") -> "Design":
         """The design with its window ending at period index ``last`` (0-based): units first treated after it become
         not-yet-treated comparison units; cohorts left without a post-period are comparisons too.

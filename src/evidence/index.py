@@ -115,6 +115,15 @@ def build_index(run_dir: str | Path) -> Path:
     else:
         parts.append("<p class='muted'>None: every analysis of every notebook applies to this design.</p>")
     parts.append("<p class='muted'>Also in this folder: <a href='estimates.csv'>estimates.csv</a> (every estimate), <a href='panel.csv'>panel.csv</a> (the whole built panel), <a href='analysis_panel.csv'>analysis_panel.csv</a> (the panel the estimators used: window applied, units dropped), <a href='cohorts.csv'>cohorts.csv</a>, <a href='applicability.csv'>applicability.csv</a> (which analyses apply to the design), <a href='completeness.csv'>completeness.csv</a> (provider completeness incidents, built-in NHS data), <a href='balance.csv'>balance.csv</a> (baseline balance, Table 1), <a href='params.yaml'>params.yaml</a>, <a href='manifest.json'>manifest.json</a>, <a href='run.log'>run.log</a>.</p>")
+    miss = m.get("missing", {})
+    if miss.get("cells"):
+        parts.append("<h2>Missing cells and how each method used them</h2><p class='muted'>data.missing: allow — the panel is unbalanced; missing_cells.csv lists every missing unit-period cell.</p><ul>" + "".join(f"<li>{html.escape(c)}</li>" for c in miss["cells"]) + "</ul>")
+        by_method: dict[str, str] = {}
+        for h in miss.get("handling", []):
+            key = f"{h['notebook']} · {h['method']}"
+            by_method.setdefault(key, h["handling"])
+        if by_method:
+            parts.append("<ul>" + "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>" for k, v in by_method.items()) + "</ul>")
     warnings = [w for ws in m.get("warnings", {}).values() for w in ws]
     parts.append("<h2>Warnings</h2>")
     if warnings:

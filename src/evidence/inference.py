@@ -38,9 +38,35 @@ def cluster_vcov(X: np.ndarray, resid: np.ndarray, groups: np.ndarray, bread: np
     return G / (G - 1) * (n - 1) / n * bread @ (scores.T @ scores) @ bread
 
 
-def demean_two_way(a: np.ndarray) -> np.ndarray:
-    """Two-way within transformation of a balanced (units x periods [x k]) array: remove unit and period means.
+def demean_two_way(a: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Two-way within transformation of a (units x periods [x k]) array: the residual from unit and period effects.
 
-    For a balanced panel this is exactly the projection off unit and period fixed effects (Frisch-Waugh-Lovell).
+    Balanced (``mask`` None or all True): unit and period means removed, exactly the projection off unit and period
+    fixed effects (Frisch-Waugh-Lovell). Unbalanced (``mask`` = observed cells, units x periods): the exact least
+    squares projection on the observed cells, returned with zeros in the unobserved cells.
+
+    Context: ``data.missing: allow`` gives panels with missing cells, where mean removal is no longer the projection
+    and fixest/pyfixest iterate (alternating projections) to a tolerance. Decision: solve the normal equations
+    exactly — the unit effects are concentrated out, leaving a periods x periods system
+    ``(diag(n_t) - M' diag(1/n_i) M) l = c - M' diag(1/n_i) r`` (M the observed-cell indicator, r and c the unit and
+    period sums), solved by least squares because it has rank T - 1 (one normalisation), for every column at once.
+    Consequences: exact to rounding, vectorised over units and columns, cost O(N T^2 + T^3); disconnected designs
+    still get the (unique) projection.
     """
-    return a - a.mean(axis=1, keepdims=True) - a.mean(axis=0, keepdims=True) + a.mean(axis=(0, 1), keepdims=True)
+    if mask is None or bool(np.all(mask)):
+        return a - a.mean(axis=1, keepdims=True) - a.mean(axis=0, keepdims=True) + a.mean(axis=(0, 1), keepdims=True)
+    mask = np.asarray(mask, dtype=bool)
+    N, T = mask.shape
+    extra = a.shape[2:]
+    mk = mask.reshape(mask.shape + (1,) * len(extra))
+    A = np.where(mk, a, 0.0).reshape(N, T, -1)
+    m = mask.astype(float)
+    n_i = m.sum(axis=1)
+    inv_i = np.divide(1.0, n_i, out=np.zeros(N), where=n_i > 0)
+    r = A.sum(axis=1)  # N x k
+    c = A.sum(axis=0)  # T x k
+    S = np.diag(m.sum(axis=0)) - m.T @ (m * inv_i[:, None])
+    lam = np.linalg.lstsq(S, c - m.T @ (r * inv_i[:, None]), rcond=None)[0]  # T x k
+    alpha = (r - m @ lam) * inv_i[:, None]  # N x k
+    out = A - alpha[:, None, :] - lam[None, :, :]
+    return np.where(mk, out.reshape(a.shape), 0.0)

@@ -27,7 +27,7 @@ DEFAULT_KIND = "count"
 
 @dataclass
 class Panel:
-    """A validated, balanced area x period panel.
+    """A validated area x period panel: balanced, or (``data.missing: allow``) complete in rows with missing cells as NaN.
 
     Attributes
     ----------
@@ -113,6 +113,14 @@ class Panel:
         df["t"] = df["t"] - int(df["t"].min())
         return Panel(df.reset_index(drop=True), list(self.outcomes), dict(self.outcome_kinds), self.frequency, list(self.covariates), self.source, dict(self.files), list(self.notes), dict(self.columns), dict(self.extras), list(self.controls))
 
+    def missing_cells(self) -> pd.DataFrame:
+        """Missing outcome and control cells (``data.missing: allow``): one row per unit, period and column."""
+        cols = [c for c in self.outcomes + self.controls if c in self.data.columns]
+        if not cols or not self.data[cols].isna().any().any():
+            return pd.DataFrame(columns=["unit", "period", "column"])
+        long = self.to_frame()[["unit", "time", *cols]].melt(id_vars=["unit", "time"], var_name="column")
+        return long[long["value"].isna()].rename(columns={"time": "period"})[["unit", "period", "column"]].reset_index(drop=True)
+
     def to_frame(self) -> pd.DataFrame:
         """The panel as written to ``panel.csv``: period labels instead of Period objects, original column names."""
         df = self.data.copy()
@@ -173,7 +181,10 @@ def validate_panel(
     frequency
         Force a frequency; inferred from the time column when ``None``.
     balance
-        ``error``: units missing periods stop the run; ``drop``: such units are dropped and counted in the notes.
+        ``error``: units missing periods or outcome values stop the run; ``drop``: such units are dropped and counted
+        in the notes; ``allow`` (``data.missing: allow``): the unit x period grid is completed with empty cells
+        (missing periods become rows whose outcomes are missing), outcome, population and control values may be
+        missing, and the notes say how many cells are missing and where.
 
     Returns
     -------
@@ -190,6 +201,9 @@ def validate_panel(
     covariates = list(covariates or [])
     extra = list(extra or [])
     notes: list[str] = []
+    allow = balance == "allow"
+    if allow:
+        df = df.reset_index(drop=True)  # rows added for missing periods get the labels after the file's rows
     named = {f"{param_prefix}.unit": unit, f"{param_prefix}.time": time}
     for i, o in enumerate(outcomes):
         named[f"{param_prefix}.outcomes[{i}]"] = o
@@ -272,11 +286,16 @@ def validate_panel(
     if len(steps) and (steps > 1).any():
         per_unit_min = steps.groupby(out.loc[steps.index, "unit"]).min()
         coarse = per_unit_min[per_unit_min > 1]
+        if allow and len(coarse):  # a unit with two rows and one gap is missing cells, not another frequency
+            n_rows = out.groupby("unit", sort=False).size()
+            coarse = coarse[n_rows.loc[coarse.index].to_numpy() >= 3]
         if len(coarse) and freq != "integer":
             u = coarse.index[0]
             raise DataError(f"{name}: column '{time}' mixes frequencies: unit {u} has a row every {int(coarse.iloc[0])} {freq}s while others have one every {freq}; give all units the same frequency.")
         gap_units = out.loc[steps[steps > 1].index, "unit"].unique()
-        if balance == "drop":
+        if allow:
+            pass  # the grid is completed below
+        elif balance == "drop":
             out = out[~out["unit"].isin(gap_units)]
             notes.append(f"Dropped {len(gap_units)} unit(s) with gaps in time (data.missing: drop_units): {', '.join(map(str, gap_units[:5]))}{' ...' if len(gap_units) > 5 else ''}.")
             if out.empty:
@@ -292,7 +311,12 @@ def validate_panel(
     n_k = int(out["_k"].max()) + 1
     counts = out.groupby("unit", sort=False)["_k"].agg(["size", "min", "max"])
     short = counts[counts["size"] < n_k]
-    if len(short):
+    if len(short) and allow:
+        out = _complete_grid(out, df, n_k, freq, unit_name=unit_name, cluster=cluster, covariates=covariates, extra=extra)
+        df = out.attrs.pop("source")
+        added = int(n_k * len(counts) - counts["size"].sum())
+        notes.append(f"Completed the unit x period grid (data.missing: allow): {added} missing period row(s) in {len(short)} unit(s) added as missing cells.")
+    elif len(short):
         if balance == "drop":
             out = out[~out["unit"].isin(short.index)]
             notes.append(f"Dropped {len(short)} unit(s) with incomplete periods (data.missing: drop_units): {', '.join(map(str, short.index[:5]))}{' ...' if len(short) > 5 else ''}.")
@@ -306,6 +330,17 @@ def validate_panel(
 
     # --- missing outcome values: data.missing (data.missing: drop_units) drops the units that have them -----------------
     src = df.loc[out.index]
+    if allow:
+        holes = {col: (src[col].isna() | (src[col].astype("string").str.strip() == "")).to_numpy() for col in outcomes}
+        n_cells = sum(int(h.sum()) for h in holes.values())
+        if n_cells:
+            any_hole = np.logical_or.reduce(list(holes.values()))
+            units_hit = out.loc[any_hole, "unit"].unique()
+            per_t = pd.Series(any_hole, index=out.index).groupby(out["t"]).sum()
+            worst = per_t.idxmax()
+            notes.append(f"Missing outcome cells (data.missing: allow): {n_cells} of {len(out) * len(outcomes)} ({100 * n_cells / (len(out) * len(outcomes)):.1f}%) in {len(units_hit)} of {out['unit'].nunique()} unit(s), in {int((per_t > 0).sum())} period(s) (most in {_describe_k(int(worst), out, freq)}: {int(per_t.max())} unit(s)); units: {', '.join(map(str, units_hit[:5]))}{' ...' if len(units_hit) > 5 else ''}. Each method says how it handled them.")
+            if all(h.all() for h in holes.values()):
+                raise DataError(f"{name}: every outcome value is missing; check data.outcomes.")
     if balance == "drop":
         holes = pd.Series(False, index=out.index)
         for col in ([population] if population else []) + outcomes:
@@ -342,12 +377,12 @@ def validate_panel(
         if bad.any():
             problems.append(f"column '{col}' has non-numeric values such as {_fmt(src.loc[bad, col].iloc[0])}; give numbers only.")
             continue
-        if vals.isna().any():
+        if vals.isna().any() and not allow:
             r = out.loc[vals.isna()].iloc[0]
             n_units = int(out.loc[vals.isna(), "unit"].nunique())
             problems.append(f"column '{col}' has {int(vals.isna().sum())} missing values in {n_units} unit(s) (first: unit {r['unit']} at {_fmt(r['time'])}); fill them, or set data.missing: drop_units to drop those units.")
             continue
-        if not np.isfinite(vals.to_numpy(dtype=float)).all():
+        if np.isinf(vals.to_numpy(dtype=float)).any():
             problems.append(f"column '{col}' has infinite values; give finite numbers.")
             continue
         kind = "count" if col == population else outcome_kinds.get(col, DEFAULT_KIND)
@@ -381,7 +416,7 @@ def validate_panel(
         if (vals.isna() & src[col].notna()).any():
             problems.append(f"control column '{col}' (data.controls) has non-numeric values such as {_fmt(src.loc[vals.isna() & src[col].notna(), col].iloc[0])}; encode categories as numbers (dummies).")
             continue
-        if vals.isna().any():
+        if vals.isna().any() and not allow:
             r = out.loc[vals.isna()].iloc[0]
             problems.append(f"control column '{col}' (data.controls) has {int(vals.isna().sum())} missing values (first: unit {r['unit']} at {_fmt(r['time'])}); fill them or remove the control.")
             continue
@@ -396,6 +431,40 @@ def validate_panel(
     for col in extra:
         out[col] = src[col].to_numpy()
     return out.reset_index(drop=True), freq, notes
+
+
+def _complete_grid(out: pd.DataFrame, df: pd.DataFrame, n_k: int, freq: str, *, unit_name: str | None, cluster: str | None, covariates: list[str], extra: list[str]) -> pd.DataFrame:
+    """``data.missing: allow``: every unit gets a row for every period; added rows have missing outcomes.
+
+    Unit-level columns (name, cluster, baseline covariates, treatment columns) of an added row are taken from the
+    unit's other rows (forward, then backward, within the unit). Returns the completed standard table with the
+    extended source table in ``attrs['source']`` (the added rows' labels follow the file's rows).
+    """
+    units = out["unit"].drop_duplicates().to_numpy()
+    grid = pd.MultiIndex.from_product([units, np.arange(n_k)], names=["unit", "_k"])
+    have = pd.MultiIndex.from_arrays([out["unit"].to_numpy(), out["_k"].to_numpy()])
+    new = grid[~grid.isin(have)]
+    labels_new = np.arange(len(df), len(df) + len(new))
+    if freq == "integer":
+        times = np.unique(out["time"].to_numpy())
+        step = int(np.min(np.diff(times))) if len(times) > 1 else 1
+        tnew = int(times.min()) + new.get_level_values("_k").to_numpy() * step
+    else:
+        base = out["time"].min()
+        tnew = pd.period_range(base, periods=n_k, freq=base.freq)[new.get_level_values("_k").to_numpy()]
+    added = pd.DataFrame({"unit": pd.array(new.get_level_values("unit"), dtype="string"), "time": tnew, "_k": new.get_level_values("_k").to_numpy()}, index=labels_new)
+    full = pd.concat([out, added]).sort_values(["unit", "_k"], kind="stable")
+    src = pd.concat([df, pd.DataFrame(index=labels_new, columns=df.columns)])
+    fill = [c for c in [unit_name, cluster, *covariates, *extra] if c is not None and c in src.columns]
+    if fill:
+        block = src.loc[full.index, fill].astype(object)
+        key = full["unit"].to_numpy()
+        block = block.groupby(key, sort=False).ffill().groupby(key, sort=False).bfill()
+        src.loc[full.index, fill] = block
+        for c in fill:
+            src[c] = src[c].infer_objects() if df[c].dtype == object else src[c].astype(df[c].dtype, errors="ignore")
+    full.attrs["source"] = src
+    return full
 
 
 def _describe_k(k: int, out: pd.DataFrame, freq: str) -> str:

@@ -15,6 +15,13 @@ from .params import Params
 from .paths import display, resolve
 
 
+def missing_mode(params: Params) -> str:
+    """``data.missing`` (with its deprecated alias ``data.balance``) as :func:`evidence.panel.validate_panel`'s mode."""
+    if params["data.missing"] == "allow":
+        return "allow"
+    return "drop" if params["data.missing"] == "drop_units" or params["data.balance"] == "drop" else "error"
+
+
 def load_panel(params: Params) -> Panel:
     """The validated panel named by the ``data.*`` parameters."""
     d = params["data"]
@@ -52,7 +59,7 @@ def load_panel(params: Params) -> Panel:
         covariates=list(d["covariates"]),
         treatment_columns=treatment_cols,
         frequency=d["frequency"],
-        balance="drop" if d["missing"] == "drop_units" or d["balance"] == "drop" else "error",
+        balance=missing_mode(params),
         controls=list(d["controls"]),
     )
 
@@ -237,7 +244,7 @@ def prepare_family(params: Params, design: Design, family: str) -> tuple[Panel |
     raw = read_table(full)
     unit, time = params["data.unit"], params["costs.time"] or params["data.time"]
     kinds = {o: ("percent" if family == "satisfaction" else "continuous") for o in outcomes}
-    df, freq, notes = validate_panel(raw, name=display(full), unit=unit, time=time, outcomes=outcomes, outcome_kinds=kinds, frequency=None, balance="drop" if params["data.missing"] == "drop_units" else "error")
+    df, freq, notes = validate_panel(raw, name=display(full), unit=unit, time=time, outcomes=outcomes, outcome_kinds=kinds, frequency=None, balance=missing_mode(params))
     from .design import _to_period
 
     labels = design.cohorts.set_index("unit")["first_treated"].astype("string").fillna("")

@@ -50,6 +50,7 @@ from .inference import demean_two_way
 from .panel import Panel
 from .results import tidy_frame
 from .synthetic import Calibration, EffectSpec, calibrate, heterogeneous_dynamic, simulate
+from .missing import balanced_only
 
 LINEAR_METHODS: tuple[str, ...] = ("twfe", "cs", "sun_abraham", "imputation", "did_2x2")
 DEFAULT_METHODS: tuple[str, ...] = LINEAR_METHODS
@@ -844,6 +845,7 @@ def _setup(design: Design, outcome: str, calibration: Calibration | None, log: b
     return calibration, family, scale, bool(log)
 
 
+@balanced_only("the power simulation")
 def power_curve(
     design: Design,
     outcome: str,
@@ -949,6 +951,7 @@ def power_curve(
     return res
 
 
+@balanced_only("the simulation validation")
 def validate_methods(
     design: Design,
     outcome: str,

@@ -43,6 +43,7 @@ def treated_baseline(design: Design, outcome: str) -> float:
     g = design.g
     t = np.arange(y.shape[1])[None, :]
     pre = np.isfinite(g)[:, None] & (t < np.where(np.isfinite(g), g, 0)[:, None])
+    pre &= np.isfinite(y)  # available cells (data.missing: allow)
     return float(y[pre].mean()) if pre.any() else float("nan")
 
 

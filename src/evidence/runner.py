@@ -304,6 +304,9 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
         if params["report.synthetic"]:
             frame.insert(0, "synthetic", True)
         frame.to_csv(tmp / name, index=False, lineterminator="\n")
+    cells = panel.missing_cells()
+    if len(cells):  # data.missing: allow — every missing unit-period cell, by column
+        cells.to_csv(tmp / "missing_cells.csv", index=False, lineterminator="\n")
     completeness = panel.extras.get("completeness")
     if completeness is not None:
         completeness.to_csv(tmp / "completeness.csv", index=False, lineterminator="\n")
@@ -362,6 +365,7 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
         raise RunFailed(f"{what} — {kept}; the failed notebook{'s are' if len(failures) > 1 else ' is'} in {display(reports / '.failed' / params.run_name)}.")
     frames = []
     warnings: dict[str, list[str]] = {}
+    handling: list[dict[str, str]] = []
     for n in notebooks:
         f = work_dir(tmp) / "estimates" / f"{n}.csv"
         if f.is_file():
@@ -369,6 +373,9 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
         w = work_dir(tmp) / "warnings" / f"{n}.json"
         if w.is_file():
             warnings[n] = json.loads(w.read_text())
+        mh = work_dir(tmp) / "missing" / f"{n}.json"
+        if mh.is_file():
+            handling.extend(json.loads(mh.read_text()))
     estimates = stack(frames)
     if params["report.synthetic"] and len(estimates):  # a synthetic run's every row says so (as 06_power's own rows do)
         plain = ~estimates["outcome"].astype(str).str.startswith("synthetic:")
@@ -390,6 +397,7 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
         "notes": panel.notes + design.notes,
         "applicability": {"not_applicable_notebooks": list(skipped), "lines": [{"notebook": v.notebook, "analysis": v.analysis, "status": v.status, "line": v.sentence()} for v in verdicts if v.status != "runs"]},
         "warnings": warnings,
+        "missing": {"cells": [n for n in panel.notes if "(data.missing: allow)" in n], "handling": handling},
         **{k: v for k, v in prov.items() if k != "params"},
     }
     shutil.rmtree(work_dir(tmp))

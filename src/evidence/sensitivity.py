@@ -246,14 +246,16 @@ def _imputation_rows(ctx: Any, d: Design, outcome: str, options: dict[str, Any])
     from .primary import treated_baseline
     from .staggered.imputation_general import imputation_general
 
+    from .missing import complete_units
+
     opts = dict(options)
-    note = ""
+    d, note = complete_units(d, [outcome], "the imputation estimator with trends, region-period effects or weights")  # data.missing: allow
     if opts.get("weights") == "balance" and d.treated.all():
         raise NotApplicable("balancing weights reweight comparison areas, and no unit is untreated throughout the window", "design.end")
     if opts.get("weights") == "balance":
         w, ess = balance_weights_for(d, outcome)
         opts["weights"] = w
-        note = f"effective number of comparison areas {ess:.1f} of {int((~d.treated).sum())}"
+        note = (note + " " if note else "") + f"effective number of comparison areas {ess:.1f} of {int((~d.treated).sum())}"
     r = imputation_general(d, outcome, alpha=ctx.alpha, **opts).tidy()
     base = treated_baseline(d, outcome)
     pct = r.copy()

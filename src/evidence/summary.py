@@ -327,7 +327,8 @@ def baselines(ctx: Any) -> dict[str, float]:
     for o in panel.outcomes:
         if panel.outcome_kinds.get(o) == "count" and mask.any():
             y = panel.matrix(o)
-            out[o] = float(y[mask].sum() / pop[mask].sum() * 1000)
+            m = mask & np.isfinite(y) & np.isfinite(pop)  # available cells (data.missing: allow)
+            out[o] = float(y[m].sum() / pop[m].sum() * 1000) if m.any() else float("nan")
     return out
 
 

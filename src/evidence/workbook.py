@@ -191,6 +191,9 @@ class RunContext:
         rows = tidy_frame(result.tidy() if hasattr(result, "tidy") else result)
         rows["notebook"] = self.notebook
         self.results.append(rows)
+        gap = (getattr(result, "details", None) or {}).get("missing") if isinstance(getattr(result, "details", None), dict) else None
+        if gap:  # data.missing: allow — how this method handled the missing cells, for the run index
+            self._missing_handling({"notebook": self.notebook, "method": str(getattr(result, "method", "")), "outcome": str(getattr(result, "outcome", "")), "handling": gap})
         if self.run_dir is not None:  # append only the new rows: recording stays linear in the number of rows
             out = work_dir(self.run_dir) / "estimates"
             out.mkdir(parents=True, exist_ok=True)
@@ -208,6 +211,16 @@ class RunContext:
             frame.insert(0, "synthetic", True)
         frame.to_csv(path, index=False, lineterminator="\n")
         return path
+
+    def _missing_handling(self, entry: dict[str, str]) -> None:
+        self.missing_handling = getattr(self, "missing_handling", [])
+        if entry in self.missing_handling:
+            return
+        self.missing_handling.append(entry)
+        if self.run_dir is not None:
+            out = work_dir(self.run_dir) / "missing"
+            out.mkdir(parents=True, exist_ok=True)
+            (out / f"{self.notebook}.json").write_text(json.dumps(self.missing_handling, indent=1))
 
     def warn(self, text: str) -> None:
         """A warning for the run index (few treated clusters, failed pre-trend test ...)."""

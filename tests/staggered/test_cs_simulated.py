@@ -367,7 +367,7 @@ def test_unbalanced_panel() -> None:
         att_gt(holes, **ARGS)
     assert "allow_unbalanced=True" in str(exc.value)
     with pytest.warns(UserWarning, match="Dropped 3 of 500 units"):
-        res = att_gt(holes, **ARGS, allow_unbalanced=True)
+        res = att_gt(holes, **ARGS, allow_unbalanced="drop")
     assert any("Dropped 3 of 500 units" in n for n in res.notes)
     assert res.n_units == 497
     balanced = att_gt(df[~df["id"].isin([0, 3, 80])], **ARGS)

@@ -358,14 +358,18 @@ def test_error_empty_donor_pool():
     assert "donor pool is empty" in _one_line(e)
 
 
-def test_error_missing_treated_pre_period_value():
+def test_a_unit_with_a_missing_cell_is_left_out_and_said():
+    """data.missing: allow gives panels with missing cells; SDID needs complete units, so it drops the incomplete
+    ones and says how many (the estimate equals SDID on the complete units)."""
     design = design_of(simulate_panel(20, 10, {5: 3}, seed=1))
+    complete = sdid(design, "y").tidy()
     data = design.panel.data
     data.loc[(data["unit"] == design.panel.units[0]) & (data["t"] == 2), "y"] = np.nan
-    with pytest.raises(EstimationError) as e:
-        sdid(design, "y")
-    msg = _one_line(e)
-    assert "missing for treated unit U000" in msg and "fill the value" in msg
+    res = sdid(design, "y")
+    assert "1 of 20 unit(s) with missing cells were left out (U000)" in res.details["missing"]
+    by_hand = sdid(design.without_units(["U000"], "test"), "y").tidy()
+    assert res.tidy()["estimate"].iloc[0] == pytest.approx(by_hand["estimate"].iloc[0], abs=1e-12)
+    assert res.tidy()["estimate"].iloc[0] != pytest.approx(complete["estimate"].iloc[0], abs=1e-9)
 
 
 def test_error_jackknife_with_one_treated_unit():

@@ -38,12 +38,19 @@ DESCRIPTIONS = {
 }
 
 
-def outcome_matrix(design: Design, outcome: str, log: bool = False) -> tuple[np.ndarray, str]:
-    """The (units x periods) outcome array, optionally logged, and the outcome label used in results."""
+def outcome_matrix(design: Design, outcome: str, log: bool = False, missing: str = "error") -> tuple[np.ndarray, str]:
+    """The (units x periods) outcome array, optionally logged, and the outcome label used in results.
+
+    ``missing='allow'`` returns missing cells (``data.missing: allow``) as NaN, for estimators that use the available
+    cells; otherwise a panel with missing cells is refused, so no estimator can average over NaN by accident
+    (estimators that need a balanced panel are given the complete units by :func:`evidence.missing.balanced_only`).
+    """
     panel = design.panel
     if outcome not in panel.outcomes:
         raise EstimationError(f"outcome '{outcome}' is not in the panel; choose from {', '.join(panel.outcomes)} (data.outcomes).")
     y = panel.matrix(outcome)
+    if missing != "allow" and np.isnan(y).any():
+        raise EstimationError(f"outcome '{outcome}' has {int(np.isnan(y).sum())} missing cells and this method needs a balanced panel; set data.missing: drop_units, or fill the cells.")
     if log:
         if panel.outcome_kinds.get(outcome) in ("percent", "proportion"):
             raise EstimationError(f"outcome '{outcome}' is a {panel.outcome_kinds[outcome]}; logs are only used for counts and positive continuous outcomes.")
@@ -74,7 +81,8 @@ def control_matrices(design: Design, controls: list[str] | None) -> dict[str, np
 
     for c in controls:
         m = panel.matrix(c)
-        if np.abs(demean_two_way(m)).max() < 1e-10 * max(1.0, np.abs(m).max()):
+        seen = np.isfinite(m)
+        if np.abs(demean_two_way(np.where(seen, m, 0.0), seen)).max() < 1e-10 * max(1.0, np.nanmax(np.abs(m)) if seen.any() else 0.0):
             raise EstimationError(f"control '{c}' (data.controls) is absorbed by the unit and period effects (it varies only across units or only over time); remove it from data.controls.")
         out[f"control:{c}"] = m
     return out
@@ -186,7 +194,9 @@ def did_2x2(design: Design, outcome: str, *, log: bool = False, alpha: float = 0
     """
     if controls:
         return _did_2x2_regression(design, outcome, log=log, alpha=alpha, controls=controls)
-    y, label_ = outcome_matrix(design, outcome, log)
+    y, label_ = outcome_matrix(design, outcome, log, missing="allow")
+    if np.isnan(y).any():
+        return _did_2x2_cells(design, y, label_, alpha=alpha)
     groups = _cluster_codes(design)
     _check_clusters(int(groups.max()) + 1)
     T = y.shape[1]
@@ -225,11 +235,22 @@ def did_2x2(design: Design, outcome: str, *, log: bool = False, alpha: float = 0
     return EstimateResult(rows, method="did_2x2", outcome=label_, estimand="att", description=DESCRIPTIONS["did_2x2"], alpha=alpha, details={"weights": dict(zip([labels[c] for c in cohorts], w))})
 
 
-def _did_2x2_regression(design: Design, outcome: str, *, log: bool, alpha: float, controls: list[str]) -> EstimateResult:
-    """The 2x2 in regression form with time-varying controls (see :func:`did_2x2`)."""
-    from ..inference import demean_two_way
+def _stacked_effects(X: np.ndarray, Y: np.ndarray, grp: np.ndarray, idx: list[int], sizes: list[int], alpha: float, G: int) -> tuple:
+    """OLS of the stacked cohort blocks: the cohort effects (columns ``idx``) and their cohort-size-weighted average,
+    with the package's cluster-robust covariance (shared comparison units and clusters across blocks)."""
+    bread = np.linalg.inv(X.T @ X)
+    beta = bread @ X.T @ Y
+    V = cluster_vcov(X, Y - X @ beta, grp, bread)
+    b, Vb = beta[idx], V[np.ix_(idx, idx)]
+    w = np.asarray(sizes, float) / sum(sizes)
+    est = np.append(b, w @ b)
+    se = np.sqrt(np.append(np.diag(Vb), w @ Vb @ w))
+    lo, hi, p = normal_inference(est, se, alpha, df=G - 1)
+    return est, se, lo, hi, p, w
 
-    y, label_ = outcome_matrix(design, outcome, log)
+
+def _sample_2x2(design: Design) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """Cluster codes, their number, first treated periods and the comparison units of the 2x2 (checked)."""
     groups = _cluster_codes(design)
     G = int(groups.max()) + 1
     _check_clusters(G)
@@ -237,6 +258,62 @@ def _did_2x2_regression(design: Design, outcome: str, *, log: bool, alpha: float
     control = ~np.isfinite(g)
     if not control.any():
         raise EstimationError("the 2x2 difference-in-differences needs units untreated throughout the window, and there are none; shorten the window (design.end) or use the staggered estimators.")
+    return groups, G, g, control
+
+
+def _did_2x2_cells(design: Design, y: np.ndarray, label_: str, *, alpha: float) -> EstimateResult:
+    """The 2x2 on a panel with missing cells (``data.missing: allow``): means over the available cells.
+
+    Context: with missing cells a unit's pre/post change is undefined when it misses a whole side, and dropping such
+    units changes the sample per cohort. Decision: the means are taken over every available unit-period cell, as
+    R ``did``'s ``allow_unbalanced_panel`` does (its repeated-cross-section estimator, clustered by unit) and Card
+    and Krueger (1994, Table 3, row 3) did: for cohort c,
+    ``(mean post - mean pre | cohort c) - (mean post - mean pre | comparison)`` over observed cells, estimated by one
+    regression per cohort on the four group x period cell indicators, stacked, with the package's cluster-robust
+    covariance over units (clusters). Consequences: on a balanced panel it is the pre/post means estimator exactly;
+    with missing cells it uses every observation, and the overall row's covariance allows for shared comparison
+    units; the point estimate equals R ``did`` (tested), the standard error differs only by the small-sample factor.
+    """
+    groups, G, g, control = _sample_2x2(design)
+    N, T = y.shape
+    t = np.arange(T)
+    seen = np.isfinite(y)
+    cohorts = [int(c) for c in np.unique(g[np.isfinite(g)]) if c >= 1]
+    blocks_X, blocks_y, blocks_g, sizes, n_units, cells = [], [], [], [], [], []
+    for j, c in enumerate(cohorts):
+        member = ((g == c) | control)[:, None] & seen
+        treat = np.broadcast_to((g == c)[:, None], (N, T))[member]
+        post = np.broadcast_to((t >= c)[None, :], (N, T))[member]
+        if not (treat & ~post).any() or not (treat & post).any() or not (~treat & ~post).any() or not (~treat & post).any():
+            continue  # a cohort without an observed cell on one side of the comparison is left out
+        X = np.zeros((int(member.sum()), 4 * len(cohorts)))
+        X[:, 4 * j : 4 * j + 4] = np.column_stack([np.ones(treat.size), treat, post, treat & post])
+        blocks_X.append(X)
+        blocks_y.append(y[member])
+        blocks_g.append(np.broadcast_to(groups[:, None], (N, T))[member])
+        sizes.append(int((g == c).sum()))
+        n_units.append(int(member.any(axis=1).sum()))
+        cells.append((j, c, int(member.sum())))
+    if not cells:
+        raise EstimationError("the 2x2 difference-in-differences has no cohort with observed cells before and after its treatment and in the comparison group; widen design.start or check the missing cells.")
+    X = np.vstack(blocks_X)
+    X = X[:, np.abs(X).sum(axis=0) > 0]
+    Y, grp = np.concatenate(blocks_y), np.concatenate(blocks_g)
+    est, se, lo, hi, p, w = _stacked_effects(X, Y, grp, [4 * i + 3 for i in range(len(cells))], sizes, alpha, G)
+    labels = design.panel.period_labels
+    kept = [c for _, c, _ in cells]
+    n_all = int((np.isin(g, kept) | control).sum())
+    rows = pd.DataFrame({"method": "did_2x2", "outcome": label_, "estimand": "att", "group": [labels[c] for c in kept] + ["all"], "estimate": est, "std_error": se, "ci_lower": lo, "ci_upper": hi, "p_value": p, "n_obs": [k for _, _, k in cells] + [int(seen[np.isin(g, kept) | control].sum())], "n_units": n_units + [n_all], "n_clusters": G})
+    gap = missing_note(y, seen, "the pre/post means are taken over the available cells (as R did's allow_unbalanced_panel)")
+    return EstimateResult(rows, method="did_2x2", outcome=label_, estimand="att", description=DESCRIPTIONS["did_2x2"], alpha=alpha, details={"weights": dict(zip([labels[c] for c in kept], w)), "missing": gap, "notes": [gap]})
+
+
+def _did_2x2_regression(design: Design, outcome: str, *, log: bool, alpha: float, controls: list[str]) -> EstimateResult:
+    """The 2x2 in regression form with time-varying controls (see :func:`did_2x2`)."""
+    from ..inference import demean_two_way
+
+    y, label_ = outcome_matrix(design, outcome, log, missing="allow")
+    groups, G, g, control = _sample_2x2(design)
     ctrl = list(control_matrices(design, controls).values())
     T = y.shape[1]
     t = np.arange(T)
@@ -244,34 +321,35 @@ def _did_2x2_regression(design: Design, outcome: str, *, log: bool, alpha: float
     if not cohorts:
         raise EstimationError("the 2x2 difference-in-differences has no cohort with a pre-period in the window; widen design.start.")
     k, m = len(cohorts), 1 + len(ctrl)
+    used = observed_cells(y, dict(enumerate(ctrl)))
     blocks_X, blocks_y, blocks_g, sizes = [], [], [], []
     for j, c in enumerate(cohorts):
         member = (g == c) | control
         D = ((g[member] == c)[:, None] & (t[None, :] >= c)).astype(float)
-        Xc = demean_two_way(np.stack([D] + [x[member] for x in ctrl], axis=-1)).reshape(-1, m)
+        mk = None if used is None else used[member]
+        rows_ = np.ones(int(member.sum()) * T, bool) if mk is None else mk.ravel()
+        stack = np.stack([D] + [x[member] for x in ctrl], axis=-1)
+        yc = y[member]
+        if mk is not None:
+            stack, yc = np.where(mk[:, :, None], stack, 0.0), np.where(mk, yc, 0.0)
+        Xc = demean_two_way(stack, mk).reshape(-1, m)[rows_]
         X = np.zeros((Xc.shape[0], k * m))
         X[:, j * m : (j + 1) * m] = Xc
         blocks_X.append(X)
-        blocks_y.append(demean_two_way(y[member]).ravel())
-        blocks_g.append(np.repeat(groups[member], T))
+        blocks_y.append(demean_two_way(yc, mk).ravel()[rows_])
+        blocks_g.append(np.repeat(groups[member], T)[rows_])
         sizes.append(int((g == c).sum()))
     X, Y, grp = np.vstack(blocks_X), np.concatenate(blocks_y), np.concatenate(blocks_g)
     if np.linalg.matrix_rank(X) < X.shape[1]:
         raise EstimationError(f"the 2x2 regression with controls {', '.join(controls)} (data.controls) is collinear within a cohort's sample; remove a control from data.controls.")
-    bread = np.linalg.inv(X.T @ X)
-    beta = bread @ X.T @ Y
-    V = cluster_vcov(X, Y - X @ beta, grp, bread)
-    idx = [j * m for j in range(k)]
-    b, Vb = beta[idx], V[np.ix_(idx, idx)]
-    w = np.asarray(sizes, float) / sum(sizes)
-    est = np.append(b, w @ b)
-    se = np.sqrt(np.append(np.diag(Vb), w @ Vb @ w))
-    lo, hi, p = normal_inference(est, se, alpha, df=G - 1)
+    est, se, lo, hi, p, w = _stacked_effects(X, Y, grp, [j * m for j in range(k)], sizes, alpha, G)
     labels = design.panel.period_labels
     n_ctrl = int(control.sum())
     n_units = [s + n_ctrl for s in sizes] + [sum(sizes) + n_ctrl]
-    rows = pd.DataFrame({"method": "did_2x2", "outcome": label_, "estimand": "att", "group": [labels[c] for c in cohorts] + ["all"], "estimate": est, "std_error": se, "ci_lower": lo, "ci_upper": hi, "p_value": p, "n_obs": [n * T for n in n_units], "n_units": n_units, "n_clusters": G})
-    return EstimateResult(rows, method="did_2x2", outcome=label_, estimand="att", description=DESCRIPTIONS["did_2x2"] + f" Regression form with time-varying controls: {', '.join(controls)}.", alpha=alpha, details={"weights": dict(zip([labels[c] for c in cohorts], w)), "controls": list(controls)})
+    n_obs = [len(b) for b in blocks_y] + [int((np.ones(y.shape, bool) if used is None else used)[np.isin(g, cohorts) | control].sum())]
+    rows = pd.DataFrame({"method": "did_2x2", "outcome": label_, "estimand": "att", "group": [labels[c] for c in cohorts] + ["all"], "estimate": est, "std_error": se, "ci_lower": lo, "ci_upper": hi, "p_value": p, "n_obs": n_obs, "n_units": n_units, "n_clusters": G})
+    gap = missing_note(y, used)
+    return EstimateResult(rows, method="did_2x2", outcome=label_, estimand="att", description=DESCRIPTIONS["did_2x2"] + f" Regression form with time-varying controls: {', '.join(controls)}.", alpha=alpha, details={"weights": dict(zip([labels[c] for c in cohorts], w)), "controls": list(controls), "missing": gap, "notes": [gap] if gap else []})
 
 
 def _panel_frame(design: Design, y: np.ndarray, regressors: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -282,17 +360,38 @@ def _panel_frame(design: Design, y: np.ndarray, regressors: dict[str, np.ndarray
     return pd.DataFrame(data, index=idx)
 
 
-class _WithinFit:
-    """Two-way fixed-effects OLS by exact within transformation of a balanced panel (the same numbers as
-    linearmodels ``PanelOLS`` with entity and time effects and the package's clustered covariance)."""
+def observed_cells(y: np.ndarray, regressors: dict[str, np.ndarray]) -> np.ndarray | None:
+    """The cells a fixed-effects regression can use (outcome and every regressor present); ``None`` when all can."""
+    ok = np.isfinite(y)
+    for m in regressors.values():
+        ok &= np.isfinite(m)
+    return None if ok.all() else ok
 
-    def __init__(self, y: np.ndarray, regressors: dict[str, np.ndarray], groups: np.ndarray) -> None:
+
+def missing_note(y: np.ndarray, used: np.ndarray | None, what: str = "the fixed-effects regression uses the observed cells") -> str:
+    """The sentence a result carries when it ran on an unbalanced panel (``data.missing: allow``)."""
+    if used is None:
+        return ""
+    n_units = int((~used).any(axis=1).sum())
+    return f"Unbalanced panel (data.missing: allow): {int(used.sum())} of {used.size} unit-period cells observed, {used.size - int(used.sum())} missing in {n_units} unit(s); {what}."
+
+
+class _WithinFit:
+    """Two-way fixed-effects OLS by exact within transformation (the same numbers as linearmodels ``PanelOLS`` with
+    entity and time effects and the package's clustered covariance); on an unbalanced panel (``mask``) the exact
+    projection on the observed cells (:func:`evidence.inference.demean_two_way`), as pyfixest ``feols``."""
+
+    def __init__(self, y: np.ndarray, regressors: dict[str, np.ndarray], groups: np.ndarray, mask: np.ndarray | None = None) -> None:
         from ..inference import cluster_vcov, demean_two_way
 
         N, T = y.shape
         names = list(regressors)
-        X = demean_two_way(np.stack([regressors[k] for k in names], axis=-1)).reshape(N * T, -1)
-        yd = demean_two_way(y).ravel()
+        rows = np.ones(N * T, dtype=bool) if mask is None else mask.ravel()
+        stack = np.stack([regressors[k] for k in names], axis=-1)
+        if mask is not None:
+            stack, y = np.where(mask[:, :, None], stack, 0.0), np.where(mask, y, 0.0)
+        X = demean_two_way(stack, mask).reshape(N * T, -1)[rows]
+        yd = demean_two_way(y, mask).ravel()[rows]
         keep = np.abs(X).max(axis=0) > 1e-12  # regressors absorbed by the fixed effects are dropped, as PanelOLS does
         X = X[:, keep]
         names = [n for n, k in zip(names, keep) if k]
@@ -301,27 +400,30 @@ class _WithinFit:
         bread = np.linalg.inv(X.T @ X)
         beta = bread @ (X.T @ yd)
         resid = yd - X @ beta
-        self.cov = pd.DataFrame(cluster_vcov(X, resid, np.repeat(groups, T), bread), index=names, columns=names)
+        self.cov = pd.DataFrame(cluster_vcov(X, resid, np.repeat(groups, T)[rows], bread), index=names, columns=names)
         self.params = pd.Series(beta, index=names)
         self.std_errors = pd.Series(np.sqrt(np.diag(self.cov.to_numpy())), index=names)
-        self.nobs = N * T
+        self.nobs = int(rows.sum())
         tss = float(yd @ yd)
         self.rsquared_within = 1 - float(resid @ resid) / tss if tss > 0 else np.nan
 
 
 def _fit(engine: str, y: np.ndarray, regressors: dict[str, np.ndarray], design: Design, groups: np.ndarray):
+    mask = observed_cells(y, regressors)
     if engine == "numpy":
-        return _WithinFit(y, regressors, groups)
+        return _WithinFit(y, regressors, groups, mask)
     if engine != "linearmodels":
         raise EstimationError(f"engine {engine!r} is unknown; use 'linearmodels' or 'numpy'.")
     df = _panel_frame(design, y, regressors)
-    return _fit_panelols(df, list(regressors), groups, y.shape[1])
+    return _fit_panelols(df, list(regressors), groups, y.shape[1], mask)
 
 
-def _fit_panelols(df: pd.DataFrame, exog: list[str], groups: np.ndarray, T: int):
+def _fit_panelols(df: pd.DataFrame, exog: list[str], groups: np.ndarray, T: int, mask: np.ndarray | None = None):
     from linearmodels.panel import PanelOLS
 
     clusters = pd.DataFrame({"cluster": np.repeat(groups, T)}, index=df.index)
+    if mask is not None:  # the observed cells only (linearmodels would drop them too, with a warning)
+        df, clusters = df[mask.ravel()], clusters[mask.ravel()]
     try:
         model = PanelOLS(df["y"], df[exog], entity_effects=True, time_effects=True, drop_absorbed=True, check_rank=True)
         # sandwich times G/(G-1)·(n-1)/n, effects not counted: the same convention as did_2x2
@@ -350,19 +452,20 @@ def twfe(design: Design, outcome: str, *, log: bool = False, alpha: float = 0.05
     EstimateResult
         One row, ``estimand='att'``, ``group='all'``.
     """
-    y, label_ = outcome_matrix(design, outcome, log)
+    y, label_ = outcome_matrix(design, outcome, log, missing="allow")
     groups = _cluster_codes(design)
     G = int(groups.max()) + 1
     _check_clusters(G)
     D = design.treatment_matrix()
     ctrl = control_matrices(design, controls)
     res = _fit(engine, y, {"treated": D, **ctrl}, design, groups)
+    gap = missing_note(y, observed_cells(y, ctrl))
     _check_collinear_controls(list(res.params.index), ctrl)
     est = float(res.params["treated"])
     se = float(res.std_errors["treated"])
     lo, hi, p = normal_inference(est, se, alpha, df=G - 1)
     rows = pd.DataFrame([{"method": "twfe", "outcome": label_, "estimand": "att", "group": "all", "estimate": est, "std_error": se, "ci_lower": float(lo), "ci_upper": float(hi), "p_value": float(p), "n_obs": int(res.nobs), "n_units": y.shape[0], "n_clusters": G}])
-    return EstimateResult(rows, method="twfe", outcome=label_, estimand="att", description=DESCRIPTIONS["twfe"] + (f" Time-varying controls partialled out: {', '.join(controls)}." if controls else ""), alpha=alpha, details={"r2_within": float(res.rsquared_within), "controls": list(controls or [])})
+    return EstimateResult(rows, method="twfe", outcome=label_, estimand="att", description=DESCRIPTIONS["twfe"] + (f" Time-varying controls partialled out: {', '.join(controls)}." if controls else ""), alpha=alpha, details={"r2_within": float(res.rsquared_within), "controls": list(controls or []), "missing": gap, "notes": [gap] if gap else []})
 
 
 def event_study(design: Design, outcome: str, *, log: bool = False, window: tuple[int, int] = (-12, 12), alpha: float = 0.05, engine: str = "numpy", controls: list[str] | None = None) -> EventStudyResult:
@@ -382,12 +485,16 @@ def event_study(design: Design, outcome: str, *, log: bool = False, window: tupl
     lead, lag = int(window[0]), int(window[1])
     if lead > -2 or lag < 0:
         raise EstimationError(f"methods.did.event_window {list(window)} must run from -2 or earlier to 0 or later.")
-    y, label_ = outcome_matrix(design, outcome, log)
+    y, label_ = outcome_matrix(design, outcome, log, missing="allow")
     groups = _cluster_codes(design)
     G = int(groups.max()) + 1
     _check_clusters(G)
     e = design.event_time()
     eb = np.clip(e, lead, lag)
+    ctrl = control_matrices(design, controls)
+    used = observed_cells(y, ctrl)
+    if used is not None:
+        eb = np.where(used, eb, np.nan)  # event times seen only in missing cells are not estimated
     present = np.unique(eb[~np.isnan(eb)]).astype(int)
     times = [k for k in range(lead, lag + 1) if k != -1 and k in present]
     # Context: with no unit untreated throughout the window, unit and period effects span the event-time trend
@@ -400,8 +507,10 @@ def event_study(design: Design, outcome: str, *, log: bool = False, window: tupl
         times = times[1:]
         es_notes.append(f"No unit is untreated throughout the window, so a fully dynamic event study is not identified: event time {times_all[0]}{' (and earlier, binned)' if times_all[0] == lead else ''} is a second reference period besides -1.")
     regs = {f"e{k}": (eb == k).astype(float) for k in times}
-    ctrl = control_matrices(design, controls)
     res = _fit(engine, y, {**regs, **ctrl}, design, groups)
+    gap = missing_note(y, used)
+    if gap:
+        es_notes.append(gap)
     _check_collinear_controls(list(res.params.index), ctrl)
     kept = [k for k in times if f"e{k}" in res.params.index]
     est = np.array([res.params[f"e{k}"] for k in kept])
@@ -425,4 +534,4 @@ def event_study(design: Design, outcome: str, *, log: bool = False, window: tupl
         pretest = {"W": W, "df": q, "F": F, "p_value": float(special.fdtrc(q, G - 1, F))}
         # the joint pre-trend test as a row of the contract (estimate = F statistic) so the evidence summary can use it
         rows = pd.concat([rows, pd.DataFrame([{"method": "twfe_event_study", "outcome": label_, "estimand": "pretest_f", "estimate": F, "p_value": pretest["p_value"], "n_obs": int(res.nobs), "n_units": y.shape[0], "n_clusters": G}])], ignore_index=True)
-    return EventStudyResult(rows, method="twfe_event_study", outcome=label_, estimand="event_time", description=DESCRIPTIONS["twfe_event_study"], alpha=alpha, details={"reference": -1, "window": (lead, lag), "n_at_event_time": n_at, "pretest": pretest, "binned": True, "notes": es_notes, "regressors": [int(k) for k in times], "controls": list(controls or [])})
+    return EventStudyResult(rows, method="twfe_event_study", outcome=label_, estimand="event_time", description=DESCRIPTIONS["twfe_event_study"], alpha=alpha, details={"reference": -1, "window": (lead, lag), "n_at_event_time": n_at, "pretest": pretest, "binned": True, "notes": es_notes, "regressors": [int(k) for k in times], "controls": list(controls or []), "missing": gap})

@@ -79,6 +79,7 @@ from ..errors import EstimationError
 from ..periods import FREQ_CODES, label
 from ..periods import labels as period_labels
 from ..results import normal_inference
+from ..missing import balanced_only
 
 FAMILIES: tuple[str, ...] = ("gaussian", "poisson", "quasipoisson", "negbin")
 SEASONALITIES: tuple[str, ...] = ("fourier", "dummies", "none")
@@ -321,6 +322,7 @@ def _fit(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None, family: str, r
 
 
 # --------------------------------------------------------------------------------------------------------------
+@balanced_only("interrupted time series (a summed series)")
 def its(
     design: Design,
     outcome: str,

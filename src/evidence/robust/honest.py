@@ -982,15 +982,19 @@ def _twfe_inputs(result: Any, design: Any) -> tuple[np.ndarray, np.ndarray, np.n
 
     label = str(result.outcome)
     log = label.endswith("_log") and label[:-4] in design.panel.outcomes
-    y, _ = outcome_matrix(design, label[:-4] if log else label, log)
+    y, _ = outcome_matrix(design, label[:-4] if log else label, log, missing="allow")
     lead, lag = result.details.get("window", (int(times.min()), int(times.max())))
     eb = np.clip(design.event_time(), lead, lag)
     present = np.unique(eb[~np.isnan(eb)]).astype(int)
     used = result.details.get("regressors") or [k for k in range(lead, lag + 1) if k != -1 and k in present]
     regs = {f"e{k}": (eb == k).astype(float) for k in used}
-    from ..did.estimators import control_matrices
+    from ..did.estimators import control_matrices, observed_cells
 
-    fit = _WithinFit(y, {**regs, **control_matrices(design, result.details.get("controls"))}, _cluster_codes(design))
+    ctrl = control_matrices(design, result.details.get("controls"))
+    used = observed_cells(y, ctrl)
+    if used is not None:
+        regs = {k: np.where(used, v, 0.0) for k, v in regs.items()}
+    fit = _WithinFit(y, {**regs, **ctrl}, _cluster_codes(design), used)
     names = [f"e{k}" for k in times]
     if any(n not in fit.params.index for n in names) or not np.allclose(fit.params[names].to_numpy(), est, rtol=1e-7, atol=1e-10):
         raise EstimationError("the design passed to event_study_inputs does not reproduce the event-study estimates; pass the design the event study was estimated on.")

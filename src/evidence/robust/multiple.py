@@ -24,6 +24,7 @@ from ..errors import EstimationError
 from ..results import EstimateResult, tidy_frame
 from .placebo import _outcome_specs
 from .wild import _REL_TIE, _check_args, _problem, bootstrap_weights
+from ..missing import balanced_only
 
 DESCRIPTIONS = {
     "holm": "Holm step-down adjusted p-values (family-wise error rate over the rows adjusted together, valid under any dependence between them).",
@@ -104,6 +105,7 @@ def romano_wolf_adjust(t_obs: np.ndarray, t_boot: np.ndarray) -> np.ndarray:
     return adj
 
 
+@balanced_only("the Romano-Wolf adjustment")
 def romano_wolf(
     design: Design,
     outcomes: Sequence[str | tuple[str, bool]],

@@ -25,6 +25,7 @@ from ..errors import EstimationError
 from ..inference import cluster_vcov
 from ..results import EstimateResult, normal_inference
 from ..did.estimators import stacked_2x2
+from ..missing import balanced_only
 
 ESTIMATORS: tuple[str, ...] = ("twfe", "did_2x2")
 
@@ -141,6 +142,7 @@ def _row(method: str, label_: str, group: str, est: float, se: float, G_df: int,
 
 
 # ------------------------------------------------------------------------------------------------ placebo in time
+@balanced_only("the placebo-in-time test")
 def placebo_in_time(
     design: Design,
     outcome: str,
@@ -292,13 +294,7 @@ def placebo_outcomes(
 # ------------------------------------------------------------------------------------------------ leave one out
 def without_units(design: Design, units: Sequence[str], reason: str) -> Design:
     """The design with some units excluded (status ``excluded`` with the reason), panel restricted accordingly."""
-    cohorts = design.cohorts.copy()
-    drop = cohorts["unit"].isin(list(units)) & (cohorts["status"] != "excluded")
-    cohorts.loc[drop, "status"] = "excluded"
-    cohorts.loc[drop, "reason"] = reason
-    keep = cohorts.loc[cohorts["status"] != "excluded", "unit"].to_numpy()
-    notes = list(design.notes) + [f"{int(drop.sum())} unit(s) left out: {reason}."]
-    return Design(design.panel.subset(units=keep), cohorts, design.comparison, design.window, notes, design.treatment_source, dict(design.settings))
+    return design.without_units(units, reason)
 
 
 def leave_one_out(

@@ -34,6 +34,7 @@ from ..errors import EstimationError
 from ..inference import demean_two_way
 from ..results import EstimateResult
 from .wild import _invert_side
+from ..missing import balanced_only
 
 ESTIMATORS: tuple[str, ...] = ("twfe", "did_2x2", "cs")
 STATISTICS: tuple[str, ...] = ("coef", "t")
@@ -209,6 +210,7 @@ def _units_to_permute(design: Design, level: str) -> tuple[str, np.ndarray, np.n
     return "cluster", first, codes
 
 
+@balanced_only("randomization inference")
 def randomization_inference(
     design: Design,
     outcome: str,

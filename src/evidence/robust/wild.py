@@ -51,6 +51,7 @@ from ..did.estimators import stacked_2x2, outcome_matrix
 from ..errors import EstimationError
 from ..inference import demean_two_way
 from ..results import EstimateResult
+from ..missing import balanced_only
 
 WEIGHTS: tuple[str, ...] = ("rademacher", "webb")
 ESTIMATORS: tuple[str, ...] = ("twfe", "did_2x2")
@@ -399,6 +400,7 @@ def _check_args(estimator: str, weights: str, draws: int, alpha: float) -> None:
         raise EstimationError(f"alpha={alpha} must be between 0 and 1 (0.05 for 95% intervals).")
 
 
+@balanced_only("the wild cluster bootstrap")
 def wild_bootstrap(
     design: Design,
     outcome: str,

@@ -185,3 +185,103 @@ def reg_did_panel(y1: np.ndarray, y0: np.ndarray, D: np.ndarray, X: np.ndarray) 
 
 
 ESTIMATORS = {"dr": drdid_panel, "ipw": std_ipw_did_panel, "reg": reg_did_panel}
+
+
+# ---- repeated cross-sections: the estimators R ``did`` uses on an unbalanced panel (allow_unbalanced_panel) -----
+# Each takes the rows of one ATT(g,t) cell — outcome ``y``, ``post`` (1 in the cell's period, 0 in its base
+# period), ``D`` and ``X`` (with the intercept) — and returns ``(att, inf)`` with one influence value per ROW on
+# the DRDID scale (``se = sqrt(mean(inf**2) / n)`` for independent rows; the caller sums rows within units).
+
+
+def _ols_rows(X: np.ndarray, y: np.ndarray, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """OLS of ``y`` on ``X`` over the rows ``sel``; returns the fitted values on every row and the asymptotic
+    linear representation ``(sel e x_i)' (X_sel'X_sel / n)^{-1}`` (n x k, zero outside ``sel``)."""
+    n = X.shape[0]
+    Xs = X[sel]
+    XpX = Xs.T @ Xs / n
+    if Xs.shape[0] == 0 or np.linalg.cond(XpX) > 1 / np.finfo(float).eps:
+        raise CellEstimationError("the outcome regression design matrix is singular; remove collinear covariates")
+    beta = np.linalg.solve(Xs.T @ Xs, Xs.T @ y[sel])
+    fit = X @ beta
+    rows = (sel * (y - fit))[:, None] * X
+    return fit, rows @ np.linalg.inv(XpX)
+
+
+def _ps_rows(X: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Propensity score (capped), comparison-row trimming and the logit's asymptotic linear representation."""
+    ps, hess = _ps_pieces(X, D)
+    trim = np.where(D == 0, ps < TRIM_LEVEL, True).astype(float)
+    return ps, trim, ((D - ps)[:, None] * X) @ hess
+
+
+def reg_did_rc(y: np.ndarray, post: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
+    """Outcome-regression DiD for repeated cross-sections (DRDID ``reg_did_rc``): the comparison group's outcome
+    regressions in each period predict the treated group's change."""
+    out_pre, lin_pre = _ols_rows(X, y, (D == 0) & (post == 0))
+    out_post, lin_post = _ols_rows(X, y, (D == 0) & (post == 1))
+    w_tpre, w_tpost, w_c = D * (1 - post), D * post, D.astype(float)
+    eta_tpre = (w_tpre * y).mean() / w_tpre.mean()
+    eta_tpost = (w_tpost * y).mean() / w_tpost.mean()
+    reg_c = w_c * (out_post - out_pre)
+    eta_c = reg_c.mean() / w_c.mean()
+    att = (eta_tpost - eta_tpre) - eta_c
+    inf_treat = (w_tpost * y - w_tpost * eta_tpost) / w_tpost.mean() - (w_tpre * y - w_tpre * eta_tpre) / w_tpre.mean()
+    M1 = (w_c[:, None] * X).mean(axis=0)
+    inf_cont = (reg_c - w_c * eta_c + lin_post @ M1 - lin_pre @ M1) / w_c.mean()
+    return float(att), inf_treat - inf_cont
+
+
+def std_ipw_did_rc(y: np.ndarray, post: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
+    """Normalised (Hajek) IPW DiD for repeated cross-sections (DRDID ``std_ipw_did_rc``)."""
+    ps, trim, lin_ps = _ps_rows(X, D)
+    odds = ps * (1 - D) / (1 - ps)
+    w = {"tpre": trim * D * (1 - post), "tpost": trim * D * post, "cpre": trim * odds * (1 - post), "cpost": trim * odds * post}
+    eta = {k: v * y / v.mean() for k, v in w.items()}
+    a = {k: v.mean() for k, v in eta.items()}
+    att = (a["tpost"] - a["tpre"]) - (a["cpost"] - a["cpre"])
+    inf = {k: eta[k] - w[k] * a[k] / w[k].mean() for k in w}
+    M2 = {k: ((w[k] * (y - a[k]))[:, None] * X).mean(axis=0) / w[k].mean() for k in ("cpre", "cpost")}
+    inf_cont = inf["cpost"] - inf["cpre"] + lin_ps @ (M2["cpost"] - M2["cpre"])
+    return float(att), (inf["tpost"] - inf["tpre"]) - inf_cont
+
+
+def drdid_rc(y: np.ndarray, post: np.ndarray, D: np.ndarray, X: np.ndarray) -> tuple[float, np.ndarray]:
+    """Locally efficient doubly robust DiD for repeated cross-sections (Sant'Anna & Zhao 2020; DRDID
+    ``drdid_rc``): logit propensity score and outcome regressions for both groups in both periods."""
+    ps, trim, lin_ps = _ps_rows(X, D)
+    c_pre, c_post = (D == 0) & (post == 0), (D == 0) & (post == 1)
+    out_cpre, lin_cpre = _ols_rows(X, y, c_pre)
+    out_cpost, lin_cpost = _ols_rows(X, y, c_post)
+    out_c = post * out_cpost + (1 - post) * out_cpre
+    out_tpre, lin_tpre = _ols_rows(X, y, (D == 1) & (post == 0))
+    out_tpost, lin_tpost = _ols_rows(X, y, (D == 1) & (post == 1))
+    odds = ps * (1 - D) / (1 - ps)
+    w = {"tpre": trim * D * (1 - post), "tpost": trim * D * post, "cpre": trim * odds * (1 - post), "cpost": trim * odds * post,
+         "d": trim * D, "dt1": trim * D * post, "dt0": trim * D * (1 - post)}
+    m = {k: v.mean() for k, v in w.items()}
+    r = y - out_c
+    eta = {"tpre": w["tpre"] * r / m["tpre"], "tpost": w["tpost"] * r / m["tpost"], "cpre": w["cpre"] * r / m["cpre"], "cpost": w["cpost"] * r / m["cpost"],
+           "dpost": w["d"] * (out_tpost - out_cpost) / m["d"], "dt1post": w["dt1"] * (out_tpost - out_cpost) / m["dt1"],
+           "dpre": w["d"] * (out_tpre - out_cpre) / m["d"], "dt0pre": w["dt0"] * (out_tpre - out_cpre) / m["dt0"]}
+    a = {k: v.mean() for k, v in eta.items()}
+    att = (a["tpost"] - a["tpre"]) - (a["cpost"] - a["cpre"]) + (a["dpost"] - a["dt1post"]) - (a["dpre"] - a["dt0pre"])
+
+    def centred(k: str, wk: str) -> np.ndarray:
+        return eta[k] - w[wk] * a[k] / m[wk]
+
+    M1_post = -(w["tpost"][:, None] * post[:, None] * X).mean(axis=0) / m["tpost"]
+    M1_pre = -(w["tpre"][:, None] * (1 - post)[:, None] * X).mean(axis=0) / m["tpre"]
+    inf_treat = centred("tpost", "tpost") - centred("tpre", "tpre") + lin_cpost @ M1_post + lin_cpre @ M1_pre
+    M2_pre = ((w["cpre"] * (r - a["cpre"]))[:, None] * X).mean(axis=0) / m["cpre"]
+    M2_post = ((w["cpost"] * (r - a["cpost"]))[:, None] * X).mean(axis=0) / m["cpost"]
+    M3_post = -(w["cpost"][:, None] * post[:, None] * X).mean(axis=0) / m["cpost"]
+    M3_pre = -(w["cpre"][:, None] * (1 - post)[:, None] * X).mean(axis=0) / m["cpre"]
+    inf_cont = centred("cpost", "cpost") - centred("cpre", "cpre") + lin_ps @ (M2_post - M2_pre) + lin_cpost @ M3_post + lin_cpre @ M3_pre
+    inf_eff = (centred("dpost", "d") - centred("dt1post", "dt1")) - (centred("dpre", "d") - centred("dt0pre", "dt0"))
+    mom_post = ((w["d"] / m["d"] - w["dt1"] / m["dt1"])[:, None] * X).mean(axis=0)
+    mom_pre = ((w["d"] / m["d"] - w["dt0"] / m["dt0"])[:, None] * X).mean(axis=0)
+    inf_or = (lin_tpost - lin_cpost) @ mom_post - (lin_tpre - lin_cpre) @ mom_pre
+    return float(att), inf_treat - inf_cont + inf_eff + inf_or
+
+
+RC_ESTIMATORS = {"dr": drdid_rc, "ipw": std_ipw_did_rc, "reg": reg_did_rc}

@@ -61,6 +61,7 @@ class PreparedPanel:
     cluster_codes: np.ndarray | None
     n_clusters: int
     notes: list[str] = field(default_factory=list)
+    unbalanced: bool = False
 
     @property
     def n_units(self) -> int:
@@ -186,7 +187,7 @@ def prepare_panel(
     control_group: str,
     anticipation: int,
     cluster: str | None,
-    allow_unbalanced: bool,
+    allow_unbalanced: bool | str,
 ) -> PreparedPanel:
     """Check the long panel and build the balanced arrays (see :class:`PreparedPanel`)."""
     if not isinstance(data, pd.DataFrame):
@@ -256,28 +257,51 @@ def prepare_panel(
     for xm in Xm:
         complete &= ~np.isnan(xm).any(axis=1)
     n_incomplete = int(N - np.count_nonzero(complete))
+    rc = False
     if n_incomplete:
-        if not allow_unbalanced:
+        if allow_unbalanced is False or allow_unbalanced is None:
             cols = ", ".join([f"'{yname}'"] + [f"'{c}'" for c in covariates])
             raise EstimationError(
                 f"unbalanced panel: {n_incomplete} of {N} units (idname '{idname}') are not observed in every "
-                f"period of tname '{tname}' or have missing {cols}; balance the panel or pass "
-                "allow_unbalanced=True to drop those units"
+                f"period of tname '{tname}' or have missing {cols}; balance the panel, pass allow_unbalanced=True "
+                "(R did's allow_unbalanced_panel: the available rows) or allow_unbalanced='drop' to drop those units"
             )
-        msg = (
-            f"Dropped {n_incomplete} of {N} units (idname '{idname}') not observed with complete data in every "
-            f"period of '{tname}' (allow_unbalanced=True)."
-        )
-        notes.append(msg)
-        warnings.warn(msg, UserWarning, stacklevel=3)
+        if allow_unbalanced == "drop":
+            msg = (
+                f"Dropped {n_incomplete} of {N} units (idname '{idname}') not observed with complete data in every "
+                f"period of '{tname}' (allow_unbalanced='drop')."
+            )
+            notes.append(msg)
+            warnings.warn(msg, UserWarning, stacklevel=3)
+        else:
+            # R did's allow_unbalanced_panel: every observed row is kept; a cell with a missing outcome or
+            # covariate is a missing row
+            rc = True
+            seen = np.isfinite(Ym)
+            for xm in Xm:
+                seen &= np.isfinite(xm)
+            Ym = np.where(seen, Ym, np.nan)
+            complete = seen.any(axis=1)
+            n_rows = int(seen.sum())
+            notes.append(
+                f"Unbalanced panel: {n_incomplete} of {N} units miss at least one period; every ATT(g,t) uses the "
+                f"available rows ({n_rows} of {N * T}) with the repeated cross-section estimators, influence "
+                "functions summed within units (R did's allow_unbalanced_panel)."
+            )
+            n_incomplete = int(N - np.count_nonzero(complete))
 
-    # only complete units are kept, so every cell read below was observed
-    Gm = to_matrix(g, fill=0.0)
+    # only units with observed cells are kept (every cell for a balanced panel)
+    Gm = to_matrix(g, fill=np.nan if rc else 0.0)
     keep = complete
     all_complete = n_incomplete == 0
     Gk = Gm if all_complete else Gm[keep]
-    g_unit = Gk[:, 0].copy()
-    varies = (Gk != g_unit[:, None]).any(axis=1)
+    if rc:  # the unit's value in its observed rows
+        seen_k = seen[keep]
+        g_unit = np.nanmax(np.where(seen_k, Gk, np.nan), axis=1)
+        varies = ((Gk != g_unit[:, None]) & seen_k).any(axis=1)
+    else:
+        g_unit = Gk[:, 0].copy()
+        varies = (Gk != g_unit[:, None]).any(axis=1)
     if varies.any():
         bad = unit_ids[keep][varies]
         raise EstimationError(
@@ -290,7 +314,13 @@ def prepare_panel(
         X = np.empty((int(keep.sum()), len(Xm)), dtype=np.float64)
         for j, (col, xm) in enumerate(zip(covariates, Xm, strict=True)):
             xk = xm if all_complete else xm[keep]
-            v = (xk != xk[:, :1]).any(axis=1)
+            if rc:
+                first_seen = np.argmax(seen[keep], axis=1)
+                x0 = xk[np.arange(xk.shape[0]), first_seen]
+                v = ((xk != x0[:, None]) & seen[keep]).any(axis=1)
+                xk = np.broadcast_to(x0[:, None], xk.shape)
+            else:
+                v = (xk != xk[:, :1]).any(axis=1)
             if v.any():
                 bad = unit_ids[keep][v]
                 raise EstimationError(
@@ -302,7 +332,12 @@ def prepare_panel(
     cluster_codes = None
     if clus_raw is not None:
         cm = to_matrix(clus_raw.astype(np.int64), fill=-1)[keep]
-        v = (cm != cm[:, :1]).any(axis=1)
+        if rc:
+            c0 = cm.max(axis=1)
+            v = ((cm != c0[:, None]) & (cm >= 0)).any(axis=1)
+            cm = np.broadcast_to(c0[:, None], cm.shape)
+        else:
+            v = (cm != cm[:, :1]).any(axis=1)
         if v.any():
             bad = unit_ids[keep][v]
             raise EstimationError(
@@ -400,4 +435,5 @@ def prepare_panel(
         cluster_codes=cluster_codes,
         n_clusters=n_clusters,
         notes=notes,
+        unbalanced=rc,
     )

@@ -18,6 +18,7 @@ from ..design import Design
 from ..did.estimators import outcome_matrix
 from ..errors import EstimationError
 from ..inference import demean_two_way
+from ..missing import balanced_only
 
 COMPARISONS = ("treated vs never treated", "earlier vs later treated", "later vs earlier treated")
 
@@ -63,6 +64,7 @@ class BaconResult:
         return plots.plot_bacon(self, ax=ax)
 
 
+@balanced_only("the Bacon decomposition")
 def bacon_decomposition(design: Design, outcome: str, *, log: bool = False) -> BaconResult:
     """Decompose the TWFE estimate into 2x2 comparisons with their weights.
 

@@ -35,7 +35,7 @@ from scipy.special import ndtri
 from ..errors import EstimationError
 from ..results import normal_inference, tidy_frame
 from . import _bootstrap
-from ._estimators import ESTIMATORS, CellEstimationError
+from ._estimators import ESTIMATORS, RC_ESTIMATORS, CellEstimationError
 from ._format import num, pre_html, text_table
 from ._influence import CohortInfluence, DenseInfluence, InfluenceBase, cohort_stats
 from ._prep import PreparedPanel, _fmt, check_options, prepare_panel
@@ -492,7 +492,9 @@ def _fit(
     else:
         later = np.maximum(periods[t_idx], periods[b_idx]) + anticipation
         ctrl = never[None, :] | ((cvals[None, :] > later[:, None]) & (cvals[None, :] != g[:, None]))
-    if engine == "auto":
+    if panel.unbalanced:
+        engine = "rc"
+    elif engine == "auto":
         engine = "dense" if panel.X is not None else "cohort"
     # cohort sizes, and for the cohort engine the cohort mean paths and scatter matrices (one pass over Y)
     stats_c = cohort_stats(Y, ccodes, C) if engine == "cohort" else None
@@ -507,6 +509,16 @@ def _fit(
             + ("treated" if n_G[k] == 0 else "comparison")
             + " units."
         )
+    if engine == "rc":
+        # a cell needs an observed row in each of the four group x period combinations (R: NA otherwise)
+        seen = np.isfinite(Y)
+        for k in np.flatnonzero(usable):
+            tr = ccodes == tcode[k]
+            co = ctrl[k][ccodes]
+            sides = (seen[tr, t_idx[k]].any(), seen[tr, b_idx[k]].any(), seen[co, t_idx[k]].any(), seen[co, b_idx[k]].any())
+            if not all(sides):
+                notes.append(f"ATT(g={_fmt(g[k])}, t={_fmt(periods[t_idx[k]])}) not estimated: no observed row for the " + ("treated cohort" if not (sides[0] and sides[1]) else "comparison group") + " in one of its two periods.")
+                usable[k] = False
     if engine == "cohort" and est_method in ("dr", "ipw"):
         # without covariates the propensity score is the cohort share; DRDID trims every comparison unit when it
         # reaches 0.995 and the estimate is undefined (R returns NA)
@@ -539,27 +551,38 @@ def _fit(
         mu[:, ~usable] = 0.0
         rep: InfluenceBase = CohortInfluence(Y, ccodes, C, t_idx, b_idx, a, mu, panel.cluster_codes, stats=stats_c)
     else:
-        estimator = ESTIMATORS[est_method]
+        # dense: one 2x2 estimator per cell on the units of the cohort and its comparison group. rc (R did's
+        # allow_unbalanced_panel): the cell's rows — its period and its base period, of those units — go to the
+        # repeated cross-section estimator, and the row influence values are scaled by N / rows and summed within
+        # units (SEMANTICS.md of tests/fixtures/did_unbalanced)
+        rc = engine == "rc"
+        estimator = (RC_ESTIMATORS if rc else ESTIMATORS)[est_method]
         M = np.zeros((N, K))
         Xfull = np.ones((N, 1)) if panel.X is None else np.column_stack([np.ones(N), panel.X])
+        seen = np.isfinite(Y)
         for k in np.flatnonzero(usable):
-            member = ctrl[k][ccodes]
             treated = ccodes == tcode[k]
-            idx = np.flatnonzero(member | treated)
-            D = treated[idx].astype(np.float64)
+            member = ctrl[k][ccodes] | treated
+            if rc:
+                it = np.flatnonzero(member & seen[:, t_idx[k]])
+                ib = np.flatnonzero(member & seen[:, b_idx[k]])
+                rows = np.concatenate([it, ib])
+                post = np.concatenate([np.ones(it.size), np.zeros(ib.size)])
+                args = (np.concatenate([Y[it, t_idx[k]], Y[ib, b_idx[k]]]), post, treated[rows].astype(np.float64), Xfull[rows])
+            else:
+                rows = np.flatnonzero(member)
+                args = (Y[rows, t_idx[k]], Y[rows, b_idx[k]], treated[rows].astype(np.float64), Xfull[rows])
             try:
                 with np.errstate(invalid="ignore", divide="ignore"):
-                    est, inf = estimator(Y[idx, t_idx[k]], Y[idx, b_idx[k]], D, Xfull[idx])
+                    est, inf = estimator(*args)
+                if not np.isfinite(est):
+                    raise CellEstimationError("undefined estimate")
             except CellEstimationError as exc:
                 notes.append(f"ATT(g={_fmt(g[k])}, t={_fmt(periods[t_idx[k]])}) not estimated: {exc}.")
                 usable[k] = False
                 continue
-            if not np.isfinite(est):
-                notes.append(f"ATT(g={_fmt(g[k])}, t={_fmt(periods[t_idx[k]])}) not estimated: undefined estimate.")
-                usable[k] = False
-                continue
             att[k] = est
-            M[idx, k] = inf * (N / idx.size)
+            M[:, k] = np.bincount(rows, inf * (N / rows.size), minlength=N)
         rep = DenseInfluence(M, ccodes, C, panel.cluster_codes)
     return {
         "g": g,

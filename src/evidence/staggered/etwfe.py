@@ -48,27 +48,30 @@ def etwfe_poisson(design: Design, outcome: str, *, alpha: float = 0.05, controls
         ``simple_pct`` (100 x (observed / counterfactual treated total - 1)), ``group`` (by cohort), ``dynamic`` (by
         event time) and ``cohort_period`` (the log ratios ``delta_gs``, group = cohort, period = period label).
     """
-    from ..did.estimators import control_matrices
+    from ..did.estimators import control_matrices, missing_note, observed_cells
 
     y = _count_matrix(design, outcome)
     N, T = y.shape
     g = design.g
     t = np.arange(T)
-    treated = np.isfinite(g)[:, None] & (t[None, :] >= g[:, None])
+    ctrl = control_matrices(design, controls)
+    used = observed_cells(y, ctrl)
+    seen = np.ones((N, T), bool) if used is None else used
+    y = np.where(seen, y, 0.0)
+    treated = np.isfinite(g)[:, None] & (t[None, :] >= g[:, None]) & seen
     if not treated.any():
         raise EstimationError(f"extended TWFE on {outcome}: no treated observation in the window.")
-    all_tr = np.flatnonzero(treated.all(axis=0))
+    all_tr = np.flatnonzero((treated | ~seen).all(axis=0) & seen.any(axis=0))
     if all_tr.size:
         raise EstimationError(f"extended TWFE on {outcome}: in period {design.panel.period_labels[all_tr[0]]} every unit is treated, so its untreated mean is not identified; shorten the window (design.end).")
     cohorts = np.unique(g[np.isfinite(g)]).astype(int)
-    cells = [(int(c), int(s)) for c in cohorts for s in range(int(c), T)]
+    cells = [(int(c), int(s)) for c in cohorts for s in range(int(c), T) if treated[g == c, s].any()]
     X = np.zeros((N, T, len(cells)))
     for j, (c, s) in enumerate(cells):
         X[:, s, j] = g == c
-    ctrl = control_matrices(design, controls)
     if ctrl:
         X = np.concatenate([X, np.stack(list(ctrl.values()), axis=-1)], axis=-1)
-    fit = PoissonFit(y, X, design.cluster_codes, [f"d{c}_{s}" for c, s in cells] + list(ctrl), what=f"extended TWFE (Poisson) on {outcome}, cohorts {', '.join(design.panel.period_labels[c] for c in cohorts)}")
+    fit = PoissonFit(y, X, design.cluster_codes, [f"d{c}_{s}" for c, s in cells] + list(ctrl), mask=seen, what=f"extended TWFE (Poisson) on {outcome}, cohorts {', '.join(design.panel.period_labels[c] for c in cohorts)}")
     if fit.dropped_periods.any():
         raise EstimationError(f"extended TWFE on {outcome}: a period has no count in any unit; shorten the window (design.start/design.end).")
     keep = fit.keep_i
@@ -144,7 +147,7 @@ def etwfe_poisson(design: Design, outcome: str, *, alpha: float = 0.05, controls
     lo_l, hi_l, p_l = normal_inference(np.array([lr]), np.array([sl]), alpha, df=G - 1)
     df.loc[pct, ["ci_lower", "ci_upper", "p_value"]] = [100 * np.expm1(lo_l[0]), 100 * np.expm1(hi_l[0]), p_l[0]]  # the % interval: the log interval transformed
     df = df.drop(columns="_log").assign(method="etwfe_poisson", outcome=outcome, n_obs=fit.n_obs, n_units=fit.n_units, n_clusters=G)
-    return EventStudyResult(df, method="etwfe_poisson", outcome=outcome, estimand="simple", description=DESCRIPTION, alpha=alpha, details={"notes": _dropped_note(fit, design), "cells": cells, "delta": delta, "controls": list(controls or []), "iterations": fit.iterations})
+    return EventStudyResult(df, method="etwfe_poisson", outcome=outcome, estimand="simple", description=DESCRIPTION, alpha=alpha, details={"notes": _dropped_note(fit, design) + ([missing_note(y, used, "the Poisson model uses the observed cells")] if used is not None else []), "missing": missing_note(y, used, "the Poisson model uses the observed cells"), "cells": cells, "delta": delta, "controls": list(controls or []), "iterations": fit.iterations})
 
 
 def _info(fit: PoissonFit) -> np.ndarray:

@@ -76,6 +76,9 @@ class DesignAttGt:
             + (f"; uniform bands from {inner.bootstrap_draws} multiplier-bootstrap draws." if inner.bootstrap_draws else ".")
         )
 
+        unb = [n for n in inner.notes if "allow_unbalanced_panel" in n]
+        self.details: dict[str, Any] = {"missing": unb[0] if unb else "", "notes": unb}
+
     @property
     def pretest(self) -> Any:
         return self.inner.pretest
@@ -122,9 +125,12 @@ def cs(
 ) -> DesignAttGt:
     """Callaway-Sant'Anna ATT(g,t) on a design (see :func:`evidence.staggered.att_gt` for the method).
 
-    Parameters mirror ``methods.staggered.*``, ``data.covariates`` and ``inference.*``.
+    Parameters mirror ``methods.staggered.*``, ``data.covariates`` and ``inference.*``. On a panel with missing
+    cells (``data.missing: allow``) every ATT(g,t) uses the available rows as R ``did``'s
+    ``allow_unbalanced_panel`` does (repeated cross-section estimators, influence functions summed within units;
+    tested against R); its notes say so.
     """
-    y, label_ = outcome_matrix(design, outcome, log)
+    y, label_ = outcome_matrix(design, outcome, log, missing="allow")
     panel = design.panel
     N, T = y.shape
     labels = panel.period_labels
@@ -146,6 +152,6 @@ def cs(
         ut = panel.unit_table().set_index("unit").loc[units]
         for c in covs:
             df[c] = np.repeat(ut[c].to_numpy(dtype=float), T)
-    res = att_gt(df, "y", "t", "unit", "g", covariates=covs or None, control_group=control_group, est_method=est_method, base_period=base_period, anticipation=anticipation, cluster=cluster, alpha=alpha, bootstrap_draws=bootstrap_draws, seed=seed, outcome_label=label_)
+    res = att_gt(df, "y", "t", "unit", "g", covariates=covs or None, control_group=control_group, est_method=est_method, base_period=base_period, anticipation=anticipation, cluster=cluster, alpha=alpha, bootstrap_draws=bootstrap_draws, seed=seed, outcome_label=label_, allow_unbalanced=bool(np.isnan(y).any()))
     mapping = {str(v): lab for v, lab in zip(tvals, labels)}
     return DesignAttGt(res, _Relabel(mapping))

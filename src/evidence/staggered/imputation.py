@@ -36,6 +36,9 @@ def _fe_system(untreated: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray, np.nda
     ui, ti = np.nonzero(untreated)
     n_i = untreated.sum(axis=1).astype(float)
     n_t = untreated.sum(axis=0).astype(float)
+    # a unit or period without untreated cells (possible with missing cells) has no equation: pin its effect at 0
+    n_i[n_i == 0] = 1.0
+    n_t[n_t == 0] = 1.0
     B = sp.csr_matrix((np.ones(ui.size), (ui, ti)), shape=(N, T))[:, 1:]
     A = sp.bmat([[sp.diags(n_i), B], [B.T, sp.diags(n_t[1:])]]).tocsc()
     return A, ui, ti
@@ -63,17 +66,29 @@ def imputation(design: Design, outcome: str, *, log: bool = False, anticipation:
     EventStudyResult
         Rows ``estimand`` in ``simple`` (group ``all``), ``dynamic`` (by event time) and ``group`` (by cohort).
     """
-    y, label_ = outcome_matrix(design, outcome, log)
+    y, label_ = outcome_matrix(design, outcome, log, missing="allow")
     g = design.g
     N, T = y.shape
     t = np.arange(T)
     treated = np.isfinite(g)[:, None] & (t[None, :] >= g[:, None])
     untreated = np.isfinite(g)[:, None] & (t[None, :] < g[:, None] - anticipation) | ~np.isfinite(g)[:, None]
+    from ..did.estimators import control_matrices, missing_note, observed_cells
+
+    ctrl = control_matrices(design, controls)
+    used = observed_cells(y, ctrl)
+    if used is not None:  # data.missing: allow — both stages use the observed cells only
+        treated &= used
+        untreated &= used
+        y = np.where(used, y, 0.0)
+        ctrl = {k: np.where(used, v, 0.0) for k, v in ctrl.items()}
     if not treated.any():
         raise EstimationError("imputation: no treated observation in the window.")
     units_ok = untreated.any(axis=1)
-    if not units_ok[np.isfinite(g)].all():
-        raise EstimationError("imputation: a treated cohort has no untreated period (check the window and methods.staggered.anticipation).")
+    if not units_ok[treated.any(axis=1)].all():
+        if used is None:
+            raise EstimationError("imputation: a treated cohort has no untreated period (check the window and methods.staggered.anticipation).")
+        treated &= units_ok[:, None]  # a unit observed only after treatment has no unit effect to impute from
+    gap = missing_note(y, used, "unit and period effects are fitted on the observed untreated cells and the observed treated cells are imputed" + ("" if units_ok[np.isfinite(g)].all() else f"; {int((~units_ok & np.isfinite(g)).sum())} treated unit(s) with no observed untreated cell are left out"))
     periods_ok = untreated.any(axis=0)
     bad_t = np.flatnonzero(treated.any(axis=0) & ~periods_ok)
     if bad_t.size:
@@ -89,9 +104,7 @@ def imputation(design: Design, outcome: str, *, log: bool = False, anticipation:
         lam_s = np.concatenate([np.zeros((1,) + s.shape[1:]), s[N:]], axis=0)
         return s[:N][:, None, ...] + lam_s[None, :, ...]
 
-    from ..did.estimators import control_matrices
-
-    Xc = np.stack(list(control_matrices(design, controls).values()), axis=-1) if controls else np.zeros((N, T, 0))
+    Xc = np.stack(list(ctrl.values()), axis=-1) if controls else np.zeros((N, T, 0))
     k_c = Xc.shape[-1]
     if k_c:
         # Frisch-Waugh-Lovell on the untreated cells: controls and outcome net of the unit and period effects
@@ -163,4 +176,4 @@ def imputation(design: Design, outcome: str, *, log: bool = False, anticipation:
     df = pd.DataFrame(rows)
     lo, hi, p = normal_inference(df["estimate"].to_numpy(), df["std_error"].to_numpy(), alpha, df=G - 1)
     df = df.assign(method="imputation", outcome=label_, ci_lower=lo, ci_upper=hi, p_value=p, n_units=N, n_clusters=G)
-    return EventStudyResult(df, method="imputation", outcome=label_, estimand="dynamic", description=DESCRIPTION, alpha=alpha, details={"reference": None, "anticipation": anticipation, "tau": tau, "fe_unit": alpha_i, "fe_period": lam, "controls": list(controls or []), "control_coef": dict(zip(controls or [], beta_c.tolist()))})
+    return EventStudyResult(df, method="imputation", outcome=label_, estimand="dynamic", description=DESCRIPTION, alpha=alpha, details={"reference": None, "anticipation": anticipation, "tau": tau, "fe_unit": alpha_i, "fe_period": lam, "controls": list(controls or []), "control_coef": dict(zip(controls or [], beta_c.tolist())), "missing": gap, "notes": [gap] if gap else []})

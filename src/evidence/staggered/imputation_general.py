@@ -25,6 +25,7 @@ from ..design import Design
 from ..did.estimators import outcome_matrix
 from ..errors import EstimationError
 from ..results import EstimateResult, normal_inference
+from ..missing import balanced_only
 
 
 def _columns(design: Design, region_period: bool, unit_trends: bool, unit_seasonality: bool) -> tuple[np.ndarray, list[str]]:
@@ -62,6 +63,7 @@ def _columns(design: Design, region_period: bool, unit_trends: bool, unit_season
     return np.hstack(blocks), names
 
 
+@balanced_only("the imputation estimator with trends or region-period effects")
 def imputation_general(design: Design, outcome: str, *, log: bool = False, region_period: bool = False, unit_trends: bool = False, unit_seasonality: bool = False, weights: np.ndarray | None = None, alpha: float = 0.05) -> EstimateResult:
     """Overall imputation estimate under a richer untreated model (see the module docstring).
 

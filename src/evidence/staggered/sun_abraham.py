@@ -70,7 +70,7 @@ def sun_abraham(
         cohort x event-time cells weighted by their number of treated unit-periods) and ``estimand='cohort_event'``
         rows (group = cohort, the cohort-specific effects).
     """
-    y, label_ = outcome_matrix(design, outcome, log)
+    y, label_ = outcome_matrix(design, outcome, log, missing="allow")
     g = design.g.copy()
     groups = design.cluster_codes
     T = y.shape[1]
@@ -99,6 +99,12 @@ def sun_abraham(
     E = np.where(treated[:, None], t[None, :] - g[:, None], np.nan)
     if window is not None:
         E = np.clip(E, window[0], window[1])
+    from ..did.estimators import control_matrices, missing_note, observed_cells
+
+    ctrl_m = [m[:, :T] for m in control_matrices(design, controls).values()]
+    used = observed_cells(y, dict(enumerate(ctrl_m)))
+    if used is not None:
+        E = np.where(used, E, np.nan)  # cohort x event-time cells seen only in missing cells are not estimated
     # one column per (cohort, event time) cell present in the data, except event time -1
     cells = []
     for c in cohorts:  # a few cohorts; columns are built with array operations
@@ -107,22 +113,22 @@ def sun_abraham(
     if not any(l < -1 for _, l in cells) and not any(l >= 0 for _, l in cells):
         raise EstimationError("Sun-Abraham: no event time besides the reference period is observed.")
     N = y.shape[0]
-    from ..did.estimators import control_matrices
-
-    ctrl_m = [m[:, :T] for m in control_matrices(design, controls).values()]
     X = np.zeros((N, T, len(cells) + len(ctrl_m)))
     for j, (c, l) in enumerate(cells):
         X[:, :, j] = (g[:, None] == c) & (E == l)
     for j, m in enumerate(ctrl_m):
         X[:, :, len(cells) + j] = m
-    Xd = demean_two_way(X).reshape(N * T, -1)
-    yd = demean_two_way(y).ravel()
+    rows_used = np.ones(N * T, bool) if used is None else used.ravel()
+    if used is not None:
+        X, y = np.where(used[:, :, None], X, 0.0), np.where(used, y, 0.0)
+    Xd = demean_two_way(X, used).reshape(N * T, -1)[rows_used]
+    yd = demean_two_way(y, used).ravel()[rows_used]
     if ctrl_m and np.linalg.matrix_rank(Xd) < Xd.shape[1]:
         raise EstimationError(f"Sun-Abraham: the controls {', '.join(controls or [])} (data.controls) are collinear with the cohort x event-time cells or each other; remove one from data.controls.")
     bread = np.linalg.pinv(Xd.T @ Xd)
     beta = bread @ (Xd.T @ yd)
     resid = yd - Xd @ beta
-    rows_groups = np.repeat(groups, T)
+    rows_groups = np.repeat(groups, T)[rows_used]
     V = cluster_vcov(Xd, resid, rows_groups, bread)
     k = len(cells)
     beta, V = beta[:k], V[:k, :k]
@@ -150,5 +156,8 @@ def sun_abraham(
         rows.append({"estimand": "cohort_event", "group": periods[c], "event_time": l, "estimate": float(beta[j]), "std_error": float(np.sqrt(V[j, j]))})
     df = pd.DataFrame(rows)
     lo, hi, p = normal_inference(df["estimate"].to_numpy(), df["std_error"].to_numpy(), alpha, df=G - 1)
-    df = df.assign(method="sun_abraham", outcome=label_, ci_lower=lo, ci_upper=hi, p_value=p, n_obs=n_units * T, n_units=n_units, n_clusters=G)
-    return EventStudyResult(df, method="sun_abraham", outcome=label_, estimand="dynamic", description=DESCRIPTION, alpha=alpha, details={"reference": -1, "control": control, "cells": cells, "vcov": V, "coef": beta, "controls": list(controls or [])})
+    in_sample = treated | ctrl
+    n_obs = n_units * T if used is None else int(used[in_sample].sum())
+    df = df.assign(method="sun_abraham", outcome=label_, ci_lower=lo, ci_upper=hi, p_value=p, n_obs=n_obs, n_units=n_units, n_clusters=G)
+    gap = missing_note(y, used)
+    return EventStudyResult(df, method="sun_abraham", outcome=label_, estimand="dynamic", description=DESCRIPTION, alpha=alpha, details={"reference": -1, "control": control, "cells": cells, "vcov": V, "coef": beta, "controls": list(controls or []), "missing": gap, "notes": [gap] if gap else []})

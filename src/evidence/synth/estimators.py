@@ -46,6 +46,7 @@ from . import inference as inf
 from .results import SynthResult
 from .weights import KINDS, block_contrast, block_weights, sc_predictor_weights, simplex_lsq
 from .weights import noise_level as _noise_level
+from ..missing import balanced_only
 
 METHODS: dict[str, str] = {"sdid": "sdid", "sc": "sc_sdid_form", "did": "did_sdid_form"}
 INFERENCE: tuple[str, ...] = ("placebo", "jackknife", "bootstrap", "none")
@@ -218,6 +219,7 @@ def _rmspe(gap: np.ndarray, c: int) -> tuple[float, float]:
 
 
 # ---- SDID and its special cases ----------------------------------------------------------------------------------
+@balanced_only("synthetic difference-in-differences")
 def sdid(
     design: Design,
     outcome: str,
@@ -496,6 +498,7 @@ def _sc_unit_estimates(Y: np.ndarray, tr_rows: np.ndarray, cs: np.ndarray, donor
     return out
 
 
+@balanced_only("the synthetic control")
 def synthetic_control(
     design: Design,
     outcome: str,
