@@ -22,13 +22,24 @@ workbook: $(STAMP)
 test: $(STAMP) chromium java
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q
 
+# System packages for the browser test (Chromium) and the Spark tests (Java 17+), from Debian. An install that fails
+# is tried again after refreshing the package lists (a fresh machine has stale or no lists). Outside CI a missing
+# package skips its tests with a printed line; under CI (CI=true) it fails the run: those tests must never skip there.
+APT_INSTALL = apt-get install -y -qq $(1) >/dev/null 2>&1 || sudo apt-get install -y -qq $(1) >/dev/null 2>&1 || \
+	((apt-get update -qq >/dev/null 2>&1 || sudo apt-get update -qq >/dev/null 2>&1) && \
+	 (apt-get install -y -qq $(1) >/dev/null 2>&1 || sudo apt-get install -y -qq $(1) >/dev/null 2>&1))
+
 # headless Chromium for the browser test (Debian's package; Playwright drives it, no browser download)
 chromium:
-	@command -v chromium >/dev/null 2>&1 || (apt-get install -y -qq chromium >/dev/null 2>&1 || sudo apt-get install -y -qq chromium >/dev/null 2>&1) || echo "chromium could not be installed: the browser test will be skipped"
+	@command -v chromium >/dev/null 2>&1 || ($(call APT_INSTALL,chromium)) || \
+	 (if [ "$$CI" = "true" ]; then echo "error: chromium could not be installed and CI=true: the browser test must run in CI" >&2; exit 1; \
+	  else echo "chromium could not be installed: the browser test will be skipped"; fi)
 
 # Java 17+ for the Spark engine tests (Debian's headless JRE; pyspark itself comes from requirements.lock)
 java:
-	@command -v java >/dev/null 2>&1 || (apt-get install -y -qq default-jre-headless >/dev/null 2>&1 || sudo apt-get install -y -qq default-jre-headless >/dev/null 2>&1) || echo "Java could not be installed: the Spark engine tests will be skipped"
+	@command -v java >/dev/null 2>&1 || ($(call APT_INSTALL,default-jre-headless)) || \
+	 (if [ "$$CI" = "true" ]; then echo "error: Java could not be installed and CI=true: the Spark tests must run in CI" >&2; exit 1; \
+	  else echo "Java could not be installed: the Spark engine tests will be skipped"; fi)
 
 ## make records-example: SYNTHETIC record-level spells (2 million, kept in data/synthetic/) -> the whole workbook on them
 records-example: $(STAMP)

@@ -83,6 +83,12 @@ def single_series() -> pd.DataFrame:
     return df[["unit", "month", "y", "D"]]
 
 
+# Markup and Markdown control characters in every string a report shows from parameters or data: the title, the
+# description, the unit names, the outcome name and the data file's name (issue: reviewer-grade reports, escaping)
+HOSTILE = "<script>alert('t')</script> *bold* _em_ [link](javascript:alert(1)) `tick` | $x$ & <img src=x onerror=alert(2)>"
+HOSTILE_OUTCOME = "visits <i>x</i> *b* [c] $"
+
+
 def quarterly_one_cohort() -> pd.DataFrame:
     dates = pd.date_range("2015-01-01", periods=24, freq="QS")
     n = 40
@@ -91,7 +97,8 @@ def quarterly_one_cohort() -> pd.DataFrame:
     labels = dates.strftime("%Y-%m-%d").to_numpy()
     df["quarter"] = labels[df["t_index"]]
     df["first_treated"] = _first_label(df, labels)
-    return df[["unit", "quarter", "y", "first_treated"]]
+    df["area_name"] = "Area " + df["unit"] + " <b>x</b> *y* [z](javascript:alert(3))"
+    return df[["unit", "area_name", "quarter", "y", "first_treated"]].rename(columns={"y": HOSTILE_OUTCOME})
 
 
 def mpdta_costs() -> pd.DataFrame:
@@ -193,8 +200,9 @@ DESIGNS: list[ForeignDesign] = [
     ForeignDesign("single_series", "one monthly series of counts with an intervention (SYNTHETIC)", single_series,
                   {**_base("data.csv", "unit", "month", ["y"], {"y": "count"}), "treatment": {"indicator": "D"}},
                   {"its": RUNS, "its_controlled": NA, "primary": NA, "synth": NA, "randomization_inference": NA, "power": NA}),
-    ForeignDesign("quarterly_one_cohort", "quarterly panel, a single adoption cohort (SYNTHETIC)", quarterly_one_cohort,
-                  {**_base("data.csv", "unit", "quarter", ["y"], {"y": "continuous"}), "treatment": {"cohort": "first_treated"}},
+    ForeignDesign("quarterly_one_cohort", "quarterly panel, a single adoption cohort, markup in every name (SYNTHETIC)", quarterly_one_cohort,
+                  {**_base("da*ta_[x] <b>.csv", "unit", "quarter", [HOSTILE_OUTCOME], {HOSTILE_OUTCOME: "continuous"}, unit_name="area_name"), "treatment": {"cohort": "first_treated"},
+                   "title": "Title " + HOSTILE, "description": "Description " + HOSTILE},
                   {"primary": RUNS, "synth": RUNS, "leave_one_out": FB, "its": RUNS}),
     ForeignDesign("no_never_treated", "annual panel in which every unit is eventually treated (mpdta without never-treated counties)", no_never_treated,
                   {**_base("data.csv", "countyreal", "year", ["lemp"], {"lemp": "continuous"}), "treatment": {"cohort": "first.treat"}},
@@ -228,9 +236,10 @@ def _merge(a: dict, b: dict) -> dict:
 def write_design(design: ForeignDesign, folder: Path, fast: bool = True) -> Path:
     """Write the design's data and parameters file into ``folder``; returns the parameters file."""
     folder.mkdir(parents=True, exist_ok=True)
-    design.frame().to_csv(folder / "data.csv", index=False)
+    data_file = folder / Path(design.params["data"]["path"]).name
+    design.frame().to_csv(data_file, index=False)
     params = _merge({"run_name": design.name, "title": f"Foreign design: {design.what}"}, design.params)
-    params["data"]["path"] = str(folder / "data.csv")
+    params["data"]["path"] = str(data_file)
     for name, make in design.extra.items():
         make().to_csv(folder / name, index=False)
     for family in ("costs", "satisfaction"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
@@ -40,6 +41,44 @@ def matrix(tmp_path_factory):
     return done
 
 
+class _Elements(HTMLParser):
+    """Elements the hostile strings would create if any reached a page unescaped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+        self._tag: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = {k: (v or "") for k, v in attrs}
+        if any(k.startswith("on") for k in a):
+            self.found.append(f"<{tag}> with an event handler {a}")
+        if any(v.strip().lower().startswith("javascript:") for v in a.values()):
+            self.found.append(f"<{tag}> with a javascript: URL")
+        self._tag = tag
+
+    def handle_data(self, data: str) -> None:
+        if self._tag == "script" and "alert(" in data:
+            self.found.append("a <script> element from the data")
+        if self._tag in ("strong", "em", "b", "i") and data.strip() in ("bold", "em", "b", "x", "y"):
+            self.found.append(f"<{self._tag}>{data}</{self._tag}> made from the data's markup")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._tag = None
+
+
+def _assert_no_injected_markup(out: Path) -> None:
+    pages = sorted(out.glob("*.html"))
+    assert len(pages) >= 10
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        parser = _Elements()
+        parser.feed(text)
+        assert not parser.found, (page.name, parser.found[:3])
+        if page.name in ("index.html", "00_data.html"):  # the title is shown as written, markup as text
+            assert "&lt;script&gt;alert(" in text and "[link](javascript:alert(1))" in text
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize("design", [d for d in DESIGNS if not d.error], ids=lambda d: d.name)
 def test_foreign_design_publishes_with_not_applicable_notes(design, matrix):
@@ -63,6 +102,8 @@ def test_foreign_design_publishes_with_not_applicable_notes(design, matrix):
     if "log_outcomes" in design.expect:  # counts with zeros: no log models; the Poisson models take their place
         assert not est["outcome"].astype(str).str.endswith("_log").any()
         assert {"poisson_twfe", "poisson_event_study", "etwfe_poisson"} <= set(est["method"])
+    if "HOSTILE" in design.what or "markup in every name" in design.what:
+        _assert_no_injected_markup(out)
     if design.params["data"].get("missing") == "allow":  # an unbalanced panel: every method says how it used the cells
         cells = pd.read_csv(out / "missing_cells.csv")
         assert len(cells) > 0 and set(cells.columns) == {"unit", "period", "column"}

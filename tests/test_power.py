@@ -200,3 +200,45 @@ def test_bad_input(real_design, call, word):
         warnings.simplefilter("ignore")
         call(real_design, Y)
     assert word in str(exc.value) and "\n" not in str(exc.value)
+
+
+def _small_area_counts(seed: int = 0):
+    """SYNTHETIC small-area count panel with many zeros (mean count about 0.8): logs are not applicable."""
+    from simdata import cohort_index, count_design
+
+    rng = np.random.default_rng(seed)
+    n, T = 120, 24
+    g = cohort_index(n, ((10, 30), (16, 30)))
+    y = rng.poisson(np.exp(np.log(0.8) + rng.normal(0, 0.5, n)[:, None] + 0.01 * np.arange(T)[None, :])).astype(float)
+    return count_design(g, y)
+
+
+def test_counts_with_zeros_add_the_poisson_model_to_power_and_validation():
+    from simdata import count_design
+
+    from evidence.did import poisson_twfe
+
+    d, _ = _small_area_counts()
+    assert (d.panel.data["y"] == 0).mean() > 0.3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        pr = power_curve(d, "y", effects=[1.0, 0.7], reps=20, seed=3)
+    assert "poisson_twfe" in pr.methods and pr.outcome_label == "y"  # levels for the linear methods, no logs
+    # a replicate's Poisson estimate is poisson_twfe's on that replicate's counts
+    sims = simulate(d, calibration=calibrate(d, "y"), effect=0.7, seed=3, reps=2)
+    rep = replicate_estimates(d, sims.Y, ("poisson_twfe",))
+    for r in range(2):
+        direct = poisson_twfe(count_design(np.where(np.isfinite(d.g), d.g, -1).astype(int), sims.Y[r])[0], "y").tidy().iloc[0]
+        row = rep[rep["rep"] == r].iloc[0]
+        assert row["estimate"] == pytest.approx(direct["estimate"], abs=1e-10)
+        assert row["std_error"] == pytest.approx(direct["std_error"], rel=1e-10)
+    # explicit methods are kept as given
+    assert "poisson_twfe" not in power_curve(d, "y", effects=[1.0], reps=5, seed=3, methods=("twfe",)).methods
+    # validation against the known truth: a constant rate ratio of 0.7, so the Poisson truth is log(0.7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        val = validate_methods(d, "y", effect=0.7, reps=80, seed=4)
+    tab = val.table()
+    assert tab.loc["poisson_twfe", "truth"] == pytest.approx(np.log(0.7), abs=1e-12)
+    assert abs(tab.loc["poisson_twfe", "bias"]) < 3 * tab.loc["poisson_twfe", "bias_mc_se"] + 0.01
+    assert 0.85 <= tab.loc["poisson_twfe", "coverage"] <= 1.0

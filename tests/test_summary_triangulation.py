@@ -43,3 +43,27 @@ def test_families_agreeing_on_a_null_and_on_an_effect():
     assert triangulation(eff).iloc[0]["agree"]
     opp = _table([("y", "cs", -1, -2, -0.5, 0.001, "u", "00_primary"), ("y", "its_controlled", 2, 1, 3, 0.001, "u", "x")])
     assert "opposite directions" in triangulation(opp).iloc[0]["verdict"]
+
+
+def test_count_models_represent_difference_in_differences_for_an_outcome_with_zeros():
+    """A count outcome with zeros has no log models: extended TWFE (its % change as a log ratio) and Poisson TWFE
+    join the ITS rate ratio under <outcome>_log, and extended TWFE represents difference-in-differences."""
+    import numpy as np
+
+    from evidence.summary import overall
+    from evidence.results import tidy_frame
+
+    est = tidy_frame([
+        {"method": "etwfe_poisson", "outcome": "y", "estimand": "simple_pct", "group": "all", "estimate": -20.0, "ci_lower": -30.0, "ci_upper": -8.0, "p_value": 0.002},
+        {"method": "etwfe_poisson", "outcome": "y", "estimand": "simple", "group": "all", "estimate": -0.4, "ci_lower": -0.6, "ci_upper": -0.2, "p_value": 0.002},
+        {"method": "poisson_twfe", "outcome": "y", "estimand": "att_log_ratio", "group": "all", "estimate": -0.2, "ci_lower": -0.35, "ci_upper": -0.05, "p_value": 0.01},
+        {"method": "its", "outcome": "y", "estimand": "rate_ratio_post", "group": "pooled|controlled", "estimate": 0.85, "ci_lower": 0.75, "ci_upper": 0.96, "p_value": 0.01},
+        {"method": "twfe", "outcome": "y", "estimand": "att", "group": "all", "estimate": -0.3, "ci_lower": -0.6, "ci_upper": 0.0, "p_value": 0.05},
+    ]).assign(notebook="x")
+    t = overall(est).set_index("method")
+    assert t.loc["etwfe_poisson", "outcome"] == "y_log" and abs(t.loc["etwfe_poisson", "estimate"] - np.log(0.8)) < 1e-12
+    assert abs(t.loc["etwfe_poisson", "ci_lower"] - np.log(0.7)) < 1e-12 and t.loc["poisson_twfe", "scale"] == "log rate ratio"
+    assert t.loc["twfe", "outcome"] == "y"  # the levels model stays with the levels
+    tri = triangulation(overall(est)).set_index("outcome")
+    assert tri.loc["y_log", "families"] == "difference-in-differences (etwfe_poisson); interrupted time series (its_controlled)"
+    assert tri.loc["y_log", "agree"]

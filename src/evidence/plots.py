@@ -8,7 +8,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-PALETTE = ["#005EB8", "#DA291C", "#009639", "#ED8B00", "#7C2855", "#00A9CE", "#425563"]  # NHS identity colours
+# Okabe-Ito: distinguishable with every common colour-vision deficiency (no red/green pairs)
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#000000"]
+# Names of outcomes, units and methods come from the user's data: "$" in them must be text, not mathtext
+plt.rcParams["text.parse_math"] = False
 
 
 def _ax(ax: Any) -> Any:

@@ -54,7 +54,7 @@ from .missing import balanced_only
 
 LINEAR_METHODS: tuple[str, ...] = ("twfe", "cs", "sun_abraham", "imputation", "did_2x2")
 DEFAULT_METHODS: tuple[str, ...] = LINEAR_METHODS
-ALL_METHODS: tuple[str, ...] = LINEAR_METHODS + ("sdid",)
+ALL_METHODS: tuple[str, ...] = LINEAR_METHODS + ("sdid", "poisson_twfe")
 REPLICATE_COLUMNS: list[str] = ["rep", "method", "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "reject"]
 
 
@@ -495,6 +495,25 @@ def _sdid_loop(design: Design, Yr: np.ndarray, *, draws: int, seed: int, alpha: 
     return _inference_frame(rep.astype(int), "sdid", est, se, None, alpha)
 
 
+def _poisson_loop(design: Design, Y: np.ndarray, alpha: float) -> pd.DataFrame:
+    """Poisson TWFE (:func:`evidence.did.poisson_twfe`'s fit) on each replicate's counts (levels): the log rate
+    ratio and its cluster-robust standard error, t with G - 1 df. A replicate whose fit fails (for example no
+    positive count in a period) is a missing estimate, counted in the notes."""
+    from .did.poisson import PoissonFit
+
+    D = design.treatment_matrix()[:, :, None]
+    groups = design.cluster_codes
+    est, se = np.full(Y.shape[0], np.nan), np.full(Y.shape[0], np.nan)
+    for r in range(Y.shape[0]):
+        try:
+            fit = PoissonFit(Y[r], D, groups, ["treated"], what="Poisson TWFE")
+        except EstimationError:
+            continue
+        est[r], se[r] = fit.coef[0], np.sqrt(fit.cov[0, 0])
+    G = int(groups.max()) + 1
+    return _inference_frame(np.arange(Y.shape[0]), "poisson_twfe", est, se, G - 1, alpha)
+
+
 def replicate_estimates(
     design: Design,
     Y: np.ndarray,
@@ -518,7 +537,9 @@ def replicate_estimates(
         ``reps x units x periods`` outcomes (a single ``units x periods`` panel is one replicate), units in
         ``design.panel.units`` order.
     methods
-        Any of ``twfe``, ``cs``, ``sun_abraham``, ``imputation``, ``did_2x2`` and ``sdid``. A method that cannot
+        Any of ``twfe``, ``cs``, ``sun_abraham``, ``imputation``, ``did_2x2``, ``sdid`` and ``poisson_twfe`` (on the
+        counts themselves, a log rate ratio; :func:`power_curve` and :func:`validate_methods` add it by default for
+        count outcomes with zeros). A method that cannot
         run on the design is skipped with a warning (listed in ``attrs["notes"]``); ``sdid`` is skipped when
         :mod:`evidence.synth` cannot be imported.
     alpha
@@ -541,6 +562,7 @@ def replicate_estimates(
     methods = _check_methods(methods)
     alpha = _check_alpha(alpha)
     Yb = _as_batch(design, Y)
+    Y_levels = Yb
     if log:
         if (Yb <= 0).any():
             raise _err("the outcome has zero or negative values, so it cannot be logged; set methods.did.log_outcomes: false.")
@@ -571,6 +593,11 @@ def replicate_estimates(
         else:
             sizes = pd.Series(design.g[np.isfinite(design.g)]).value_counts()
             frames.append(_sdid_loop(design, Yb, draws=int(sdid_draws), seed=int(seed), alpha=alpha, inference="jackknife" if len(sizes) and sizes.min() >= 2 else "placebo"))
+    if "poisson_twfe" in methods:
+        if (Y_levels < 0).any():
+            notes.append("poisson_twfe skipped: the outcome has negative values; Poisson models need counts.")
+        else:
+            frames.append(_poisson_loop(design, Y_levels, alpha))
     for n in notes:
         warnings.warn(n, UserWarning, stacklevel=2)
     if not frames:
@@ -816,7 +843,7 @@ class ValidationResult:
         for j, patch in enumerate(bp["boxes"]):
             patch.set_facecolor(PALETTE[j % len(PALETTE)])
             patch.set_alpha(0.4)
-        ax.axvline(self.true_att, color="#DA291C", lw=1.5, label="true ATT (mean)")
+        ax.axvline(self.true_att, color="#000000", lw=1.5, label="true ATT (mean)")
         ax.set_xlabel(f"estimate ({'log points' if self.truth_scale == 'log' else 'outcome units'})")
         ax.set_title(f"Method validation: {self.outcome_label}, {self.reps} replicates", fontsize=10)
         ax.legend(fontsize=8, frameon=False)
@@ -825,6 +852,15 @@ class ValidationResult:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+def _count_model(design: Design, outcome: str, family: str, methods: Sequence[str]) -> Sequence[str]:
+    """The default methods, plus the Poisson TWFE for a count outcome with zeros (where the workbook analyses it:
+    logs are not applicable there, ``methods.did.count_model``); methods given explicitly are kept as they are."""
+    if methods is not DEFAULT_METHODS or family != "count" or outcome not in design.panel.outcomes:
+        return methods
+    vals = design.panel.data[outcome].to_numpy(dtype=float)
+    return (*methods, "poisson_twfe") if bool((vals[np.isfinite(vals)] <= 0).any()) else methods
+
+
 def _setup(design: Design, outcome: str, calibration: Calibration | None, log: bool | None, where: str) -> tuple[Calibration | None, str, float, bool]:
     if not isinstance(design, Design):
         raise _err(f"{where}: design must be an evidence Design (got {type(design).__name__}).")
@@ -907,7 +943,7 @@ def power_curve(
     """
     calibration, family, scale, log = _setup(design, outcome, calibration, log, "power_curve")
     reps = _check_reps(reps, "power_curve")
-    methods = _check_methods(methods)
+    methods = _check_methods(_count_model(design, outcome, family, methods))
     alpha = _check_alpha(alpha)
     if not 0 < float(target) < 1:
         raise _err(f"power_curve: target={target!r} must be a power between 0 and 1, e.g. 0.8.")
@@ -920,7 +956,7 @@ def power_curve(
         if family == "count" and e <= 0:
             raise _err(f"power_curve: effect {e!r} is a rate ratio for a count outcome and must be positive (1 = no effect).")
     effects = [float(e) for e in effects]
-    lin = [m for m in methods if m != "sdid"]
+    lin = [m for m in methods if m in LINEAR_METHODS]
     if estimators is None and lin:
         estimators = LinearEstimators(design, lin, cs_control=cs_control, sa_control=sa_control)
     frames = []
@@ -990,7 +1026,7 @@ def validate_methods(
     """
     calibration, family, scale, log = _setup(design, outcome, calibration, log, "validate_methods")
     reps = _check_reps(reps, "validate_methods")
-    methods = _check_methods(methods)
+    methods = _check_methods(_count_model(design, outcome, family, methods))
     alpha = _check_alpha(alpha)
     if effect is None:
         if family == "continuous":
@@ -1005,6 +1041,11 @@ def validate_methods(
         warnings.simplefilter("ignore", UserWarning)
         est = replicate_estimates(design, sims.Y, methods, alpha, log=log, cs_control=cs_control, sa_control=sa_control, sdid_draws=sdid_draws, seed=seed)
     est["truth"] = truth[est["rep"].to_numpy()]
+    if family == "count" and (est["method"] == "poisson_twfe").any():
+        # the Poisson model's coefficient is a log rate ratio: its truth is the mean log rate ratio of the
+        # treated unit-periods, whatever scale the linear methods analyse
+        pois = (est["method"] == "poisson_twfe").to_numpy()
+        est.loc[pois, "truth"] = sims.truth.att("log")[est.loc[pois, "rep"].to_numpy()]
     # each method's own target: the 2x2's overall row weights cohorts by units; the others target the unit-period ATT
     own = sims.truth.att_cohort_weighted(truth_scale)
     est["truth_own"] = np.where(est["method"] == "did_2x2", own[est["rep"].to_numpy()], est["truth"])

@@ -197,7 +197,7 @@ def resolve(params: Any, panel: Any = None) -> Protocol:
     if pr["primary"]["control_group"] and pr["primary"]["control_group"] != params["design.comparison"]:
         run_dev.append(f"comparison: the design uses {params['design.comparison']} (design.comparison); the primary analysis keeps the protocol's {pr['primary']['control_group']}.")
     if params["data.source"] == "nhs_ae" and params["data.incomplete"] != "flag":
-        run_dev.append(f"provider completeness: data.incomplete is {params['data.incomplete']}; outcomes are analysed with imputed provider months.")
+        run_dev.append(f"provider completeness: data.incomplete is {params['data.incomplete']}; " + ("outcomes are analysed with imputed provider months." if params["data.incomplete"] == "impute" else "footprint-months touched by missing or partial provider months are missing cells (an unbalanced panel)."))
     written = any(pr["primary"][k] is not None for k in ("outcome", "control_group")) or bool(pr["window"] or pr["secondary"]["outcomes"])
     kind = "written" if written else ("nhs_ae default" if nhs else "derived")
     sensitivity = list(pr["sensitivity"])

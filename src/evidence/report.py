@@ -6,6 +6,8 @@ so the narrative a reviewer reads is true for the data the run used.
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,8 +19,19 @@ from .panel import Panel
 from .results import stack
 
 
+_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
+
+
 def md(text: str) -> Any:
-    """Wrap text as IPython Markdown (plain string when IPython is absent)."""
+    """Wrap text as IPython Markdown (plain string when IPython is absent).
+
+    Context: report text interpolates parameters and data (titles, unit and outcome names, notes), and a Markdown
+    cell renders raw HTML. Decision: every ``<`` that could open a tag, comment or declaration becomes ``&lt;``
+    here, so no Markdown the package emits can carry an element (the package writes no HTML into Markdown); text
+    from parameters and data is also passed through :func:`_esc`, which neutralises Markdown's own control
+    characters. Consequences: a title like ``<script>...`` or ``[x](javascript:...)`` is shown as written.
+    """
+    text = _TAG_START.sub("&lt;", str(text))
     try:
         from IPython.display import Markdown
 
@@ -39,10 +52,10 @@ def fmt(x: float, digits: int = 3) -> str:
 def header(ctx: Any) -> Any:
     """Run title, description and, for synthetic runs, a banner."""
     p = ctx.params
-    lines = [f"**{p['title']}** — run `{p.run_name}`, parameters `{p.source}`" + (f" with overrides {', '.join('`' + o + '`' for o in p.overrides)}" if p.overrides else "") + "."]
+    lines = [f"**{_esc(p['title'])}** — run {code(p.run_name)}, parameters {code(p.source)}" + (f" with overrides {', '.join(code(o) for o in p.overrides)}" if p.overrides else "") + "."]
     if p["description"]:
-        lines.append(p["description"])
-    src = "NHS England A&E attendances and emergency admissions (monthly, by provider), mapped to 2021 ICS footprints: activity at providers in the footprint (per resident of the footprint for rates)" if ctx.panel.source == "nhs_ae" else f"user file `{ctx.panel.source}`"
+        lines.append(_esc(p["description"]))
+    src = "NHS England A&E attendances and emergency admissions (monthly, by provider), mapped to 2021 ICS footprints: activity at providers in the footprint (per resident of the footprint for rates)" if ctx.panel.source == "nhs_ae" else f"user file {code(ctx.panel.source)}"
     lines.append(f"Data: {src}; {ctx.panel.n_units} units x {ctx.panel.n_periods} {ctx.panel.frequency} periods ({ctx.panel.period_labels[0]} to {ctx.panel.period_labels[-1]}).")
     try:
         from .protocol import resolve
@@ -55,7 +68,7 @@ def header(ctx: Any) -> Any:
     except Exception as exc:  # noqa: BLE001 - the header must render even if the protocol cannot be resolved
         lines.append(f"Protocol: not resolved ({_esc(exc)}).")
     if ctx.synthetic:
-        lines.insert(0, "<div style='border:2px solid #DA291C;padding:6px;color:#DA291C'><b>SYNTHETIC DATA</b> — every number below comes from simulated data, not from the NHS.</div>")
+        lines.insert(0, "> **SYNTHETIC DATA** — every number below comes from simulated data, not from the NHS.")
     return md("\n\n".join(lines))
 
 
@@ -214,7 +227,7 @@ def did_verdict(ctx: Any, results_2x2: list[Any], results_twfe: list[Any], resul
     for r in results_twfe:
         row = r.tidy().iloc[0]
         o = r.outcome
-        text = f"- **{o}**: TWFE effect {_effect_sentence(row, alpha)}"
+        text = f"- **{_esc(o)}**: TWFE effect {_effect_sentence(row, alpha)}"
         if o in d2:
             all_row = d2[o][d2[o]["group"] == "all"].iloc[0]
             same = np.sign(all_row["estimate"]) == np.sign(row["estimate"])
@@ -308,7 +321,7 @@ def caveats(ctx: Any) -> Any:
     if ctx.panel.source == "nhs_ae":
         part = ctx.design.cohorts[(ctx.design.cohorts["status"] == "treated") & (ctx.design.cohorts["scope"] == "partial")]
         if len(part):
-            items.append(f"**Partial designations.** {len(part)} treated footprint(s) were first designated for only part of their area ({', '.join(part['unit'])}); counting the whole footprint as treated dilutes any effect (see `treatment.partial`).")
+            items.append(f"**Partial designations.** {len(part)} treated footprint(s) were first designated for only part of their area ({_esc(', '.join(part['unit']))}); counting the whole footprint as treated dilutes any effect (see `treatment.partial`).")
         mapping = ctx.panel.extras.get("mapping")
         if mapping is not None and mapping.share_unmapped > 0:
             items.append(f"**Unmapped activity.** {mapping.share_unmapped:.1%} of the selected attendances come from providers that map to no footprint (mainly non-trust providers of minor injury services) and are left out.")
@@ -367,7 +380,7 @@ def staggered_verdict(ctx: Any, comparison: pd.DataFrame, bacon: list[Any], band
         d = d.set_index("method")
         signs = np.sign(d["estimate"])
         sig = d["p_value"] < alpha
-        txt = f"- **{outcome}**: " + "; ".join(f"{m} {fmt(r.estimate)} [{fmt(r.ci_lower)}, {fmt(r.ci_upper)}]" for m, r in d.iterrows())
+        txt = f"- **{_esc(outcome)}**: " + "; ".join(f"{m} {fmt(r.estimate)} [{fmt(r.ci_lower)}, {fmt(r.ci_upper)}]" for m, r in d.iterrows())
         agree_sign = signs.nunique() == 1
         txt += ". The methods " + ("agree in sign" if agree_sign else "**disagree in sign**")
         txt += f"; {int(sig.sum())} of {len(d)} intervals exclude zero"
@@ -443,7 +456,7 @@ def its_verdict(ctx: Any, single: list[Any], controlled: list[Any]) -> Any:
             sig = not (r["ci_lower"] <= null <= r["ci_upper"])
             return f"{fmt(r['estimate'])} ({100 * (1 - alpha):.0f}% CI {fmt(r['ci_lower'])} to {fmt(r['ci_upper'])}){'' if not sig else ', excluding ' + ('1' if null else '0')}"
 
-        text = f"- **{s.outcome}**: single-series {what} {desc(ts)}; controlled for the comparison series {desc(tc)}"
+        text = f"- **{_esc(s.outcome)}**: single-series {what} {desc(ts)}; controlled for the comparison series {desc(tc)}"
         ds = s.diagnostics()
         lb = ds[(ds["test"] == "ljung_box") & (ds["series"] == "treated")]
         if len(lb) and (lb["p_value"] < alpha).any():
@@ -495,7 +508,7 @@ def family_verdict(ctx: Any, label: str, comparison: pd.DataFrame, scale: float 
         parts = [f"{m} {fmt(r.estimate * scale)}{unit} [{fmt(r.ci_lower * scale)}, {fmt(r.ci_upper * scale)}]" for m, r in d.set_index("method").iterrows()]
         n_sig = int((d["p_value"] < ctx.alpha).sum())
         agree = np.sign(d["estimate"]).nunique() == 1
-        lines.append(f"- **{outcome}** ({label}): " + "; ".join(parts) + f". {n_sig} of {len(d)} intervals exclude zero; the methods {'agree' if agree else '**disagree**'} in sign.")
+        lines.append(f"- **{_esc(outcome)}** ({_esc(label)}): " + "; ".join(parts) + f". {n_sig} of {len(d)} intervals exclude zero; the methods {'agree' if agree else '**disagree**'} in sign.")
     return md("\n".join(lines))
 
 
@@ -504,7 +517,7 @@ def pounds_sentences(table: pd.DataFrame, alpha: float = 0.05) -> Any:
     if table is None or not len(table):
         return md("Not applicable: the run's data are not the NHS A&E source, or costs.enabled is false.")
     lines = [
-        f"- **{r.outcome}**: notional GBP {fmt(r.pounds)} {r.scale}, {100 * (1 - alpha):.0f}% CI GBP {fmt(r.pounds_ci_lower)} to "
+        f"- **{_esc(r.outcome)}**: notional GBP {fmt(r.pounds)} {r.scale}, {100 * (1 - alpha):.0f}% CI GBP {fmt(r.pounds_ci_lower)} to "
         f"{fmt(r.pounds_ci_upper)}, at GBP {fmt(r.unit_cost)} per {r.activity.replace('_', ' ')} ({r.price_year} prices)."
         for r in table.itertuples()
     ]
@@ -525,7 +538,7 @@ def evidence_verdict(tri: pd.DataFrame, rating: pd.DataFrame) -> Any:
     lines = []
     for row in tri.to_dict("records"):
         o = row["outcome"]
-        lines.append(f"- **{o}**: {row['methods']} design famil{'y' if row['methods'] == 1 else 'ies'} ({row['families']}); {row['verdict']} (median estimate {fmt(row['median estimate'])}); certainty **{r.loc[o, 'certainty']}** — {r.loc[o, 'reasons']}.")
+        lines.append(f"- **{_esc(o)}**: {row['methods']} design famil{'y' if row['methods'] == 1 else 'ies'} ({row['families']}); {row['verdict']} (median estimate {fmt(row['median estimate'])}); certainty **{r.loc[o, 'certainty']}** — {r.loc[o, 'reasons']}.")
     return md("\n".join(lines))
 
 
@@ -536,7 +549,7 @@ def plan_sentences(check: pd.DataFrame, alpha: float = 0.05) -> Any:
     lines = []
     for r in check.to_dict("records"):
         txt = (
-            f"- **{r['assumption']}**: the evidence ({r['method']}) estimates {r['estimated change']:+.1%} "
+            f"- **{_esc(r['assumption'])}**: the evidence ({r['method']}) estimates {r['estimated change']:+.1%} "
             f"({100 * (1 - alpha):.0f}% CI {r['ci_lower']:+.1%} to {r['ci_upper']:+.1%}); the assumed {r['assumed change']:+.1%} is "
             + ("inside the interval" if r["assumed inside interval"] else "**outside the interval**")
             + f", {abs(r['standard errors away']):.1f} standard errors from the estimate."
@@ -588,11 +601,11 @@ def power_verdict(mde: pd.DataFrame, validation: dict[str, Any]) -> Any:
     lines = ["All numbers in this section come from **synthetic data** simulated on the real design."]
     for (family, outcome), d in mde.groupby(["family", "outcome"], sort=False):
         if d["MDE at 80% power"].isna().all():
-            lines.append(f"- **{family} — {outcome}**: no method reaches 80% power within the simulated effect sizes, so the design cannot detect effects of that size (more units, a longer window or more power.reps would tell how large an effect it could detect).")
+            lines.append(f"- **{_esc(family)} — {_esc(outcome)}**: no method reaches 80% power within the simulated effect sizes, so the design cannot detect effects of that size (more units, a longer window or more power.reps would tell how large an effect it could detect).")
             continue
         d = d[d["MDE at 80% power"].notna()]
         best = d.loc[d["MDE at 80% power"].map(lambda v: abs(v - 1) if "ratio" in str(d["scale"].iloc[0]) else abs(v)).idxmin()]
-        lines.append(f"- **{family} — {outcome}**: the smallest effect detectable with 80% power is {fmt(best['MDE at 80% power'])} ({best['scale']}) with {best['method']}; across methods {fmt(d['MDE at 80% power'].min())} to {fmt(d['MDE at 80% power'].max())}.")
+        lines.append(f"- **{_esc(family)} — {_esc(outcome)}**: the smallest effect detectable with 80% power is {fmt(best['MDE at 80% power'])} ({best['scale']}) with {best['method']}; across methods {fmt(d['MDE at 80% power'].min())} to {fmt(d['MDE at 80% power'].max())}.")
     for outcome, v in validation.items():
         t = v.table()
         bad = t[(t["bias"].abs() > 2 * t["bias_mc_se"]) & (t["bias"].abs() > 0.05 * t["truth"].abs())]  # beyond Monte Carlo error and over 5% of the truth
@@ -640,7 +653,7 @@ def synth_verdict(ctx: Any, table: pd.DataFrame, units: pd.DataFrame) -> Any:
     for outcome, d in table.groupby("outcome", sort=False):
         parts = "; ".join(f"{r.method} {fmt(r.estimate)} [{fmt(r.ci_lower)}, {fmt(r.ci_upper)}]" for r in d.itertuples())
         n_sig = int((d["p_value"] < ctx.alpha).sum())
-        lines.append(f"- **{outcome}**: {parts}. {n_sig} of {len(d)} intervals exclude zero.")
+        lines.append(f"- **{_esc(outcome)}**: {parts}. {n_sig} of {len(d)} intervals exclude zero.")
         u = units[units["outcome"] == outcome]
         if len(u):
             poor = u[u["pre-period RMSPE"] > 2 * u["pre-period RMSPE"].median()]
@@ -689,11 +702,11 @@ def robustness_verdict(ctx: Any, wild: pd.DataFrame, ri: pd.DataFrame, honest: p
     lines.append(f"**Why these checks.** {g_tr} of {G} clusters are treated; cluster-robust t-tests over-reject with so few treated clusters, so the wild cluster bootstrap and randomisation inference carry the inference here.")
     for r in wild.to_dict("records"):
         agree = (r["CRVE p"] < a) == (r["bootstrap p"] < a)
-        lines.append(f"- **{r['outcome']}** ({r['estimator']}): wild bootstrap p = {r['bootstrap p']:.3f} against CRVE p = {r['CRVE p']:.3f} — {'the same conclusion' if agree else '**a different conclusion**'} at {a:g}; interval {fmt(r['ci_lower'])} to {fmt(r['ci_upper'])}.")
+        lines.append(f"- **{_esc(r['outcome'])}** ({_esc(r['estimator'])}): wild bootstrap p = {r['bootstrap p']:.3f} against CRVE p = {r['CRVE p']:.3f} — {'the same conclusion' if agree else '**a different conclusion**'} at {a:g}; interval {fmt(r['ci_lower'])} to {fmt(r['ci_upper'])}.")
     for r in ri.to_dict("records"):
-        lines.append(f"- **{r['outcome']}** (randomisation inference): p = {r['randomisation p']:.3f} over {r['assignments']:,} re-assignments of designation timing{' (all, exact)' if r['exact'] else ''}.")
+        lines.append(f"- **{_esc(r['outcome'])}** (randomisation inference): p = {r['randomisation p']:.3f} over {r['assignments']:,} re-assignments of designation timing{' (all, exact)' if r['exact'] else ''}.")
     for r in honest.to_dict("records"):
-        what = f"{r['outcome']}** ({r['event study']}, {r['restriction']})"
+        what = f"{_esc(r['outcome'])}** ({r['event study']}, {r['restriction']})"
         symbol = "M-bar" if "relative" in r["restriction"] else "M"
         status = str(r.get("status", ""))
         if status.startswith("not significant"):
@@ -704,12 +717,12 @@ def robustness_verdict(ctx: Any, wild: pd.DataFrame, ri: pd.DataFrame, honest: p
             lines.append(f"- **{what}: the effect survives violations of parallel trends up to {symbol} = {r['breakdown']:.3g}" + (" — less than the largest pre-period violation, so it is not robust to post-period violations of that size." if symbol == "M-bar" and r["breakdown"] < 1 else "."))
     if len(placebo):
         sig = placebo[placebo["p_value"] < a]
-        lines.append(f"- **Placebo tests**: {len(sig)} of {len(placebo)} placebo estimates have p < {a:g}" + (f" ({', '.join(sig['outcome'] + ' ' + sig['group'].astype(str))}) — designation appears to matter where it cannot, a warning about the design." if len(sig) else " — no sign of effects where there should be none."))
+        lines.append(f"- **Placebo tests**: {len(sig)} of {len(placebo)} placebo estimates have p < {a:g}" + (f" ({_esc(', '.join(sig['outcome'] + ' ' + sig['group'].astype(str)))}) — designation appears to matter where it cannot, a warning about the design." if len(sig) else " — no sign of effects where there should be none."))
     if len(loo):
         for o, d in loo.groupby("outcome", sort=False):
-            lines.append(f"- **Leave-one-out, {o}**: estimates range from {fmt(d['estimate'].min())} to {fmt(d['estimate'].max())} ({len(d)} leave-outs); {int((d['p_value'] < a).sum())} have p < {a:g}.")
+            lines.append(f"- **Leave-one-out, {_esc(o)}**: estimates range from {fmt(d['estimate'].min())} to {fmt(d['estimate'].max())} ({len(d)} leave-outs); {int((d['p_value'] < a).sum())} have p < {a:g}.")
     for r in multiple.to_dict("records") if len(multiple) else []:
-        lines.append(f"- **{r['outcome']}**: p adjusted across the run's outcomes — Holm {r['holm']:.3f}, Romano-Wolf {r['romano_wolf']:.3f} (unadjusted {r['p_value']:.3f}).")
+        lines.append(f"- **{_esc(r['outcome'])}**: p adjusted across the run's outcomes — Holm {r['holm']:.3f}, Romano-Wolf {r['romano_wolf']:.3f} (unadjusted {r['p_value']:.3f}).")
     return md("\n".join(lines))
 
 
@@ -738,11 +751,23 @@ def stack_tidy(results: list[Any]) -> pd.DataFrame:
 # --- protocol and primary analysis (00_primary) ---------------------------------------------------------------------
 
 
-def _esc(text: Any) -> str:
-    """Text from parameters or data made safe for Markdown/HTML (entities for markup characters)."""
-    import html
+# one character at a time (so no entity is escaped twice): HTML's markup characters, then Markdown's control characters
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;", **{c: f"&#{ord(c)};" for c in "\\`*_[]{}#$|~!"}})
 
-    return html.escape(str(text), quote=True).replace("|", "&#124;").replace("*", "&#42;").replace("`", "&#96;")
+
+def _esc(text: Any) -> str:
+    """Text from parameters or data made safe for Markdown and HTML: entities for markup characters (``& < > " '``)
+    and for Markdown's control characters (emphasis, links, code, tables, headings, maths), so it shows as
+    written."""
+    return str(text).translate(_ESCAPES)
+
+
+def code(text: Any) -> str:
+    """Text from parameters or data as a Markdown code span (shown verbatim; a backtick inside cannot close it)."""
+    t = str(text)
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", t)), default=0) + 1)
+    pad = " " if t.startswith("`") or t.endswith("`") else ""
+    return f"{fence}{pad}{t}{pad}{fence}"
 
 
 def protocol_block(proto: Any, params_path: Any = None) -> Any:
@@ -859,11 +884,11 @@ def family_sentences(family: pd.DataFrame, alpha: float = 0.05) -> Any:
     out = []
     sig = [o for o in secondary if o in holm_p.index and holm_p[o] < alpha]
     if secondary:
-        out.append(f"Secondary outcomes ({len(secondary)}): " + (f"after Holm's adjustment, an effect is detected for {', '.join(f'`{o}`' for o in sig)}." if sig else "after Holm's adjustment over the family, no effect is detected for any of them (not evidence of no effect)."))
+        out.append(f"Secondary outcomes ({len(secondary)}): " + (f"after Holm's adjustment, an effect is detected for {', '.join(code(o) for o in sig)}." if sig else "after Holm's adjustment over the family, no effect is detected for any of them (not evidence of no effect)."))
     for o in negative:
         if o in simple.index:
             p = simple.loc[o, "p_value"]
-            out.append(f"Negative control `{o}`: p = {_p(p)} — " + ("it moves, which points to confounding or a shared shock: weigh the other results with that in mind." if p < alpha else "no movement detected, as expected if designation is not confounded with it."))
+            out.append(f"Negative control {code(o)}: p = {_p(p)} — " + ("it moves, which points to confounding or a shared shock: weigh the other results with that in mind." if p < alpha else "no movement detected, as expected if designation is not confounded with it."))
     return md(" ".join(out) or "No secondary outcomes or negative controls in this protocol.")
 
 
@@ -990,7 +1015,7 @@ def statutory_sentences(results: list[Any]) -> Any:
         stat = lev[[g for g in lev.index if g.startswith("statutory")]].iloc[0]
         plac = lev[[g for g in lev.index if g.startswith("placebo")]]
         inside = plac.min() <= stat <= plac.max()
-        lines.append(f"- **{r.outcome}**: level change at July 2022 {stat:+.1f}%, against {plac.min():+.1f}% to {plac.max():+.1f}% at the placebo dates — " + ("within the range of changes at dates when nothing was designated." if inside else "outside the range of the placebo-date changes, which is still not evidence that statutory ICSs caused it."))
+        lines.append(f"- **{_esc(r.outcome)}**: level change at July 2022 {stat:+.1f}%, against {plac.min():+.1f}% to {plac.max():+.1f}% at the placebo dates — " + ("within the range of changes at dates when nothing was designated." if inside else "outside the range of the placebo-date changes, which is still not evidence that statutory ICSs caused it."))
     lines.append(f"*{CAVEAT}*")
     return md("\n".join(lines))
 

@@ -165,7 +165,9 @@ class EstimateResult:
         df = self._tidy
         cols = [c for c in ("group", "period", "event_time") if df[c].notna().any()]
         show = df[cols + ["estimate", "std_error", "ci_lower", "ci_upper", "p_value", "n_units", "n_clusters"]]
-        return f"<p><b>{self.method}</b> — outcome <code>{self.outcome}</code>, estimand {self.estimand}</p>" + show.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="")
+        from html import escape
+
+        return f"<p><b>{escape(str(self.method))}</b> — outcome <code>{escape(str(self.outcome))}</code>, estimand {escape(str(self.estimand))}</p>" + show.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="")
 
     def __repr__(self) -> str:
         return self.summary()

@@ -23,6 +23,8 @@ Parallel notebooks
 
 from __future__ import annotations
 
+import re
+
 import concurrent.futures as cf
 import json
 import multiprocessing as mp
@@ -78,14 +80,18 @@ def _provenance_cell(title: str, prov: dict[str, Any], notebook: str, seconds: f
     git = prov["git"]
     commit = git["commit"][:12] + (" (uncommitted changes)" if git.get("dirty") else "")
     versions = ", ".join(f"{k} {v}" for k, v in prov["versions"].items())
-    sums = "\n".join(f"| `{k}` | `{v[:16]}…` |" for k, v in prov["data_checksums"].items())
+    from .report import _esc, code
+
+    sums = "\n".join(f"| {_esc(k)} | {code(v[:16] + '…')} |" for k, v in prov["data_checksums"].items())
     banner = "<div style='border:2px solid #DA291C;padding:6px;color:#DA291C'><b>SYNTHETIC DATA</b> — made from simulated data, not NHS data.</div>\n\n" if synthetic else ""
     took = f"{seconds:.1f} s" if seconds is not None else "-"
+    # the parameters in a fence longer than any backtick run they contain, so no value can close it
+    fence = "`" * max(3, 1 + max((len(m) for m in re.findall(r"`+", prov["params"])), default=0))
     return (
-        f"{banner}<details><summary><b>{title}</b> · notebook <code>{notebook}</code> · run started {prov['started']} · git {commit} · "
+        f"{banner}<details><summary><b>{_esc(title)}</b> · notebook <code>{_esc(notebook)}</code> · run started {_esc(prov['started'])} · git {_esc(commit)} · "
         f"(click for parameters, data checksums and package versions)</summary>\n\n"
-        f"**Notebook run time:** {took}  \n**Package versions:** {versions}\n\n"
-        f"| data file | sha256 |\n|---|---|\n{sums}\n\n**Parameters**\n\n```yaml\n{prov['params']}```\n</details>"
+        f"**Notebook run time:** {took}  \n**Package versions:** {_esc(versions)}\n\n"
+        f"| data file | sha256 |\n|---|---|\n{sums}\n\n**Parameters**\n\n{fence}yaml\n{prov['params']}{fence}\n</details>"
     )
 
 

@@ -7,6 +7,13 @@ Which number represents a method
     ``simple`` for Callaway-Sant'Anna, Sun-Abraham and imputation, ``rate_ratio_post`` (log scale) for ITS — the rows
     with group ``all`` or ``pooled``. Consequences: cohort, event-time and per-unit rows stay in estimates.csv for the
     detailed notebooks; the summary compares like with like.
+Count models
+    Context: a count outcome with zeros has no log models (``methods.did.count_model``); its difference-in-differences
+    evidence is the Poisson models. Decision: they enter the summary on the log-rate-ratio scale under
+    ``<outcome>_log`` — Poisson TWFE's coefficient as it is, extended TWFE's observed/counterfactual ratio as its log —
+    beside the ITS rate ratios, and represent the difference-in-differences family only when no log-linear estimator
+    of the outcome ran (extended TWFE first: it does not make TWFE's forbidden comparisons). Consequences: outcomes
+    with zeros are triangulated like the others, and the table names the count model used.
 Triangulation by design family, not by estimator
     Context: Callaway-Sant'Anna, Sun-Abraham, imputation and TWFE share one identifying assumption (parallel trends);
     counting them as separate votes overstates agreement. Decision: one estimate per design family
@@ -43,6 +50,8 @@ OVERALL: dict[str, str] = {
     "synthetic_control": "att",
     "did_sdid_form": "att",
     "its": "rate_ratio_post",
+    "etwfe_poisson": "simple_pct",
+    "poisson_twfe": "att_log_ratio",
 }
 LEVELS = ("very low", "low", "moderate", "high")
 CERTAINTY_RULES = [
@@ -100,20 +109,25 @@ def overall(estimates: pd.DataFrame) -> pd.DataFrame:
                 est, lo, hi = np.log(est), np.log(lo), np.log(hi)
                 scale = "log rate ratio"
                 name = "its_controlled" if "controlled" in str(r.group) else "its"
+            elif method == "etwfe_poisson":  # % change in the treated total -> log ratio
+                est, lo, hi = np.log1p(est / 100), np.log1p(lo / 100), np.log1p(hi / 100)
+                scale = "log rate ratio"
+            elif method == "poisson_twfe":
+                scale = "log rate ratio"
             elif str(r.outcome).endswith("_log"):
                 scale = "log points"
             rows.append({"outcome": r.outcome, "method": name, "estimate": est, "ci_lower": lo, "ci_upper": hi, "p_value": r.p_value, "scale": scale, "notebook": r.notebook})
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    # ITS rate ratios describe the count outcome itself: put them with the log models of the same outcome
-    its_rows = df["method"].str.startswith("its") & (df["scale"] == "log rate ratio")
+    # ITS rate ratios and the Poisson models describe the count outcome itself: put them with its log models
+    its_rows = (df["scale"] == "log rate ratio") & ~df["outcome"].astype(str).str.endswith("_log")
     df.loc[its_rows, "outcome"] = df.loc[its_rows, "outcome"] + "_log"
     return df.drop_duplicates(["outcome", "method"]).reset_index(drop=True)
 
 
 FAMILIES: dict[str, tuple[str, ...]] = {
-    "difference-in-differences": ("cs", "imputation", "sun_abraham", "twfe", "did_2x2"),
+    "difference-in-differences": ("cs", "imputation", "sun_abraham", "twfe", "did_2x2", "etwfe_poisson", "poisson_twfe"),
     "synthetic control": ("sdid", "synthetic_control", "did_sdid_form"),
     "interrupted time series": ("its_controlled", "its"),
 }

@@ -224,6 +224,16 @@ def test_built_panel_carries_every_count_and_rate_and_analyses_the_selected_outc
     assert any("extrapolated" in n for n in panel.notes)
     with_impute, _ = build_ae_panel(["1"], ["emergency_admissions_per_100k"], incomplete="impute")
     assert with_impute.outcomes == ["emergency_admissions_per_100k_imputed"]
+    # data.incomplete: drop_cells — the footprint-months an incident touches (imputed != published) become missing
+    # cells of the published outcome, and the panel is kept whole (data.missing: allow)
+    dropped, _ = build_ae_panel(["1"], ["emergency_admissions_per_100k"], incomplete="drop_cells")
+    assert dropped.outcomes == ["emergency_admissions_per_100k"] and dropped.n_units == 42
+    d = dropped.data.set_index(["unit", "t"])["emergency_admissions_per_100k"]
+    w = with_impute.data.set_index(["unit", "t"])
+    touched = ~np.isclose(w["emergency_admissions_per_100k_imputed"], w["emergency_admissions_per_100k"], rtol=1e-12, atol=0)
+    assert touched.sum() > 0
+    assert d.isna().to_numpy().tolist() == touched.tolist()
+    assert any("data.incomplete: drop_cells" in n for n in dropped.notes)
 
 
 def test_field_test_table_agrees_with_the_breaches_not_reported_flag():

@@ -217,7 +217,7 @@ def build_ae_panel(
     unknown = [o for o in keep if o not in kinds_all]
     if unknown:
         raise DataError(f"built-in source nhs_ae: outcome '{unknown[0]}' (data.outcomes) does not exist; choose from {', '.join(kinds_all)}.")
-    su = build_service_use(ae_types, incomplete=incomplete, local_dir=local_dir, window=window)
+    su = build_service_use(ae_types, incomplete="impute" if incomplete == "drop_cells" else incomplete, local_dir=local_dir, window=window)
     types = [str(t) for t in ae_types]
     agg = su.frame.copy()
     agg["period"] = agg["period"].dt.to_timestamp()
@@ -240,6 +240,19 @@ def build_ae_panel(
             + " — every type-1 provider of the footprint was in the 2019-2023 field test, which reported no 4-hour breaches (choose a window ending before 2019-05 or drop the 4-hour outcomes to keep it)."
         )
         agg = agg[~agg["stp21_code"].isin(lost["stp21_code"])]
+    if incomplete == "drop_cells":
+        # Context: a footprint-month whose providers reported part of the month (or nothing) under-counts activity.
+        # Decision: data.incomplete: drop_cells sets every footprint-month cell an incident touches (the imputed and
+        # the published values differ) to missing and analyses the unbalanced panel (data.missing: allow).
+        # Consequences: no imputation model is assumed; each method says how it used the missing cells.
+        touched = np.zeros(len(agg), dtype=bool)
+        for o in keep:
+            imp = imputed_name(o)
+            if imp in agg.columns:
+                hit = ~np.isclose(agg[imp].to_numpy(dtype=float), agg[o].to_numpy(dtype=float), rtol=1e-12, atol=0, equal_nan=True)
+                agg.loc[hit, o] = np.nan
+                touched |= hit
+        notes.append(f"Provider completeness (data.incomplete: drop_cells): {int(touched.sum())} footprint-month cell(s) touched by a missing or partial provider month are set missing and the panel is analysed as unbalanced (data.missing: allow).")
     extra = [c for c in agg.columns if c not in analysed and c not in ("stp21_code", "period", "stp21_name", "population", *COVARIATES)]
     df, freq, vnotes = validate_panel(
         agg,
@@ -253,6 +266,7 @@ def build_ae_panel(
         covariates=list(COVARIATES),
         extra=extra,
         frequency="month",
+        balance="allow" if incomplete == "drop_cells" else "error",
     )
     notes = vnotes + notes
     files = dict(su.files)
@@ -276,7 +290,7 @@ def build_ae_panel(
     inc = su.incidents
     listed = inc[inc["kind"] != "series break"]
     if len(inc):
-        rule = "imputed from each provider's own seasonal pattern (data.incomplete: impute)" if incomplete == "impute" else "flagged and analysed as published (data.incomplete: flag)"
+        rule = {"impute": "imputed from each provider's own seasonal pattern (data.incomplete: impute)", "drop_cells": "set missing in the footprints they touch (data.incomplete: drop_cells)"}.get(incomplete, "flagged and analysed as published (data.incomplete: flag)")
         notes.append(f"Provider completeness: {len(listed)} provider-month incident(s) and {int((inc['kind'] == 'series break').sum())} series break(s) found; missing or partial months are {rule}; see the completeness table in 00_data.")
     if su.local_months:
         notes.append(f"Months added locally with evidence add-month (read after the shipped files): {', '.join(su.local_months)}.")

@@ -7,7 +7,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-PALETTE = ["#005EB8", "#DA291C", "#009639", "#ED8B00", "#425563"]  # NHS identity colours, as in evidence.plots
+from ..plots import PALETTE  # one palette for every figure (Okabe-Ito)
 
 
 def _synthetic_mark(ax: Any, synthetic: bool) -> None:

@@ -157,9 +157,11 @@ class ItsResult(EstimateResult):
 
     def _repr_html_(self) -> str:
         i = self.info
-        notes = "".join(f"<li>{n}</li>" for n in self.notes)
+        from html import escape
+
+        notes = "".join(f"<li>{escape(str(n))}</li>" for n in self.notes)
         return (
-            f"<p><b>its</b> — outcome <code>{self.outcome}</code>, {i['group']}, {i['family']}, intervention {i['intervention']}</p>"
+            f"<p><b>its</b> — outcome <code>{escape(str(self.outcome))}</code>, {escape(str(i['group']))}, {escape(str(i['family']))}, intervention {escape(str(i['intervention']))}</p>"
             + self._table().to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="")
             + (f"<ul>{notes}</ul>" if notes else "")
         )
