@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("file", help="the monthly provider file as published (MSitAE; its name does not matter)")
     m.add_argument("--replace", action="store_true", help="supersede a month already present (an earlier local version is kept under replaced/)")
     m.add_argument("--folder", default=None, metavar="DIR", help="folder for local months (default data/local/nhs_monthly/ in the project)")
+    f = sub.add_parser("pdf", help="print a finished run's summary and findings (its index page) to one A4 PDF with Chromium")
+    f.add_argument("run_dir", metavar="REPORTS/RUN", help="the run's report folder, such as reports/default")
+    f.add_argument("--out", default=None, help="the PDF to write (default: <run folder>/<run name>.pdf)")
     n = sub.add_parser("refresh-notebooks", help="re-execute notebooks/ in place on their default parameters (outputs committed for reading and nbval)")
     n.add_argument("--only", action="append", default=None, metavar="NOTEBOOK")
     return p
@@ -108,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             res = add_month(Path(args.file).resolve(), Path(args.folder).resolve() if args.folder else None, replace=args.replace)
             for line in res.lines():
                 print(line)
+        elif args.command == "pdf":
+            from .pdf import write_pdf
+
+            print(write_pdf(args.run_dir, args.out).line())
         elif args.command == "refresh-notebooks":
             from .notebooks import refresh
 

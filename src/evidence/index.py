@@ -11,7 +11,10 @@ import html
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+
+from .tables import METHOD_NAMES, decimals, number
 
 CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Arial,sans-serif;margin:2rem auto;max-width:1100px;color:#231f20;line-height:1.45;padding:0 1rem}
@@ -22,6 +25,14 @@ th{background:#f0f4f5}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .warn{background:#fff9c4;border-left:4px solid #ED8B00;padding:.3rem .6rem;margin:.3rem 0}
 pre{background:#f0f4f5;padding:.6rem;overflow-x:auto;font-size:.8rem}code{font-size:.85rem}.muted{color:#425563;font-size:.85rem}
 a{color:#005EB8}
+.scroll{overflow-x:auto;max-width:100%}table.summary td,table.summary th{font-size:.9rem}
+@media print{
+ @page{size:A4;margin:14mm}
+ body{margin:0;max-width:none;font-size:10pt}
+ nav,.appendix,.no-print{display:none}
+ .scroll{overflow:visible}table{width:100%;font-size:8pt}tr,img{break-inside:avoid}h2{break-after:avoid}
+ a{color:inherit;text-decoration:none}
+}
 """
 
 NOTEBOOK_TITLES = {
@@ -37,6 +48,34 @@ NOTEBOOK_TITLES = {
     "08_costs_satisfaction": "Costs (GP payments, service use in pounds) and patient satisfaction (GP Patient Survey)",
 }
 
+READING_ORDER: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Summary", ("07_evidence",)),
+    ("Findings", ("00_primary", "01_did", "02_staggered", "03_synthetic_control", "04_its", "08_costs_satisfaction")),
+    ("Design and data", ("00_data",)),
+    ("Robustness", ("05_robustness", "06_power")),
+)
+"""The order a reader takes: the summary, the findings, how the design and data were built, how robust it all is
+(the technical appendix — parameters, provenance, glossary — is on the index page)."""
+
+
+def reading_order(notebooks: list[str] | tuple[str, ...]) -> list[str]:
+    """The run's notebooks in reading order (any not listed in :data:`READING_ORDER` last, as given)."""
+    order = [n for _, group in READING_ORDER for n in group if n in notebooks]
+    return order + [n for n in notebooks if n not in order]
+
+
+def nav_html(name: str, notebooks: list[str] | tuple[str, ...]) -> str:
+    """The navigation bar of a notebook page: index, glossary, previous and next notebook in reading order."""
+    order = reading_order(notebooks)
+    i = order.index(name) if name in order else -1
+    links = ["<a href='index.html'>Index</a>", "<a href='glossary.html'>Glossary</a>"]
+    if i > 0:
+        links.append(f"<a href='{order[i - 1]}.html' rel='prev'>← Previous: {html.escape(NOTEBOOK_TITLES.get(order[i - 1], order[i - 1]).split(':')[0])}</a>")
+    if 0 <= i < len(order) - 1:
+        links.append(f"<a href='{order[i + 1]}.html' rel='next'>Next: {html.escape(NOTEBOOK_TITLES.get(order[i + 1], order[i + 1]).split(':')[0])} →</a>")
+    return "<nav class='evidence-nav' aria-label='report navigation' style='font-size:.9rem;padding:.3rem 0;border-bottom:1px solid #ccc'>" + " · ".join(links) + "</nav>"
+
+
 from .summary import OVERALL  # noqa: E402 - one definition of the overall estimand per method
 
 
@@ -47,11 +86,12 @@ def key_results(estimates: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
         d = estimates[(estimates["method"] == method) & (estimates["estimand"] == estimand)]
         d = d[d["group"].fillna("all").astype(str).str.startswith(("all", "pooled"))]
         for r in d.drop_duplicates("outcome").itertuples():
-            rows.append({"outcome": r.outcome, "method": method, "cell": f"{r.estimate:.4g} [{r.ci_lower:.4g}, {r.ci_upper:.4g}]" + ("*" if r.p_value < alpha else "")})
+            k = decimals(float(r.estimate)) if np.isfinite(r.estimate) else 0
+            rows.append({"outcome": r.outcome, "method": METHOD_NAMES.get(method, method), "cell": f"{number(r.estimate, places=k)} ({number(r.ci_lower, places=k)} to {number(r.ci_upper, places=k)})" + ("*" if r.p_value < alpha else "")})
     if not rows:
         return pd.DataFrame()
     df = pd.DataFrame(rows)
-    order = [m for m in OVERALL if m in set(df["method"])]
+    order = [METHOD_NAMES.get(m, m) for m in OVERALL if METHOD_NAMES.get(m, m) in set(df["method"])]
     return df.pivot(index="outcome", columns="method", values="cell").reindex(columns=order).fillna("").reset_index()
 
 
@@ -60,7 +100,7 @@ def _table(df: pd.DataFrame) -> str:
         return "<p class='muted'>No rows.</p>"
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
 def _primary_html(est: pd.DataFrame, params_text: str, alpha: float) -> str:
@@ -100,14 +140,26 @@ def build_index(run_dir: str | Path) -> Path:
     parts.append(f"<h1>{html.escape(m['title'])}</h1><p class='muted'>Run <code>{html.escape(m['run_name'])}</code> · parameters <code>{html.escape(str(m['params_file']))}</code>" + (f" with overrides <code>{html.escape('; '.join(m['overrides']))}</code>" if m["overrides"] else "") + f" · finished {html.escape(m.get('finished', ''))} · {m.get('seconds', 0):.0f} s</p>")
     if m.get("synthetic"):
         parts.append("<div class='banner'>SYNTHETIC DATA — every number in this run comes from simulated data, not from the NHS.</div>")
+    from .headline import summary_html
+
+    parts.append(summary_html(est, run_dir, alpha))
     parts.append(_primary_html(est, params, alpha))
-    parts.append("<h2>Notebooks</h2><ul>")
     appl = m.get("applicability", {})
     skipped = set(appl.get("not_applicable_notebooks", []))
-    for nb, info in m["notebooks"].items():
-        na = " <b>· not applicable to this design</b>" if nb in skipped else ""
-        parts.append(f"<li><a href='{html.escape(info['html'])}'>{html.escape(nb)}</a> — {html.escape(NOTEBOOK_TITLES.get(nb, ''))}{na} <span class='muted'>({info['seconds']:.0f} s; <a href='{html.escape(info['ipynb'])}'>notebook</a>)</span></li>")
-    parts.append("</ul>")
+    parts.append("<h2>Reports, in reading order</h2><p class='muted'>Start with the summary; each report links to the previous and next one and to the <a href='glossary.html'>glossary</a> of terms.</p>")
+    for section, group in READING_ORDER:
+        here = [nb for nb in group if nb in m["notebooks"]]
+        if not here:
+            continue
+        parts.append(f"<p><b>{html.escape(section)}</b></p><ul>")
+        for nb in here:
+            info = m["notebooks"][nb]
+            na = " <b>· not applicable to this design</b>" if nb in skipped else ""
+            parts.append(f"<li><a href='{html.escape(info['html'])}'>{html.escape(NOTEBOOK_TITLES.get(nb, nb))}</a>{na} <span class='muted'>({html.escape(nb)}, {info['seconds']:.0f} s; <a href='{html.escape(info['ipynb'])}'>notebook</a>)</span></li>")
+        parts.append("</ul>")
+    others = [nb for nb in m["notebooks"] if all(nb not in g for _, g in READING_ORDER)]
+    if others:
+        parts.append("<p><b>Other</b></p><ul>" + "".join(f"<li><a href='{html.escape(m['notebooks'][nb]['html'])}'>{html.escape(nb)}</a></li>" for nb in others) + "</ul>")
     lines = appl.get("lines", [])
     parts.append("<h2>Analyses not applicable, or run in a fallback form</h2>")
     if lines:
@@ -133,15 +185,19 @@ def build_index(run_dir: str | Path) -> Path:
     if m.get("notes"):
         parts.append("<p><b>Data and design notes</b></p><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in m["notes"]) + "</ul>")
     d = m["design"]
-    parts.append(f"<h2>Key results</h2><p class='muted'>Overall effect per outcome and method, estimate [{100 * (1 - alpha):.0f}% interval]; * interval excludes zero. Design: {d['treated']} treated and {d['comparison']} comparison units, cohorts {html.escape(', '.join(d['cohorts']))}, window {html.escape(' to '.join(d['window']))}. Outcomes ending in _log are in log points. Every number is in estimates.csv.</p>")
+    parts.append(f"<h2>Key results</h2><p class='muted'>Overall effect per outcome and method, estimate ({100 * (1 - alpha):.0f}% interval); * the interval excludes zero. Scales differ by row (the outcome's units, log points for _log outcomes), never within one. Design: {d['treated']} treated and {d['comparison']} comparison units, cohorts {html.escape(', '.join(d['cohorts']))}, window {html.escape(' to '.join(d['window']))}. Outcomes ending in _log are in log points. Every number is in estimates.csv.</p>")
     parts.append(_table(key_results(est, alpha)))
+    parts.append("<section class='appendix'><h2>Technical appendix</h2><p class='muted'>Parameters, software and checksums of this run; the <a href='glossary.html'>glossary</a> explains the terms used.</p>")
     parts.append("<h2>Parameters</h2><pre>" + html.escape(params) + "</pre>")
     git = m.get("git", {})
     prov = pd.DataFrame([{"item": "git commit", "value": f"{git.get('commit', 'unknown')}{' (uncommitted changes)' if git.get('dirty') else ''}"}, {"item": "platform", "value": m.get("platform", "")}] + [{"item": k, "value": v} for k, v in m.get("versions", {}).items()])
     parts.append("<h2>Provenance</h2>" + _table(prov))
     parts.append("<p><b>Data checksums (sha256)</b></p>" + _table(pd.DataFrame([{"file": k, "sha256": v} for k, v in m.get("data_checksums", {}).items()])))
     parts.append("<p><b>Output checksums (sha256)</b></p>" + _table(pd.DataFrame([{"file": k, "sha256": v} for k, v in m.get("outputs", {}).items()])))
-    parts.append("</body></html>")
+    parts.append("</section></body></html>")
     out = run_dir / "index.html"
     out.write_text("\n".join(parts), encoding="utf-8")
+    from .glossary import glossary_html
+
+    (run_dir / "glossary.html").write_text(glossary_html(CSS), encoding="utf-8")
     return out

@@ -341,3 +341,56 @@ def statutory_series(series: pd.Series, breaks: list[tuple[str, str]], ax: Any =
     ax.legend(frameon=False, fontsize=7, loc="lower left")
     _synthetic_mark(ax, synthetic)
     return ax
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Alt text: every figure a notebook shows carries a description generated from its content
+def figure_alt(fig: Any) -> str:
+    """A description of a figure from its content: its title, and per panel the title, axis labels and the labelled
+    series (legend entries), for screen readers and for the ``alt`` attribute of the rendered reports."""
+    parts = []
+    sup = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
+    panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>" and ax.get_visible() and (ax.has_data() or ax.get_title())]
+    head = f"Figure{': ' + sup if sup else ''} with {len(panels)} panel{'s' if len(panels) != 1 else ''}"
+    synthetic = any(t.get_text() == "SYNTHETIC DATA" for ax in fig.axes for t in ax.texts)
+    parts.append(head + (", made from synthetic data" if synthetic else "") + ".")
+    for i, ax in enumerate(panels[:12], 1):
+        bits = []
+        if ax.get_title():
+            bits.append(ax.get_title())
+        if ax.get_xlabel():
+            bits.append(f"horizontal axis {ax.get_xlabel()}")
+        if ax.get_ylabel():
+            bits.append(f"vertical axis {ax.get_ylabel()}")
+        handles, labels = ax.get_legend_handles_labels()
+        shown = [lab for lab in labels if lab and not lab.startswith("_")]
+        if shown:
+            bits.append("series " + ", ".join(dict.fromkeys(shown)))
+        parts.append(f"Panel {i}: " + "; ".join(bits) + "." if bits else f"Panel {i}.")
+    if len(panels) > 12:
+        parts.append(f"And {len(panels) - 12} more panels.")
+    return " ".join(parts)
+
+
+def _png_with_alt(fig: Any) -> Any:
+    from IPython.core.pylabtools import print_figure
+
+    data = print_figure(fig, "png", bbox_inches="tight")
+    return None if data is None else (data, {"alt": figure_alt(fig)})
+
+
+def install_figure_alt() -> None:
+    """Display every matplotlib figure in this IPython kernel as a PNG with generated alt text (output metadata
+    ``image/png.alt``, written as the ``alt`` attribute by the report template); no-op outside IPython."""
+    try:
+        from IPython import get_ipython
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    # pyplot sets up its backend at the first figure, and the inline backend then registers its own PNG printer:
+    # set it up now so the printer registered here is the one that stays
+    plt.close(plt.figure())
+    ip.display_formatter.formatters["image/png"].for_type(Figure, _png_with_alt)

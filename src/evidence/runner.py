@@ -110,7 +110,7 @@ def not_applicable_notebook(name: str, params_path: str, run_dir: str) -> Any:
     return nb
 
 
-def execute_notebook(name: str, run_dir: str, params_path: str, kernel_base: str, title: str, prov: dict[str, Any], hide_code: bool, synthetic: bool, not_applicable: tuple[str, ...] = ()) -> NotebookOutcome:
+def execute_notebook(name: str, run_dir: str, params_path: str, kernel_base: str, title: str, prov: dict[str, Any], hide_code: bool, synthetic: bool, not_applicable: tuple[str, ...] = (), run_notebooks: tuple[str, ...] = ()) -> NotebookOutcome:
     """Execute one notebook and render it (runs in a fresh worker process)."""
     os.environ["JUPYTER_PATH"] = kernel_base + os.pathsep + os.environ.get("JUPYTER_PATH", "")
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
@@ -123,7 +123,7 @@ def execute_notebook(name: str, run_dir: str, params_path: str, kernel_base: str
     if name in not_applicable:
         try:
             nbformat.write(not_applicable_notebook(name, params_path, run_dir), out)
-            render_html(out, title, prov, name, time.perf_counter() - t0, synthetic, hide_code)
+            render_html(out, title, prov, name, time.perf_counter() - t0, synthetic, hide_code, run_notebooks)
         except Exception as exc:
             return NotebookOutcome(name, False, time.perf_counter() - t0, f"notebook {name} (not applicable) could not be written: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
         return NotebookOutcome(name, True, time.perf_counter() - t0)
@@ -158,20 +158,31 @@ def execute_notebook(name: str, run_dir: str, params_path: str, kernel_base: str
         return NotebookOutcome(name, False, time.perf_counter() - t0, f"notebook {name} could not run: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
     seconds = time.perf_counter() - t0
     try:
-        render_html(out, title, prov, name, seconds, synthetic, hide_code)
+        render_html(out, title, prov, name, seconds, synthetic, hide_code, run_notebooks)
     except Exception as exc:
         return NotebookOutcome(name, False, seconds, f"notebook {name} ran but its HTML could not be rendered: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
     return NotebookOutcome(name, True, seconds)
 
 
-def render_html(out: Path, title: str, prov: dict[str, Any], name: str, seconds: float | None, synthetic: bool, hide_code: bool) -> Path:
-    """Insert the provenance header into an executed notebook and render it to HTML beside it (offline template)."""
+def render_html(out: Path, title: str, prov: dict[str, Any], name: str, seconds: float | None, synthetic: bool, hide_code: bool, run_notebooks: tuple[str, ...] = ()) -> Path:
+    """Insert the provenance header into an executed notebook and render it to HTML beside it (offline template),
+    with the navigation bar (index, glossary, previous and next in reading order) at the top and the bottom, and
+    without the cells that exist for the test suite (the nbval-checked "Key numbers" print and its note)."""
+    import copy
+
     import nbformat
+
+    from .index import nav_html
 
     nb = nbformat.read(out, as_version=4)
     cell = nbformat.v4.new_markdown_cell(_provenance_cell(title, prov, name, seconds, synthetic), metadata={"tags": ["provenance"]})
     nb.cells.insert(0, cell)
     nbformat.write(nb, out)
+    nb = copy.deepcopy(nb)
+    nb.cells = _reader_cells(nb.cells)
+    nav = nav_html(name, run_notebooks or (name,))
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(nav, metadata={"tags": ["navigation"]}))
+    nb.cells.append(nbformat.v4.new_markdown_cell(nav, metadata={"tags": ["navigation"]}))
     exporter = _exporter()
     exporter.exclude_input = hide_code
     exporter.exclude_input_prompt = True
@@ -180,6 +191,19 @@ def render_html(out: Path, title: str, prov: dict[str, Any], name: str, seconds:
     html_path = out.with_suffix(".html")
     html_path.write_text(html, encoding="utf-8")
     return html_path
+
+
+def _reader_cells(cells: list) -> list:
+    """The cells a reader sees: without the test suite's checked print (``# NBVAL_CHECK_OUTPUT``) and the note that
+    introduces it (developer-only text)."""
+    keep = []
+    for c in cells:
+        if c.cell_type == "code" and c.source.lstrip().startswith("# NBVAL_CHECK_OUTPUT"):
+            if keep and keep[-1].cell_type == "markdown" and "nbval" in keep[-1].source:
+                keep.pop()
+            continue
+        keep.append(c)
+    return keep
 
 
 _EXPORTER: Any = None
@@ -340,7 +364,7 @@ def _run(params: Params, notebooks: list[str], jobs: int, tmp: Path, final: Path
     prov = collect(params.to_yaml(), panel.files, started)
     kernel_base = str(_write_kernelspec(work_dir(tmp)))
     outcomes: dict[str, NotebookOutcome] = {}
-    args = dict(run_dir=str(tmp), params_path=str(params_path), kernel_base=kernel_base, title=str(params["title"]), prov=prov, hide_code=bool(params["report.hide_code"]), synthetic=bool(params["report.synthetic"]), not_applicable=skipped)
+    args = dict(run_dir=str(tmp), params_path=str(params_path), kernel_base=kernel_base, title=str(params["title"]), prov=prov, hide_code=bool(params["report.hide_code"]), synthetic=bool(params["report.synthetic"]), not_applicable=skipped, run_notebooks=tuple(notebooks))
     cf.wait(warm)
     failures: list[NotebookOutcome] = []
     # notebooks that summarise the others run after them; the rest run in parallel, longest first. A failed notebook

@@ -31,6 +31,7 @@ Certainty rules
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -360,3 +361,86 @@ def data_caveats(ctx: Any, outcomes: list[str]) -> dict[str, list[str]]:
         extra = ["activity is counted by provider, not by residence"] if ctx.panel.source == "nhs_ae" and base in ctx.panel.outcomes else []
         out[o] = common + extra
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The headline: what a board reads first (index.html's summary), as estimate rows so every number traces
+HEADLINE_ESTIMANDS = ("effect", "effect_pct", "effect_per_year", "baseline", "mde", "mde_pct", "mde_per_year", "certainty")
+
+
+def headline_rows(estimates: pd.DataFrame, primary: str, secondary: list[str], kinds: dict[str, str], rating: pd.DataFrame | None, alpha: float = 0.05, method: str = "cs") -> pd.DataFrame:
+    """The summary's numbers per outcome (the primary, then the secondary outcomes), as rows of ``estimates.csv``.
+
+    Context: the run's summary must give the answer in units a reader uses, what the design could have detected and
+    how certain it is, and every number it prints must trace to a row of ``estimates.csv``. Decision: from the
+    protocol's estimator in ``00_primary`` (``method``'s ``simple`` row, its ``simple_pct`` and ``simple_per_year``
+    conversions and the treated baseline) and the simulated minimum detectable effect of the same estimator in
+    ``06_power`` (a rate ratio for log models, otherwise in outcome units), rows ``method='summary'`` with ``group``
+    the outcome's role and ``estimand`` in :data:`HEADLINE_ESTIMANDS`: the effect and its interval in outcome units
+    per period, in % of the treated baseline and per year (counts and rates only: a percentage is not a flow); the
+    MDE likewise; ``certainty`` as a level (0 very low .. 3 high). Consequences: the index's sentences and table are
+    formatted from these rows alone; an outcome without a primary-analysis row is left out, a missing MDE is missing.
+    """
+    rows: list[dict[str, Any]] = []
+    est = estimates.copy()
+    est["group"] = est["group"].fillna("all").astype(str)
+    prim = est[(est.get("notebook", pd.Series("00_primary", index=est.index)) == "00_primary") & (est["method"] == method) & (est["group"] == "all")]
+    levels = {r.outcome: LEVELS.index(r.certainty) for r in rating.itertuples()} if rating is not None and len(rating) else {}
+    for role, outcome in [("primary", primary)] + [("secondary", o) for o in secondary if o != primary]:
+        p = prim[prim["outcome"] == outcome].drop_duplicates("estimand").set_index("estimand")
+        if "simple" not in p.index:
+            continue
+        base_rows = est[(est["method"] == "baseline") & (est["outcome"] == outcome)]
+        base = float(base_rows["estimate"].iloc[0]) if len(base_rows) else np.nan
+        kind = kinds.get(outcome.split(":")[-1])
+        # a flow (counts, and rates of counts per population) has a per-year total; a percentage or a level has not
+        flow = kind == "count" or (kind not in ("percent", "proportion") and re.search(r"per_?(100k|1000|100000|capita|head)", outcome) is not None)
+        common = {"method": "summary", "outcome": outcome, "group": role, "p_value": float(p.loc["simple", "p_value"]), "n_obs": p.loc["simple", "n_obs"], "n_units": p.loc["simple", "n_units"], "n_clusters": p.loc["simple", "n_clusters"]}
+
+        def add(estimand: str, src: pd.Series | None = None, value: float | None = None) -> None:
+            vals = {k: float(src[k]) for k in ("estimate", "std_error", "ci_lower", "ci_upper")} if src is not None else {"estimate": value, "p_value": np.nan}
+            rows.append({**common, "estimand": estimand, **vals})
+
+        add("effect", p.loc["simple"])
+        if "simple_pct" in p.index:
+            add("effect_pct", p.loc["simple_pct"])
+        if flow and "simple_per_year" in p.index:
+            add("effect_per_year", p.loc["simple_per_year"])
+        if np.isfinite(base):
+            add("baseline", value=base)
+        mde = est[(est["method"] == method) & (est["estimand"] == "mde_80") & est["outcome"].astype(str).str.removeprefix("synthetic:").isin([outcome, f"{outcome}_log"])]
+        if len(mde):
+            m = mde.assign(_log=mde["outcome"].astype(str).str.endswith("_log")).sort_values("_log").iloc[0]  # levels first
+            v = float(m["estimate"])
+            if np.isfinite(v):
+                if m["_log"]:  # a rate ratio: the detectable % change
+                    add("mde_pct", value=100 * abs(1 - v))
+                else:
+                    add("mde", value=abs(v))
+                    if np.isfinite(base) and base != 0:
+                        add("mde_pct", value=100 * abs(v) / abs(base))
+                    per_year = float(p.loc["simple_per_year", "estimate"] / p.loc["simple", "estimate"]) if flow and "simple_per_year" in p.index and p.loc["simple", "estimate"] != 0 else np.nan
+                    if np.isfinite(per_year):
+                        add("mde_per_year", value=abs(v) * per_year)
+        for key in (outcome, f"{outcome}_log"):
+            if key in levels:
+                add("certainty", value=float(levels[key]))
+                break
+    from .results import tidy_frame
+
+    return tidy_frame(rows) if rows else tidy_frame([])
+
+
+def plan_rows(check: pd.DataFrame | None) -> pd.DataFrame:
+    """A plan check (:func:`plan_check`) as summary rows: per assumption (``group`` = ``plan: <label>``) the assumed
+    and the estimated % change with its interval (``plan_assumed_pct``, ``plan_estimated_pct``)."""
+    from .results import tidy_frame
+
+    if check is None or not len(check):
+        return tidy_frame([])
+    rows = []
+    for d in check.to_dict("records"):
+        g = f"plan: {d['assumption']}"
+        rows.append({"method": "summary", "outcome": d["outcome"], "group": g, "estimand": "plan_assumed_pct", "estimate": 100 * float(d["assumed change"])})
+        rows.append({"method": "summary", "outcome": d["outcome"], "group": g, "estimand": "plan_estimated_pct", "estimate": 100 * float(d["estimated change"]), "ci_lower": 100 * float(d["ci_lower"]), "ci_upper": 100 * float(d["ci_upper"])})
+    return tidy_frame(rows)

@@ -250,6 +250,12 @@ def open_run(params_file: str, run_dir: str | None = "", notebook: str = "notebo
     """
     # tables in the reports show whole sentences (notes, checks, reasons): no "..." cut at 50 characters
     pd.set_option("display.max_colwidth", None)
+    from .tables import install_table_style
+
+    install_table_style()  # every DataFrame a notebook shows in the package's table style
+    from .plots import install_figure_alt
+
+    install_figure_alt()  # and every figure with alt text generated from its content
     params = load_params(params_file)
     rd = Path(run_dir) if run_dir else None
     origin = work_dir(rd) / "origin.json" if rd is not None else None

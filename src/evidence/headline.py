@@ -1,0 +1,137 @@
+"""The generated summary a board reads first: the top of ``index.html``.
+
+Everything here is formatted from the ``summary`` rows of the run's ``estimates.csv``
+(:func:`evidence.summary.headline_rows`, recorded by ``07_evidence``) and the certainty reasons 07 writes beside them
+(``certainty.csv``); no number is computed here, so every number shown traces to a row (tested).
+
+Wording rules: an interval that includes zero is "no effect detected", never "no effect"; changes are given in % of
+the treated areas' pre-designation level and, for counts and rates, per year; what the design could have detected
+(the simulated minimum detectable effect) is said beside the answer.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from .summary import LEVELS
+from .tables import decimals, number
+
+
+def outcome_label(outcome: str) -> str:
+    """A readable outcome name: ``emergency_admissions_per_100k`` -> ``emergency admissions per 100,000 population``."""
+    text = str(outcome).split(":")[-1]
+    text = text.replace("_per_100k", " per 100,000 population").replace("_per_1000", " per 1,000 population").replace("_pct", " (%)")
+    return text.replace("_", " ").strip()
+
+
+def _pct(v: float, places: int) -> str:
+    return f"{'+' if v > 0 else ''}{number(v, places=places)}%"
+
+
+def _rows(est: pd.DataFrame) -> dict[str, dict[str, pd.Series]]:
+    s = est[est["method"] == "summary"].copy()
+    s["group"] = s["group"].fillna("").astype(str)
+    out: dict[str, dict[str, pd.Series]] = {}
+    for r in s[~s["group"].str.startswith("plan")].itertuples(index=False):
+        out.setdefault(r.outcome, {"role": r.group})[r.estimand] = pd.Series(r._asdict())
+    return out
+
+
+def _sentences(outcome: str, r: dict, reasons: dict[str, str], alpha: float) -> list[str]:
+    lab = outcome_label(outcome)
+    eff = r.get("effect_pct")
+    out = []
+    if eff is not None:
+        k = max(1, decimals(max(abs(eff["ci_lower"]), abs(eff["ci_upper"])), 2))
+        text = f"After designation, {html.escape(lab)} changed by {_pct(eff['estimate'], k)} (95% interval {_pct(eff['ci_lower'], k)} to {_pct(eff['ci_upper'], k)}) relative to the designated areas' level before designation"
+        base = r.get("baseline")
+        per = r.get("effect_per_year")
+        every = "period"
+        if per is not None and r["effect"]["estimate"] != 0:
+            every = {12: "month", 4: "quarter", 52: "week"}.get(int(round(per["estimate"] / r["effect"]["estimate"])), "period")
+        if base is not None:
+            text += f" ({number(base['estimate'])} a {every})"
+        if per is not None:
+            kp = decimals(max(abs(per["ci_lower"]), abs(per["ci_upper"])), 2)
+            text += f", that is {number(per['estimate'], places=kp)} {html.escape(lab)} a year (95% interval {number(per['ci_lower'], places=kp)} to {number(per['ci_upper'], places=kp)})"
+        out.append(text + ".")
+        if eff["ci_lower"] > 0 or eff["ci_upper"] < 0:
+            out.append(f"An effect was detected: the interval excludes zero (p {'<0.001' if eff['p_value'] < 0.001 else '= ' + number(eff['p_value'], 2)}).")
+        else:
+            out.append(f"No effect was detected: the interval includes zero, so neither a fall of {number(abs(min(eff['ci_lower'], 0)), places=k)}% nor a rise of {number(max(eff['ci_upper'], 0), places=k)}% can be ruled out. That is not evidence of no effect.")
+    mde = r.get("mde_pct")
+    if mde is not None:
+        per = r.get("mde_per_year")
+        out.append(f"The design could detect a change of about {number(mde['estimate'], 2)}%" + (f" ({number(per['estimate'], 2)} per year)" if per is not None else "") + " with 80% power (simulated on the real design); smaller effects would usually go undetected.")
+    cert = r.get("certainty")
+    if cert is not None:
+        level = LEVELS[int(cert["estimate"])]
+        why = reasons.get(outcome) or reasons.get(f"{outcome}_log") or ""
+        out.append(f"Certainty of the evidence: <b>{level}</b>" + (f" — {html.escape(why)}." if why else "."))
+    return out
+
+
+def _plan_sentences(est: pd.DataFrame) -> list[str]:
+    s = est[(est["method"] == "summary") & est["group"].fillna("").astype(str).str.startswith("plan: ")]
+    out = []
+    for g, d in s.groupby("group", sort=False):
+        d = d.set_index("estimand")
+        if not {"plan_assumed_pct", "plan_estimated_pct"} <= set(d.index):
+            continue
+        a, e = d.loc["plan_assumed_pct"], d.loc["plan_estimated_pct"]
+        inside = e["ci_lower"] <= a["estimate"] <= e["ci_upper"]
+        label = str(g)[len("plan: "):]
+        label = label[len("Plan assumption:"):].strip() if label.lower().startswith("plan assumption:") else label
+        out.append(
+            f"The plan's assumption “{html.escape(label)}” ({_pct(a['estimate'], 1)} {html.escape(outcome_label(str(e['outcome'])))}) is {'within' if inside else 'outside'} the interval estimated for it "
+            f"({_pct(e['ci_lower'], 1)} to {_pct(e['ci_upper'], 1)}): the evidence {'does not rule it out' if inside else 'rules it out'}."
+        )
+    return out
+
+
+def summary_html(est: pd.DataFrame, run_dir: str | Path, alpha: float = 0.05) -> str:
+    """The summary section of ``index.html`` (primary outcome in sentences, secondary outcomes in a table)."""
+    rows = _rows(est)
+    cert_file = Path(run_dir) / "certainty.csv"
+    reasons = {}
+    if cert_file.is_file():
+        c = pd.read_csv(cert_file)
+        reasons = dict(zip(c["outcome"].astype(str), c["reasons"].astype(str)))
+    parts = ["<section id='summary' aria-labelledby='summary-h'><h2 id='summary-h'>Summary</h2>"]
+    if not rows:
+        parts.append("<p>No summary: the evidence summary (07_evidence) did not run in this run, or found no primary-analysis estimate; the reports below give every result.</p></section>")
+        return "".join(parts)
+    primary = next((o for o, r in rows.items() if r["role"] == "primary"), None)
+    if primary is not None:
+        parts.append(f"<p><b>Primary outcome: {html.escape(outcome_label(primary))}.</b> " + " ".join(_sentences(primary, rows[primary], reasons, alpha)) + "</p>")
+    plan = _plan_sentences(est)
+    if plan:
+        parts.append("<p>" + " ".join(plan) + "</p>")
+    sec = [o for o, r in rows.items() if r["role"] == "secondary"]
+    if sec:
+        table = []
+        for o in sec:
+            r = rows[o]
+            eff, per, mde, cert = r.get("effect_pct"), r.get("effect_per_year"), r.get("mde_pct"), r.get("certainty")
+            k = max(1, decimals(max(abs(eff["ci_lower"]), abs(eff["ci_upper"])), 2)) if eff is not None else 1
+            kp = decimals(max(abs(per["ci_lower"]), abs(per["ci_upper"])), 2) if per is not None else 0
+            detected = eff is not None and (eff["ci_lower"] > 0 or eff["ci_upper"] < 0)
+            table.append({
+                "secondary outcome": outcome_label(o),
+                "change, % of pre-designation level (95% CI)": f"{_pct(eff['estimate'], k)} ({_pct(eff['ci_lower'], k)} to {_pct(eff['ci_upper'], k)})" if eff is not None else "–",
+                "change per year (95% CI)": f"{number(per['estimate'], places=kp)} ({number(per['ci_lower'], places=kp)} to {number(per['ci_upper'], places=kp)})" if per is not None else "–",
+                "effect detected?": "yes" if detected else "not detected",
+                "detectable change (80% power)": f"{number(mde['estimate'], 2)}%" if mde is not None else "–",
+                "certainty": LEVELS[int(cert["estimate"])] if cert is not None else "–",
+            })
+        head = "".join(f"<th scope='col'>{html.escape(c)}</th>" for c in table[0])
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>" for row in table)
+        parts.append(f"<table class='summary'><caption>Secondary outcomes, same estimator (the protocol's); Holm-adjusted tests are in 00_primary.</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+    parts.append("<p class='muted'>Every number above is a row of estimates.csv (method <code>summary</code>); the reports below give every estimate, its diagnostics and its caveats.</p></section>")
+    return "".join(parts)
+
+
+__all__ = ["outcome_label", "summary_html"]
