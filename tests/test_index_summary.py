@@ -86,3 +86,27 @@ def test_the_default_run_opens_with_a_summary_whose_numbers_are_rows(default_run
     for r in reasons:  # the certainty reasons are 07's generated text: their counts are the design's, not estimates
         section = section.replace(html.escape(r), " ")
     _assert_numbers_are_rows(section, head)
+
+
+def test_findings_table_has_one_column_per_design_family_and_flags_failed_diagnostics():
+    from evidence.headline import findings_html
+    from evidence.results import tidy_frame
+
+    est = tidy_frame([
+        {"method": "cs", "outcome": "y", "estimand": "simple", "group": "all", "estimate": -1.5, "ci_lower": -2.9, "ci_upper": -0.1, "p_value": 0.04, "n_units": 40},
+        {"method": "twfe", "outcome": "y", "estimand": "att", "group": "all", "estimate": -1.2, "ci_lower": -2.2, "ci_upper": -0.2, "p_value": 0.02, "n_units": 40},
+        {"method": "twfe_event_study", "outcome": "y", "estimand": "pretest_f", "estimate": 4.1, "p_value": 0.001},
+        {"method": "sdid", "outcome": "y", "estimand": "att", "group": "all", "estimate": 0.3, "ci_lower": -1.0, "ci_upper": 1.6, "p_value": 0.6, "n_units": 30},
+        {"method": "its", "outcome": "y", "estimand": "rate_ratio_post", "group": "pooled|controlled", "estimate": 0.9, "ci_lower": 0.8, "ci_upper": 1.01, "p_value": 0.07},
+    ]).assign(notebook="x")
+    page = findings_html(est)
+    rows = re.findall(r"<tr>(.*?)</tr>", page)
+    header = re.findall(r"<th[^>]*>(.*?)</th>", rows[0])
+    assert header == ["outcome", "scale", "difference-in-differences", "synthetic control", "interrupted time series"]
+    y = re.findall(r"<td>(.*?)</td>", rows[1])
+    assert y[0] == "y" and y[1] == "outcome units"
+    assert "Callaway" in y[2] and "interval excludes zero" in y[2] and "⚠ pre-trends rejected" in y[2]  # flagged, in the cell
+    assert "synthetic DiD, 30 units" in y[3] and "not detected" in y[3] and y[4] == "–"
+    y_log = re.findall(r"<td>(.*?)</td>", rows[2])
+    assert y_log[0] == "y, log scale" and y_log[1] == "log rate ratio" and "controlled ITS" in y_log[4]  # the ITS on its own scale's row
+    assert "*" not in page

@@ -105,10 +105,15 @@ def test_index_links_every_notebook_and_works_offline(default_run):
     for nb in NOTEBOOK_ORDER:
         assert f"href='{nb}.html'" in page
     assert "<script" not in page and "http://" not in page and "https://" not in page and "<link" not in page
-    assert "Key results" in page and "Warnings" in page and "Provenance" in page
-    est = pd.read_csv(out / "estimates.csv")
-    twfe = est[(est["method"] == "twfe") & (est["outcome"] == "emergency_admissions")].iloc[0]
-    assert f"{twfe['estimate']:.4g} [{twfe['ci_lower']:.4g}, {twfe['ci_upper']:.4g}]" in page  # numbers come from estimates.csv
+    assert "Findings by design family" in page and "Warnings" in page and "Provenance" in page
+    from evidence.headline import _common_decimals
+    from evidence.tables import number
+
+    est = pd.read_csv(out / "estimates.csv", dtype={"group": "string"})
+    # the findings table's difference-in-differences cell of the primary outcome: the protocol's estimator (00_primary)
+    r = est[(est["notebook"] == "00_primary") & (est["method"] == "cs") & (est["estimand"] == "simple") & (est["outcome"] == "emergency_admissions_per_100k") & (est["group"] == "all")].iloc[0]
+    k = _common_decimals(r["estimate"], r["ci_lower"], r["ci_upper"])
+    assert f"{number(r['estimate'], places=k)} ({number(r['ci_lower'], places=k)} to {number(r['ci_upper'], places=k)}) · Callaway–Sant" in page  # numbers come from estimates.csv
 
 
 def test_failed_notebook_leaves_previous_report_intact(default_run, tmp_path):

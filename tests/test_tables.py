@@ -51,3 +51,14 @@ def test_labelled_indexes_become_columns_and_long_tables_fold_rather_than_cut():
     assert page.count("<tr>") == FOLD_ROWS + 5 + 1  # all rows (and the header), none cut
     assert "<details>" in page and f"Table of {FOLD_ROWS + 5:,} rows" in page and "<caption>every unit</caption>" in page
     assert "<th>unit</th>" in page
+
+
+def test_terms_of_art_link_to_the_glossary_at_first_use_only_and_never_inside_code_or_links():
+    from evidence.glossary import GLOSSARY, FIRST_USE, _anchor, link_first_uses
+
+    page = "<head><title>ATT</title></head><nav>TWFE</nav><p>The TWFE estimate, the ATT; TWFE again.</p><code>HAC</code><a href='x'>HAC</a><p>HAC errors</p><img alt='ATT' src='data:image/png;base64,QVRU'/>"
+    out = link_first_uses(page)
+    assert out.count("glossary.html#") == 3  # TWFE, ATT and HAC once each
+    assert "<title>ATT</title>" in out and "<nav>TWFE</nav>" in out and "<code>HAC</code>" in out and "alt='ATT'" in out
+    assert "<p><a class='glossary' href='glossary.html#hac-standard-error'>HAC</a> errors</p>" in out
+    assert all(v in GLOSSARY for v in FIRST_USE.values()) and _anchor("TWFE (two-way fixed effects)") in out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 GLOSSARY: dict[str, str] = {
     "ATT": "Average treatment effect on the treated: how much the outcome of the areas that became ICSs changed because they did, on average over the periods after designation.",
     "DiD (difference-in-differences)": "Compares the change in an outcome in treated areas with the change over the same time in comparison areas; the difference of the two changes estimates the effect if, without treatment, both would have moved in parallel.",
@@ -55,3 +57,51 @@ def glossary_html(css: str) -> str:
 
 def _anchor(term: str) -> str:
     return "".join(ch.lower() if ch.isalnum() else "-" for ch in term).strip("-")
+
+
+# the words a reader meets in the reports, each linked (at its first use on a page) to its glossary entry
+FIRST_USE: dict[str, str] = {
+    "ATT": "ATT", "TWFE": "TWFE (two-way fixed effects)", "DiD": "DiD (difference-in-differences)", "SDID": "SDID (synthetic difference-in-differences)",
+    "ITS": "ITS (interrupted time series)", "HAC": "HAC standard error", "CR1": "Cluster-robust standard error (CR1)", "WCR": "Wild cluster bootstrap (WCR)",
+    "RMSPE": "RMSPE", "sup-t": "Uniform (sup-t) band", "M-bar": "HonestDiD / M-bar", "log points": "Log points", "MDE": "MDE (minimum detectable effect)",
+    "event time": "Event time", "parallel trends": "Parallel trends", "not-yet-treated": "Not-yet-treated / never-treated", "rate ratio": "Rate ratio",
+}
+
+
+_TAG = re.compile(r"(<[^>]*>)")
+_SKIP = ("a", "code", "pre", "script", "style", "title", "head", "nav", "th", "summary", "caption", "textarea")
+
+
+def link_first_uses(page: str) -> str:
+    """``page`` (HTML) with the first use of each term of :data:`FIRST_USE` in its visible text linked to
+    ``glossary.html`` — never inside links, code, scripts, styles, navigation or table headers.
+
+    A linear scan over the page's text between tags (a rendered notebook is megabytes of embedded figures, all
+    inside tags, so no HTML parser is run over it)."""
+    pending = dict(FIRST_USE)
+    patterns = {t: re.compile(rf"(?<![\w-]){re.escape(t)}(?![\w-])") for t in pending}
+    depth = 0
+    out = []
+    for part in _TAG.split(page):
+        if not part:
+            continue
+        if part.startswith("<"):
+            name = re.match(r"</?\s*([a-zA-Z0-9]+)", part)
+            if name and name.group(1).lower() in _SKIP and not part.endswith("/>"):
+                depth += -1 if part.startswith("</") else 1
+                depth = max(depth, 0)
+            out.append(part)
+            continue
+        if depth or not pending:
+            out.append(part)
+            continue
+        text = part
+        while pending:
+            hits = [(m.start(), t, m) for t in pending if (m := patterns[t].search(text))]
+            if not hits:
+                break
+            _, term, m = min(hits, key=lambda h: h[0])
+            out.append(text[: m.start()] + f"<a class='glossary' href='glossary.html#{_anchor(pending.pop(term))}'>{m.group(0)}</a>")
+            text = text[m.end():]
+        out.append(text)
+    return "".join(out)

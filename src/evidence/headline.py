@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .summary import LEVELS
@@ -135,3 +136,56 @@ def summary_html(est: pd.DataFrame, run_dir: str | Path, alpha: float = 0.05) ->
 
 
 __all__ = ["outcome_label", "summary_html"]
+
+
+def _common_decimals(*values: float) -> int:
+    """Decimals for an estimate and its interval: three significant figures of the largest in magnitude."""
+    finite = [abs(float(v)) for v in values if v is not None and np.isfinite(v)]
+    return decimals(max(finite)) if finite else 0
+
+
+def findings_html(est: pd.DataFrame, alpha: float = 0.05) -> str:
+    """Findings by design family: one row per outcome (and scale), one column per design family (its representative
+    estimator, :func:`evidence.summary.family_representatives`), each cell the estimate and 95% interval with the
+    estimator, its units and any failed diagnostic flagged in the cell (never a star)."""
+    from .summary import FAMILIES, family_representatives, overall, pretrend_failures
+    from .tables import METHOD_NAMES
+
+    table = overall(est)
+    if table.empty:
+        return "<p class='muted'>No overall estimates in this run.</p>"
+    reps = family_representatives(table)
+    failures = pretrend_failures(est, alpha)
+    units = est.assign(group=est["group"].fillna("all").astype(str))
+    families = [f for f in FAMILIES if f in set(reps["family"])]
+    rows = []
+    for outcome, d in reps.groupby("outcome", sort=False):
+        scale = str(d["scale"].iloc[0])
+        row = {"outcome": outcome_label(str(outcome).removesuffix("_log")) + (", log scale" if str(outcome).endswith("_log") else ""), "scale": scale}
+        for fam in families:
+            r = d[d["family"] == fam]
+            if r.empty:
+                row[fam] = "–"
+                continue
+            r = r.iloc[0]
+            k = _common_decimals(r["estimate"], r["ci_lower"], r["ci_upper"])
+            cell = f"{number(r['estimate'], places=k)} ({number(r['ci_lower'], places=k)} to {number(r['ci_upper'], places=k)})"
+            n = units[(units["method"] == r["method"]) & (units["outcome"] == outcome)]["n_units"].dropna()
+            cell += f" · {METHOD_NAMES.get(r['method'], r['method'])}" + (f", {int(n.max())} units" if len(n) else "")
+            flags = []
+            if fam == "difference-in-differences" and (outcome in failures or str(outcome).removesuffix("_log") in failures):
+                flags.append("pre-trends rejected")
+            excl = r["ci_lower"] > 0 or r["ci_upper"] < 0
+            cell += " · " + ("interval excludes zero" if excl else "not detected")
+            if flags:
+                cell += " · ⚠ " + "; ".join(flags)
+            row[fam] = cell
+        rows.append(row)
+    head = "".join(f"<th scope='col'>{html.escape(c)}</th>" for c in rows[0])
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>" for r in rows)
+    return (
+        "<p class='muted'>One estimate per design family (estimators of one family share their identifying assumption, so they are one vote, not several); "
+        "each row is one outcome on one scale. A ⚠ marks an estimate whose own diagnostics fail: read it as a warning, not a finding. "
+        "Every estimate of every method is in the reports and in estimates.csv.</p>"
+        f"<div class='scroll'><table class='findings'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    )

@@ -185,8 +185,10 @@ def build_index(run_dir: str | Path) -> Path:
     if m.get("notes"):
         parts.append("<p><b>Data and design notes</b></p><ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in m["notes"]) + "</ul>")
     d = m["design"]
-    parts.append(f"<h2>Key results</h2><p class='muted'>Overall effect per outcome and method, estimate ({100 * (1 - alpha):.0f}% interval); * the interval excludes zero. Scales differ by row (the outcome's units, log points for _log outcomes), never within one. Design: {d['treated']} treated and {d['comparison']} comparison units, cohorts {html.escape(', '.join(d['cohorts']))}, window {html.escape(' to '.join(d['window']))}. Outcomes ending in _log are in log points. Every number is in estimates.csv.</p>")
-    parts.append(_table(key_results(est, alpha)))
+    from .headline import findings_html
+
+    parts.append(f"<h2>Findings by design family</h2><p class='muted'>Design: {d['treated']} treated and {d['comparison']} comparison units, cohorts {html.escape(', '.join(d['cohorts']))}, window {html.escape(' to '.join(d['window']))}.</p>")
+    parts.append(findings_html(est, alpha))
     parts.append("<section class='appendix'><h2>Technical appendix</h2><p class='muted'>Parameters, software and checksums of this run; the <a href='glossary.html'>glossary</a> explains the terms used.</p>")
     parts.append("<h2>Parameters</h2><pre>" + html.escape(params) + "</pre>")
     git = m.get("git", {})
@@ -196,7 +198,9 @@ def build_index(run_dir: str | Path) -> Path:
     parts.append("<p><b>Output checksums (sha256)</b></p>" + _table(pd.DataFrame([{"file": k, "sha256": v} for k, v in m.get("outputs", {}).items()])))
     parts.append("</section></body></html>")
     out = run_dir / "index.html"
-    out.write_text("\n".join(parts), encoding="utf-8")
+    from .glossary import link_first_uses
+
+    out.write_text(link_first_uses("\n".join(parts)), encoding="utf-8")
     from .glossary import glossary_html
 
     (run_dir / "glossary.html").write_text(glossary_html(CSS), encoding="utf-8")

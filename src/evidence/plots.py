@@ -14,6 +14,48 @@ PALETTE = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#0
 plt.rcParams["text.parse_math"] = False
 
 
+PERIOD_UNITS = {"month": ("month", "months"), "quarter": ("quarter", "quarters"), "year": ("year", "years"), "fy": ("financial year", "financial years"), "integer": ("period", "periods")}
+_REPORT = {"frequency": "integer"}
+
+
+def set_report_frequency(frequency: str) -> None:
+    """The panel's frequency, for axis labels in its units (months since designation ...); set by ``open_run``."""
+    _REPORT["frequency"] = frequency if frequency in PERIOD_UNITS else "integer"
+
+
+def event_axis_label() -> str:
+    """The event-time axis: time since designation in the panel's own units."""
+    one, many = PERIOD_UNITS[_REPORT["frequency"]]
+    return f"{many} since designation (0 = first designated {one})"
+
+
+def effect_axis_label(outcome: str) -> str:
+    """An effect axis with its scale: log points for log models (about a % change / 100), else outcome units."""
+    o = str(outcome)
+    if o.endswith("_log"):
+        return f"effect on {o[:-4].replace('_', ' ')} (log points ≈ % change / 100)"
+    return f"effect on {o.replace('_', ' ')} (outcome units)"
+
+
+def readable_method(method: Any) -> str:
+    """A method's name for legends (``twfe_event_study`` -> ``TWFE event study``)."""
+    from .tables import METHOD_NAMES
+
+    return METHOD_NAMES.get(str(method), str(method).replace("_", " "))
+
+
+def readable(outcome: Any, method: Any = None) -> str:
+    """A figure title from codes: ``admissions_log`` and ``sdid`` -> ``admissions (log scale) — synthetic DiD``."""
+    from .tables import METHOD_NAMES
+
+    o = str(outcome).split(":")[-1]
+    text = (o[:-4].replace("_", " ") + " (log scale)") if o.endswith("_log") else o.replace("_", " ")
+    text = text.replace(" per 100k", " per 100,000")
+    if method is not None:
+        text += f" — {METHOD_NAMES.get(str(method), str(method).replace('_', ' '))}"
+    return text
+
+
 def _ax(ax: Any) -> Any:
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
@@ -40,11 +82,14 @@ def plot_event_study(result: Any, ax: Any = None, label: str | None = None, colo
         order = np.argsort(et)
         et, est, lo, hi = et[order], est[order], lo[order], hi[order]
     color = color or PALETTE[0]
-    ax.errorbar(et + offset, est, yerr=[est - lo, hi - est], fmt="o", ms=4, capsize=2, color=color, label=label or getattr(result, "method", None))
+    ax.errorbar(et + offset, est, yerr=[est - lo, hi - est], fmt="o", ms=4, capsize=2, color=color, label=label or readable_method(getattr(result, "method", "")))
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(-0.5, color="grey", lw=0.8, ls="--")
-    ax.set_xlabel("periods since treatment (event time)")
-    ax.set_ylabel(f"effect on {getattr(result, 'outcome', '')}")
+    ax.set_xlabel(event_axis_label())
+    ax.set_ylabel(effect_axis_label(getattr(result, "outcome", "")))
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # event time is whole periods: no half-year ticks
     _synthetic_mark(ax, synthetic)
     return ax
 
@@ -72,8 +117,8 @@ def plot_coefficients(result: Any, ax: Any = None, synthetic: bool = False) -> A
     ax.errorbar(est, y, xerr=[est - df["ci_lower"].to_numpy(), df["ci_upper"].to_numpy() - est], fmt="o", color=PALETTE[0], capsize=3)
     ax.set_yticks(y, lab)
     ax.axvline(0, color="grey", lw=0.8)
-    ax.set_xlabel(f"effect on {getattr(result, 'outcome', '')}")
-    ax.set_title(getattr(result, "method", ""))
+    ax.set_xlabel(effect_axis_label(getattr(result, "outcome", "")))
+    ax.set_title(readable(getattr(result, "outcome", ""), getattr(result, "method", "")))
     _synthetic_mark(ax, synthetic)
     return ax
 
@@ -143,7 +188,7 @@ def trends_grid(design: Any, outcomes: list[str], synthetic: bool = False) -> An
     fig, axes = _grid(len(outcomes))
     for ax, o in zip(axes, outcomes):
         plot_trends(design, o, ax=ax, synthetic=synthetic)
-        ax.set_title(o)
+        ax.set_title(readable(o))
     fig.tight_layout()
     return fig
 
@@ -153,7 +198,7 @@ def event_study_grid(results: list[Any], synthetic: bool = False) -> Any:
     fig, axes = _grid(len(results))
     for ax, r in zip(axes, results):
         plot_event_study(r, ax=ax, synthetic=synthetic)
-        ax.set_title(r.outcome)
+        ax.set_title(readable(r.outcome))
     fig.tight_layout()
     return fig
 
@@ -178,12 +223,19 @@ def event_study_overlay_grid(groups: dict[str, list[Any]], labels: list[str], wi
 
     ``window`` limits the event times shown (for readability; estimates outside it are not dropped).
     """
-    fig, axes = _grid(len(groups))
-    for ax, (outcome, results) in zip(axes, groups.items()):
-        plot_event_studies(results, ax=ax, labels=labels, synthetic=synthetic)
-        if window is not None:
-            ax.set_xlim(window[0] - 0.5, window[1] + 0.5)
-        ax.set_title(outcome)
+    # small multiples, not an overlay: one row per outcome, one panel per method, a common y axis within a row
+    n_rows, n_cols = max(1, len(groups)), max(1, len(labels))
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.2 * n_cols, 2.9 * n_rows), squeeze=False, sharey="row")
+    for row, (outcome, results) in zip(axes, groups.items()):
+        for j, (ax, res, lab) in enumerate(zip(row, results, labels)):
+            plot_event_study(res, ax=ax, color=PALETTE[j % len(PALETTE)], synthetic=synthetic)
+            if window is not None:
+                ax.set_xlim(window[0] - 0.5, window[1] + 0.5)
+            ax.set_title(f"{readable(outcome)}: {lab}", fontsize=9)
+            if j:
+                ax.set_ylabel("")
+            ax.xaxis.label.set_fontsize(8)
+            ax.yaxis.label.set_fontsize(8)
     fig.tight_layout()
     return fig
 
@@ -193,7 +245,7 @@ def att_gt_grid(results: list[Any], synthetic: bool = False) -> Any:
     fig, axes = _grid(len(results), ncols=1, height=2.4)
     for ax, r in zip(axes, results):
         plot_att_gt(r, ax=ax, synthetic=synthetic)
-        ax.set_title(r.outcome)
+        ax.set_title(readable(r.outcome))
     fig.tight_layout()
     return fig
 
@@ -203,7 +255,7 @@ def bacon_grid(results: list[Any], synthetic: bool = False) -> Any:
     fig, axes = _grid(len(results))
     for ax, r in zip(axes, results):
         plot_bacon(r, ax=ax, synthetic=synthetic)
-        ax.set_title(r.outcome)
+        ax.set_title(readable(r.outcome))
     fig.tight_layout()
     return fig
 
@@ -216,7 +268,7 @@ def its_grid(results: list[Any], synthetic: bool = False) -> Any:
     for ax, r in zip(axes, results):
         plot_counterfactual(r, ax=ax, synthetic=synthetic)
         group = r.tidy()["group"].iloc[0]
-        ax.set_title(f"{r.outcome} — {group}")
+        ax.set_title(f"{readable(r.outcome)} — {group}")
     fig.tight_layout()
     return fig
 
@@ -240,8 +292,8 @@ def acf_grid(results: list[Any], synthetic: bool = False) -> Any:
     fig, axes = plt.subplots(len(results), 2, figsize=(10, 2.6 * len(results)), squeeze=False)
     for row, res in zip(axes, results):
         plot_acf_pacf(res, axes=row, synthetic=synthetic)
-        row[0].set_title(f"{res.outcome}: residual ACF")
-        row[1].set_title(f"{res.outcome}: residual PACF")
+        row[0].set_title(f"{readable(res.outcome)}: residual autocorrelation")
+        row[1].set_title(f"{readable(res.outcome)}: residual partial autocorrelation")
     fig.tight_layout()
     return fig
 
@@ -256,20 +308,30 @@ def unit_forest_grid(table: pd.DataFrame, synthetic: bool = False) -> Any:
         ratio = (rows["estimand"] == "rate_ratio_post").any()
         rows = rows[rows["estimand"] == ("rate_ratio_post" if ratio else "abs_diff_post")]
         forest(rows, "group", ax=ax, reference=1.0 if ratio else 0.0, synthetic=synthetic)
-        ax.set_title(f"{o} ({'rate ratio' if ratio else 'difference'})")
+        ax.set_title(f"{readable(o)} ({'rate ratio' if ratio else 'difference'})")
     fig.tight_layout()
     return fig
 
 
 def evidence_forest(table: pd.DataFrame, synthetic: bool = False) -> Any:
-    """Forest plot of the overall effect of every method, one panel per outcome (each on its own scale)."""
+    """Forest plot of the overall effect of every method, one panel per outcome (each on its own scale), methods named
+    and the protocol's primary estimate (``notebook`` 00_primary) highlighted; the title asks the question."""
+    from .tables import METHOD_NAMES
+
     outcomes = list(dict.fromkeys(table["outcome"]))
     ncols = 3
     fig, axes = _grid(len(outcomes), ncols=ncols, height=max(1.6, 0.32 * table.groupby("outcome").size().max() + 1.0))
     for ax, o in zip(axes, outcomes):
-        d = table[table["outcome"] == o]
-        forest(d, "method", ax=ax, reference=0.0, synthetic=synthetic)
-        ax.set_title(f"{o} ({d['scale'].iloc[0]})", fontsize=9)
+        d = table[table["outcome"] == o].copy()
+        primary = d.get("notebook", pd.Series("", index=d.index)).astype(str).eq("00_primary").to_numpy()
+        d["name"] = [METHOD_NAMES.get(m, m) + (" — primary (pre-specified)" if p else "") for m, p in zip(d["method"], primary)]
+        forest(d, "name", ax=ax, reference=0.0, synthetic=synthetic)
+        if primary.any():
+            y = np.arange(len(d))[::-1][primary]
+            est = d["estimate"].to_numpy(dtype=float)[primary]
+            ax.errorbar(est, y, xerr=[est - d["ci_lower"].to_numpy(dtype=float)[primary], d["ci_upper"].to_numpy(dtype=float)[primary] - est], fmt="D", ms=7, color=PALETTE[1], capsize=3, label="primary (pre-specified)")
+        ax.set_title(f"Did designation change {str(o).removesuffix('_log').replace('_', ' ')}? ({d['scale'].iloc[0]})", fontsize=9)
+        ax.set_xlabel(f"effect ({d['scale'].iloc[0]}, 95% interval)", fontsize=8)
         ax.tick_params(labelsize=8)
     fig.tight_layout()
     return fig
@@ -293,7 +355,7 @@ def synth_grid(results: list[Any], kind: str = "trajectories", synthetic: bool =
     fig, axes = _grid(max(1, len(results)), ncols=3, height=3.4)
     for ax, r in zip(axes, results):
         draw(r, ax=ax, synthetic=synthetic)
-        ax.set_title(f"{r.outcome} — {r.method}", fontsize=9)
+        ax.set_title(readable(r.outcome, r.method), fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -188,6 +188,9 @@ def render_html(out: Path, title: str, prov: dict[str, Any], name: str, seconds:
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": f"{title} — {name}"}})
+    from .glossary import link_first_uses
+
+    html = link_first_uses(html)  # terms of art linked to glossary.html at their first use
     html_path = out.with_suffix(".html")
     html_path.write_text(html, encoding="utf-8")
     return html_path
@@ -195,13 +198,15 @@ def render_html(out: Path, title: str, prov: dict[str, Any], name: str, seconds:
 
 def _reader_cells(cells: list) -> list:
     """The cells a reader sees: without the test suite's checked print (``# NBVAL_CHECK_OUTPUT``) and the note that
-    introduces it (developer-only text)."""
+    introduces it (developer-only text), and without library warnings printed to stderr."""
     keep = []
     for c in cells:
         if c.cell_type == "code" and c.source.lstrip().startswith("# NBVAL_CHECK_OUTPUT"):
             if keep and keep[-1].cell_type == "markdown" and "nbval" in keep[-1].source:
                 keep.pop()
             continue
+        if c.cell_type == "code":  # library warnings (stderr) stay in the .ipynb, not in the reader's page
+            c.outputs = [o for o in c.get("outputs", []) if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
         keep.append(c)
     return keep
 

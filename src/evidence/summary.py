@@ -118,6 +118,12 @@ def overall(estimates: pd.DataFrame) -> pd.DataFrame:
             elif str(r.outcome).endswith("_log"):
                 scale = "log points"
             rows.append({"outcome": r.outcome, "method": name, "estimate": est, "ci_lower": lo, "ci_upper": hi, "p_value": r.p_value, "scale": scale, "notebook": r.notebook})
+    # ITS on an outcome that is not a count (a rate, a percentage) has no rate ratio: its average difference over the
+    # post-period is on the outcome's own scale, beside the difference-in-differences estimates of that outcome
+    its = estimates[(estimates["method"] == "its") & estimates["group"].fillna("").astype(str).isin(["pooled", "pooled|controlled"])]
+    ratio_outcomes = set(its.loc[its["estimand"] == "rate_ratio_post", "outcome"])
+    for r in its[(its["estimand"] == "abs_diff_post") & ~its["outcome"].isin(ratio_outcomes)].itertuples():
+        rows.append({"outcome": r.outcome, "method": "its_controlled" if "controlled" in str(r.group) else "its", "estimate": r.estimate, "ci_lower": r.ci_lower, "ci_upper": r.ci_upper, "p_value": r.p_value, "scale": "outcome units", "notebook": r.notebook})
     df = pd.DataFrame(rows)
     if df.empty:
         return df

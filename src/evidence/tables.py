@@ -112,6 +112,11 @@ def p_value(x: Any) -> str:
     return f"{v:.2f}"
 
 
+UNIT_NAMES: dict[str, str] = {}
+"""Unit code -> name of the run's panel (``data.unit_name``), set by :func:`install_table_style`."""
+_UNIT_COLUMNS = ("unit", "area", "footprint", "unit left out", "donor")
+
+
 def _cell(x: Any, column: str) -> str:
     if isinstance(x, (float, np.floating)) and _P_COLUMNS.search(column):
         return p_value(x)
@@ -123,6 +128,8 @@ def _cell(x: Any, column: str) -> str:
         return "–"
     if column in ("method", "estimator") and str(x) in METHOD_NAMES:
         return METHOD_NAMES[str(x)]
+    if column.lower() in _UNIT_COLUMNS and str(x) in UNIT_NAMES:  # names instead of codes
+        return f"{UNIT_NAMES[str(x)]} ({x})"
     return str(x)
 
 
@@ -130,9 +137,9 @@ def _with_ci(e: Any, lo: Any, hi: Any) -> str:
     """``estimate (lower to upper)`` with the estimate's decimals throughout."""
     if e is None or pd.isna(e):
         return "–"
-    k = decimals(float(e))
     if pd.isna(lo) or pd.isna(hi):
-        return number(e, places=k)
+        return number(e)
+    k = decimals(max(abs(float(e)), abs(float(lo)), abs(float(hi))))  # the interval's precision throughout
     return f"{number(e, places=k)} ({number(lo, places=k)} to {number(hi, places=k)})"
 
 
@@ -178,8 +185,11 @@ def table_html(df: pd.DataFrame) -> str:
     return style + table
 
 
-def install_table_style() -> None:
-    """Display every DataFrame in this IPython kernel with :func:`table_html` (no-op outside IPython)."""
+def install_table_style(unit_names: dict[str, str] | None = None) -> None:
+    """Display every DataFrame in this IPython kernel with :func:`table_html` (no-op outside IPython); unit codes in
+    unit columns are shown with the names in ``unit_names``."""
+    UNIT_NAMES.clear()
+    UNIT_NAMES.update({str(k): str(v) for k, v in (unit_names or {}).items() if isinstance(v, str) and v and v != k})
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython ships with ipykernel

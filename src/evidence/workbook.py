@@ -271,6 +271,12 @@ def open_run(params_file: str, run_dir: str | None = "", notebook: str = "notebo
 
         panel, design = prepare(params)
     ctx = RunContext(params, panel, design, notebook, rd)
+    from .plots import set_report_frequency
+
+    set_report_frequency(panel.frequency)  # axes in the panel's units (months since designation ...)
+    if "unit_name" in panel.data.columns:  # tables show area names, not codes
+        names = panel.data.drop_duplicates("unit").set_index("unit")["unit_name"]
+        install_table_style(names.dropna().astype(str).to_dict())
     if params["report.synthetic"]:
         ctx.warn("SYNTHETIC DATA: every number in this run comes from simulated data, not from the NHS.")
     return ctx

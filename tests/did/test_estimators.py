@@ -161,7 +161,7 @@ def test_summary_and_plot_return_text_and_axes(tiny):
     res = event_study(tiny, "y", window=(-2, 1))
     assert "twfe_event_study" in res.summary()
     ax = res.plot()
-    assert ax.get_xlabel().startswith("periods since treatment")
+    assert ax.get_xlabel().startswith("periods since designation")  # the panel's units (months since designation in a run)
     ax2 = did_2x2(tiny, "y").plot()
     assert ax2 is not None
 

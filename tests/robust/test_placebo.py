@@ -121,7 +121,7 @@ def test_placebo_outcomes(effect_design):
 def test_leave_one_out_by_cohort_and_unit(effect_design):
     res = leave_one_out(effect_design, "y", by="wave")  # simulated designs have no waves: cohorts
     tidy = res.tidy()
-    assert list(tidy["group"]) == ["cohort 2017-06", "cohort 2017-12"] and set(tidy["method"]) == {"leave_one_out"}
+    assert list(tidy["group"]) == ["without cohort 2017-06", "without cohort 2017-12"] and set(tidy["method"]) == {"leave_one_out"}
     # by hand: the TWFE on the panel without the first cohort's units
     y = effect_design.panel.matrix("y")
     keep = effect_design.g != 14
@@ -129,7 +129,7 @@ def test_leave_one_out_by_cohort_and_unit(effect_design):
     assert tidy["estimate"].iloc[0] == pytest.approx(fit["estimate"], rel=1e-10)
     assert tidy["n_units"].iloc[0] == 40
     units = leave_one_out(effect_design, "y", by="unit").tidy()
-    assert len(units) == 16 and units["group"].iloc[0] == "U000"
+    assert len(units) == 16 and units["group"].iloc[0] == "without U000"
     assert (units["estimate"].sub(2.0).abs() < 0.4).all()
     assert res.details["full"]["estimate"] == pytest.approx(twfe(effect_design, "y", engine="numpy").tidy()["estimate"].iloc[0])
     with pytest.raises(EstimationError, match="by='cohort'"):

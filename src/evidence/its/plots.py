@@ -7,7 +7,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..plots import PALETTE  # one palette for every figure (Okabe-Ito)
+from ..plots import PALETTE, readable  # one palette for every figure (Okabe-Ito)
 
 
 def _synthetic_mark(ax: Any, synthetic: bool) -> None:
@@ -24,8 +24,9 @@ def _ticks(ax: Any, labels: list[str], max_ticks: int = 8) -> None:
 def plot_counterfactual(res: Any, ax: Any = None, synthetic: bool = False, show_control: bool = True) -> Any:
     """Observed points, fitted line and the counterfactual (dashed, with its confidence band after the intervention).
 
-    In a controlled ITS the comparison series (observed and fitted) is drawn in grey when ``show_control``, on a
-    secondary axis when its scale differs (pooled counts of many more areas). Returns the Axes.
+    In a controlled ITS the comparison series (observed and fitted) is drawn when ``show_control``, on the same axis
+    (rescaled to the treated series' pre-intervention mean when its scale differs; the legend says so). Returns the
+    Axes.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4))
@@ -39,21 +40,19 @@ def plot_counterfactual(res: Any, ax: Any = None, synthetic: bool = False, show_
     ax.fill_between(x[post], cf["cf_lower"][post], cf["cf_upper"][post], color=PALETTE[1], alpha=0.15, lw=0, label=f"{100 * (1 - res.alpha):.0f}% CI")
     ctrl = getattr(res, "control_series", None)
     if show_control and ctrl is not None:
-        scale = float(np.nanmean(np.abs(ctrl["observed"]))) / max(float(np.nanmean(np.abs(cf["observed"]))), 1e-12)
-        cax = ax.twinx() if not 0.5 < scale < 2 else ax
-        cax.plot(x, ctrl["observed"], "s", ms=2.5, color=PALETTE[4], alpha=0.7, label="comparison observed")
-        cax.plot(x, ctrl["fitted"], "-", lw=1, color=PALETTE[4], alpha=0.7, label="comparison fitted")
-        if cax is not ax:
-            cax.set_ylabel(f"comparison {res.outcome}", color=PALETTE[4], fontsize=8)
-            cax.tick_params(axis="y", colors=PALETTE[4], labelsize=7)
-            handles, labels = ax.get_legend_handles_labels()
-            h2, l2 = cax.get_legend_handles_labels()
-            ax.legend(handles + h2, labels + l2, frameon=False, fontsize=7, loc="best", ncol=2)
+        # one axis only: a comparison series on another scale (pooled counts of many more areas) is drawn rescaled to
+        # the treated series' pre-intervention mean, and the legend says so
+        pre_t = float(np.nanmean(cf["observed"][~post])) if (~post).any() else float(np.nanmean(cf["observed"]))
+        pre_c = float(np.nanmean(ctrl["observed"][~post])) if (~post).any() else float(np.nanmean(ctrl["observed"]))
+        factor = pre_t / pre_c if pre_c and np.isfinite(pre_c) and not 0.5 < abs(pre_c / pre_t if pre_t else 1) < 2 else 1.0
+        note = "" if factor == 1.0 else " (rescaled to the treated pre-period mean)"
+        ax.plot(x, np.asarray(ctrl["observed"], float) * factor, "s", ms=2.5, color=PALETTE[4], alpha=0.7, label=f"comparison observed{note}")
+        ax.plot(x, np.asarray(ctrl["fitted"], float) * factor, "-", lw=1, color=PALETTE[4], alpha=0.7, label=f"comparison fitted{note}")
     ax.axvline(t0 - 0.5, color="grey", lw=0.9, ls=":")
     ax.text(t0 - 0.5, 1.0, f" {res.info['intervention']}", transform=ax.get_xaxis_transform(), va="top", ha="left", fontsize=8, color="grey")
     _ticks(ax, list(cf["period"]))
-    ax.set_ylabel(res.outcome)
-    ax.set_title(f"Interrupted time series: {res.info['group']} ({res.info['family']})", fontsize=10)
+    ax.set_ylabel(readable(res.outcome))
+    ax.set_title(f"{readable(res.outcome)}: observed and projected without designation ({res.info['group']})", fontsize=10)
     if ax.get_legend() is None:
         ax.legend(frameon=False, fontsize=7, loc="best", ncol=2)
     _synthetic_mark(ax, synthetic)

@@ -327,7 +327,8 @@ def leave_one_out(
     -------
     EstimateResult
         One row per unit or wave left out: method ``leave_one_out``, estimand ``att``, group = what was left out
-        (``wave 1``, ``cohort 2017-07`` or the unit code); ``details['full']`` is the estimate with everything.
+        (``without wave 1``, ``without cohort 2017-07`` or ``without <unit code>``: the estimate without that group);
+        ``details['full']`` is the estimate with everything.
     """
     _check_estimator(estimator)
     if by not in ("wave", "unit"):
@@ -352,7 +353,8 @@ def leave_one_out(
         except EstimationError as exc:
             notes.append(f"{name}: {exc}")
             continue
-        rows.append({**{c: r[c] for c in ("outcome", "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "n_obs", "n_units", "n_clusters")}, "method": "leave_one_out", "estimand": "att", "group": name})
+        # the row holds the estimate WITHOUT the group: its label says so
+        rows.append({**{c: r[c] for c in ("outcome", "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "n_obs", "n_units", "n_clusters")}, "method": "leave_one_out", "estimand": "att", "group": f"without {name}"})
     if not rows:
         raise EstimationError(f"leave-one-out by {by} gives no estimate: {' '.join(notes)}")
     return EstimateResult(pd.DataFrame(rows), method="leave_one_out", outcome=str(full["outcome"]), estimand="att", description=DESCRIPTIONS["leave_one_out"].format(est=estimator, by=by), alpha=alpha, details={"full": full.to_dict(), "notes": notes, "by": by, "estimator": estimator})

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..plots import PALETTE, _ax, _synthetic_mark
+from ..plots import PALETTE, _ax, _synthetic_mark, effect_axis_label, event_axis_label, readable
 
 
 def _groups(res: Any, group: str | None) -> list[str]:
@@ -36,17 +36,19 @@ def plot_trajectories(res: Any, ax: Any = None, group: str | None = None, synthe
     """
     ax = _ax(ax)
     traj = res.details["trajectories"]
+    logged = str(res.outcome).endswith("_log")  # drawn in the outcome's own units (the summary's scale), not in logs
+    level = np.exp if logged else np.asarray
     for k, grp in enumerate(_groups(res, group)):
         sub = traj[traj["group"] == grp]
         x = np.arange(len(sub))
         color = PALETTE[k % len(PALETTE)]
-        ax.plot(x, sub["treated"].to_numpy(), color=color, lw=1.8, label=f"treated ({grp})")
-        ax.plot(x, sub["synthetic"].to_numpy(), color=color, lw=1.4, ls="--", label=f"synthetic ({grp})")
+        ax.plot(x, level(sub["treated"].to_numpy(dtype=float)), color=color, lw=1.8, label=f"treated ({grp})")
+        ax.plot(x, level(sub["synthetic"].to_numpy(dtype=float)), color=color, lw=1.4, ls="--", label=f"synthetic ({grp})")
         start = int(np.flatnonzero(sub["event_time"].to_numpy() == 0)[0])
         ax.axvline(start - 0.5, color=color, lw=0.8, ls=":")
         _period_ticks(ax, sub["period"].tolist())
-    ax.set_ylabel(res.outcome)
-    ax.set_title(f"{res.method}: treated vs synthetic", fontsize=10)
+    ax.set_ylabel(str(res.outcome).removesuffix("_log").replace("_", " ") + (" (geometric mean of the units)" if logged else ""))
+    ax.set_title(f"{readable(res.outcome, res.method)}: treated and synthetic comparison", fontsize=10)
     ax.legend(frameon=False, fontsize=8)
     _synthetic_mark(ax, synthetic)
     return ax
@@ -61,9 +63,12 @@ def plot_gap(res: Any, ax: Any = None, group: str | None = None, synthetic: bool
         ax.plot(sub["event_time"].to_numpy(), sub["gap"].to_numpy(), marker="o", ms=3, lw=1.2, color=PALETTE[k % len(PALETTE)], label=str(grp))
     ax.axhline(0.0, color="grey", lw=0.8)
     ax.axvline(-0.5, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("periods since treatment")
-    ax.set_ylabel(f"gap in {res.outcome}")
-    ax.set_title(f"{res.method}: treated minus synthetic", fontsize=10)
+    ax.set_xlabel(event_axis_label())
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel(f"treated minus synthetic: {str(res.outcome).replace('_', ' ')}")
+    ax.set_title(f"{readable(res.outcome, res.method)}: treated minus synthetic", fontsize=10)
     ax.legend(frameon=False, fontsize=8)
     _synthetic_mark(ax, synthetic)
     return ax
@@ -79,7 +84,7 @@ def plot_unit_weights(res: Any, ax: Any = None, group: str | None = None, top: i
     ax.set_yticks(np.arange(len(sub)))
     ax.set_yticklabels(sub["unit"].astype(str).tolist(), fontsize=8)
     ax.set_xlabel("unit weight")
-    ax.set_title(f"{res.method}: unit weights ({grp})", fontsize=10)
+    ax.set_title(f"{readable(res.outcome, res.method)}: unit weights ({grp})", fontsize=10)
     _synthetic_mark(ax, synthetic)
     return ax
 
@@ -93,7 +98,7 @@ def plot_time_weights(res: Any, ax: Any = None, group: str | None = None, synthe
     ax.bar(np.arange(len(sub)), sub["weight"].to_numpy(), color=PALETTE[2])
     _period_ticks(ax, sub["period"].tolist())
     ax.set_ylabel("time weight")
-    ax.set_title(f"{res.method}: time weights ({grp})", fontsize=10)
+    ax.set_title(f"{readable(res.outcome, res.method)}: time weights ({grp})", fontsize=10)
     _synthetic_mark(ax, synthetic)
     return ax
 
@@ -111,8 +116,8 @@ def plot_placebo(res: Any, ax: Any = None, bins: int = 30, synthetic: bool = Fal
         p = res.details.get("p_value_placebo")
         ax.axvline(est, color=PALETTE[1], lw=2, label=f"estimate {est:.3g}" + (f" (p = {p:.3f})" if p is not None else ""))
         ax.legend(frameon=False, fontsize=8)
-    ax.set_xlabel(f"effect on {res.outcome}")
+    ax.set_xlabel(effect_axis_label(res.outcome))
     ax.set_ylabel("draws")
-    ax.set_title(f"{res.method}: placebo distribution", fontsize=10)
+    ax.set_title(f"{readable(res.outcome, res.method)}: placebo distribution", fontsize=10)
     _synthetic_mark(ax, synthetic)
     return ax
