@@ -37,3 +37,18 @@ def test_lock_file_pins_every_dependency_within_its_bounds():
         name, spec = _split(req)
         assert name in lock, f"{name} is not pinned in requirements.lock"
         assert lock[name] in SpecifierSet(spec), f"{name}=={lock[name]} is outside {spec}"
+
+
+def test_the_repository_carries_its_licence_citation_and_changelog():
+    """The code's licence agrees with pyproject, the citation file is valid CFF 1.2 with the package's version, and
+    the changelog is kept."""
+    import tomllib
+
+    import yaml
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License") and meta["license"]["text"] == "MIT"
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0" and cff["license"] == "MIT" and cff["version"] == meta["version"]
+    assert {"title", "authors", "message"} <= set(cff) and cff["authors"][0].get("name")
+    assert (ROOT / "CHANGELOG.md").read_text().startswith("# Changelog")
