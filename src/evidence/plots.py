@@ -37,6 +37,13 @@ def effect_axis_label(outcome: str) -> str:
     return f"effect on {o.replace('_', ' ')} (outcome units)"
 
 
+def _question(outcome: Any, template: str) -> str:
+    """A figure title that asks the figure's question about an outcome (``{o}``: its readable name)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(template.format(o=readable(outcome)), 52))  # wrapped: grid panels are narrow
+
+
 def readable_method(method: Any) -> str:
     """A method's name for legends (``twfe_event_study`` -> ``TWFE event study``)."""
     from .tables import METHOD_NAMES
@@ -198,7 +205,7 @@ def event_study_grid(results: list[Any], synthetic: bool = False) -> Any:
     fig, axes = _grid(len(results))
     for ax, r in zip(axes, results):
         plot_event_study(r, ax=ax, synthetic=synthetic)
-        ax.set_title(readable(r.outcome))
+        ax.set_title(_question(r.outcome, "How did {o} change, period by period, after designation?"), fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -268,7 +275,7 @@ def its_grid(results: list[Any], synthetic: bool = False) -> Any:
     for ax, r in zip(axes, results):
         plot_counterfactual(r, ax=ax, synthetic=synthetic)
         group = r.tidy()["group"].iloc[0]
-        ax.set_title(f"{readable(r.outcome)} — {group}")
+        ax.set_title(_question(r.outcome, "Did {o} break from its trend at designation? (" + str(group).replace("{", "(").replace("}", ")") + ")"), fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -353,9 +360,12 @@ def synth_grid(results: list[Any], kind: str = "trajectories", synthetic: bool =
 
     draw = {"trajectories": sp.plot_trajectories, "gap": sp.plot_gap, "unit_weights": sp.plot_unit_weights, "time_weights": sp.plot_time_weights, "placebo": sp.plot_placebo}[kind]
     fig, axes = _grid(max(1, len(results)), ncols=3, height=3.4)
+    questions = {"trajectories": "Did {o} part from its synthetic comparison after designation?", "gap": "How far did {o} move from its synthetic comparison?",
+                 "unit_weights": "Which areas make up the synthetic comparison for {o}?", "time_weights": "Which periods does the comparison for {o} rest on?",
+                 "placebo": "Is the effect on {o} larger than placebo effects?"}
     for ax, r in zip(axes, results):
         draw(r, ax=ax, synthetic=synthetic)
-        ax.set_title(readable(r.outcome, r.method), fontsize=9)
+        ax.set_title(_question(r.outcome, questions[kind].replace("?", f"? ({readable_method(r.method)})")), fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -397,9 +407,11 @@ def statutory_series(series: pd.Series, breaks: list[tuple[str, str]], ax: Any =
     ax.axvspan(pd.Timestamp("2020-03-01"), pd.Timestamp("2021-03-31"), color="grey", alpha=0.2, label="COVID break (left out of the fits)")
     for label, date in breaks:
         ax.axvline(pd.Timestamp(date + "-01"), color=PALETTE[1] if label == "statutory" else PALETTE[6], ls="-" if label == "statutory" else ":", lw=1.2, label=f"{label} {date}")
-    ax.set_ylabel(f"{series.name} (England)")
+    ax.set_ylabel(f"{readable(series.name)}, England", fontsize=9)
     ax.set_xlabel("month")
-    ax.set_title("Statutory ICSs, July 2022: descriptive, not causal")
+    ax.set_title(f"Did {readable(series.name)} change when ICSs became statutory (July 2022)? Descriptive, not causal", fontsize=9)
+    if ax.figure.get_layout_engine() is None:  # stacked panels: no title or label runs into the next one
+        ax.figure.set_layout_engine("constrained")
     ax.legend(frameon=False, fontsize=7, loc="lower left")
     _synthetic_mark(ax, synthetic)
     return ax
@@ -411,7 +423,7 @@ def figure_alt(fig: Any) -> str:
     """A description of a figure from its content: its title, and per panel the title, axis labels and the labelled
     series (legend entries), for screen readers and for the ``alt`` attribute of the rendered reports."""
     parts = []
-    sup = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
+    sup = " ".join(fig._suptitle.get_text().split()) if getattr(fig, "_suptitle", None) is not None else ""
     panels = [ax for ax in fig.axes if ax.get_label() != "<colorbar>" and ax.get_visible() and (ax.has_data() or ax.get_title())]
     head = f"Figure{': ' + sup if sup else ''} with {len(panels)} panel{'s' if len(panels) != 1 else ''}"
     synthetic = any(t.get_text() == "SYNTHETIC DATA" for ax in fig.axes for t in ax.texts)
@@ -419,7 +431,7 @@ def figure_alt(fig: Any) -> str:
     for i, ax in enumerate(panels[:12], 1):
         bits = []
         if ax.get_title():
-            bits.append(ax.get_title())
+            bits.append(" ".join(ax.get_title().split()))  # a wrapped title read as one line
         if ax.get_xlabel():
             bits.append(f"horizontal axis {ax.get_xlabel()}")
         if ax.get_ylabel():
