@@ -53,6 +53,10 @@ def test_the_summary_says_not_detected_and_detected_and_every_number_is_a_row(tm
     assert "Primary outcome: rate per 100,000 population" in text and "Certainty of the evidence:  low" in text
     assert "a month" in text and "18 rate per 100,000 population a year" in text
     assert re.search(r"share \(%\)\s+\+2\.5% \(\+1\.3% to \+3\.7%\)\s+–\s+yes", text)  # detected; no per-year for a percentage
+    # one headline table: the primary outcome is its first row, then the secondary outcomes
+    rows = re.findall(r"<tr>(.*?)</tr>", page.split("<tbody>")[1])
+    assert "rate per 100,000 population (primary, pre-specified)" in rows[0] and "share (%)" in rows[1]
+    assert "-0.20% (-0.40% to +0.03%)" in rows[0] and "-18 (-40 to 4)" in rows[0] and "not detected" in rows[0]
     _assert_numbers_are_rows(page, head)
 
 

@@ -112,16 +112,16 @@ def summary_html(est: pd.DataFrame, run_dir: str | Path, alpha: float = 0.05) ->
     if plan:
         parts.append("<p>" + " ".join(plan) + "</p>")
     sec = [o for o, r in rows.items() if r["role"] == "secondary"]
-    if sec:
+    if sec or primary is not None:
         table = []
-        for o in sec:
+        for o in ([primary] if primary is not None else []) + sec:  # one headline table: the primary first, then the secondary outcomes
             r = rows[o]
             eff, per, mde, cert = r.get("effect_pct"), r.get("effect_per_year"), r.get("mde_pct"), r.get("certainty")
             k = max(1, decimals(max(abs(eff["ci_lower"]), abs(eff["ci_upper"])), 2)) if eff is not None else 1
             kp = decimals(max(abs(per["ci_lower"]), abs(per["ci_upper"])), 2) if per is not None else 0
             detected = eff is not None and (eff["ci_lower"] > 0 or eff["ci_upper"] < 0)
             table.append({
-                "secondary outcome": outcome_label(o),
+                "outcome": outcome_label(o) + (" (primary, pre-specified)" if o == primary else ""),
                 "change, % of pre-designation level (95% CI)": f"{_pct(eff['estimate'], k)} ({_pct(eff['ci_lower'], k)} to {_pct(eff['ci_upper'], k)})" if eff is not None else "–",
                 "change per year (95% CI)": f"{number(per['estimate'], places=kp)} ({number(per['ci_lower'], places=kp)} to {number(per['ci_upper'], places=kp)})" if per is not None else "–",
                 "effect detected?": "yes" if detected else "not detected",
@@ -130,7 +130,7 @@ def summary_html(est: pd.DataFrame, run_dir: str | Path, alpha: float = 0.05) ->
             })
         head = "".join(f"<th scope='col'>{html.escape(c)}</th>" for c in table[0])
         body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row.values()) + "</tr>" for row in table)
-        parts.append(f"<table class='summary'><caption>Secondary outcomes, same estimator (the protocol's); Holm-adjusted tests are in 00_primary.</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+        parts.append(f"<table class='summary'><caption>Every outcome of the protocol with its estimator: the primary first, then the secondary outcomes (Holm-adjusted tests are in 00_primary).</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
     parts.append("<p class='muted'>Every number above is a row of estimates.csv (method <code>summary</code>); the reports below give every estimate, its diagnostics and its caveats.</p></section>")
     return "".join(parts)
 
