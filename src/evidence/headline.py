@@ -135,8 +135,6 @@ def summary_html(est: pd.DataFrame, run_dir: str | Path, alpha: float = 0.05) ->
     return "".join(parts)
 
 
-__all__ = ["outcome_label", "summary_html"]
-
 
 def _common_decimals(*values: float) -> int:
     """Decimals for an estimate and its interval: three significant figures of the largest in magnitude."""
@@ -189,3 +187,6 @@ def findings_html(est: pd.DataFrame, alpha: float = 0.05) -> str:
         "Every estimate of every method is in the reports and in estimates.csv.</p>"
         f"<div class='scroll'><table class='findings'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
     )
+
+
+__all__ = ["findings_html", "outcome_label", "summary_html"]

@@ -260,30 +260,29 @@ def _count_model_not_run(mode: str) -> Any:
     return md(f"Not run: {why}.")
 
 
-def poisson_table(results: list[Any], mode: str = "auto") -> Any:
-    """Poisson TWFE results as a table (log ratio and % change with intervals, units used), with the units the model
-    left out; a generated sentence when no outcome was analysed."""
+def _count_table(results: list[Any], mode: str, effect: tuple[str, str], pct: tuple[str, str]) -> Any:
+    """A count model's table: per outcome the effect and the % change (each ``(estimand, column header)``) with
+    intervals, the p-value, the units used and the model's notes; a generated sentence when nothing was analysed."""
     if not results:
         return _count_model_not_run(mode)
     rows = []
     for r in results:
         t = r.tidy().set_index("estimand")
-        lr, pc = t.loc["att_log_ratio"], t.loc["att_pct"]
-        rows.append({"outcome": r.outcome, "effect (log ratio, 95% CI)": _fmt_ci(lr["estimate"], lr["ci_lower"], lr["ci_upper"]), "% change (95% CI)": _fmt_ci(pc["estimate"], pc["ci_lower"], pc["ci_upper"], unit="%"), "p-value": _p(lr["p_value"]), "units used": int(lr["n_units"]), "notes": " ".join(r.details.get("notes", []))})
+        a, pc = t.loc[effect[0]], t.loc[pct[0]]
+        rows.append({"outcome": r.outcome, effect[1]: _fmt_ci(a["estimate"], a["ci_lower"], a["ci_upper"]), pct[1]: _fmt_ci(pc["estimate"], pc["ci_lower"], pc["ci_upper"], unit="%"), "p-value": _p(a["p_value"]), "units used": int(a["n_units"]), "notes": " ".join(r.details.get("notes", []))})
     return pd.DataFrame(rows)
+
+
+def poisson_table(results: list[Any], mode: str = "auto") -> Any:
+    """Poisson TWFE results as a table (log ratio and % change with intervals, units used), with the units the model
+    left out; a generated sentence when no outcome was analysed."""
+    return _count_table(results, mode, ("att_log_ratio", "effect (log ratio, 95% CI)"), ("att_pct", "% change (95% CI)"))
 
 
 def etwfe_table(results: list[Any], mode: str = "auto") -> Any:
     """Extended TWFE (Poisson) results: the average partial effect per treated unit-period on the count scale and the
     % change in the treated total, with intervals; a generated sentence when no outcome was analysed."""
-    if not results:
-        return _count_model_not_run(mode)
-    rows = []
-    for r in results:
-        t = r.tidy().set_index("estimand")
-        a, pc = t.loc["simple"], t.loc["simple_pct"]
-        rows.append({"outcome": r.outcome, "effect per treated unit-period (count, 95% CI)": _fmt_ci(a["estimate"], a["ci_lower"], a["ci_upper"]), "% change in the treated total (95% CI)": _fmt_ci(pc["estimate"], pc["ci_lower"], pc["ci_upper"], unit="%"), "p-value": _p(a["p_value"]), "units used": int(a["n_units"]), "notes": " ".join(r.details.get("notes", []))})
-    return pd.DataFrame(rows)
+    return _count_table(results, mode, ("simple", "effect per treated unit-period (count, 95% CI)"), ("simple_pct", "% change in the treated total (95% CI)"))
 
 
 def pretest_table(results_es: list[Any]) -> pd.DataFrame:
