@@ -83,9 +83,37 @@ class DenseInfluence(InfluenceBase):
         super().__init__(cohort_codes, n_cohorts, cluster_codes)
         self.M = M
         self.n_cells = int(M.shape[1])
+        self._moments: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    def gram(self, W: np.ndarray, D: np.ndarray | None = None) -> np.ndarray:
+        """``Z'Z`` of the combinations, from ``M'M`` and the cohort sums of ``M`` (computed once).
+
+        Context: the aggregations ask for the Gram matrix of several combinations of the same cells; forming each
+        ``n x J`` combination costs a pass over the ``n x K`` matrix. Decision: with unit-level inference,
+        ``Z = M W + D[cohort]`` gives ``Z'Z = W'(M'M)W + W'(M_c'D) + (M_c'D)'W + D' diag(n_c) D`` with ``M_c`` the
+        ``C x K`` cohort sums of M, so one pass (on the first call) serves every later combination. Consequences:
+        equal to the direct product up to rounding; with clusters the cluster sums are formed as before.
+        """
+        if self._csum is not None:
+            return super().gram(W, D)
+        W, D = self._check(W, D)
+        if self._moments is None:
+            ind = sparse.csr_matrix(
+                (np.ones(self.n_units), (self.cohort_codes, np.arange(self.n_units))), shape=(self.n_cohorts, self.n_units)
+            )
+            n_c = np.bincount(self.cohort_codes, minlength=self.n_cohorts).astype(np.float64)
+            self._moments = (self.M.T @ self.M, np.asarray(ind @ self.M), n_c)
+        G, Mc, n_c = self._moments
+        out = W.T @ G @ W
+        if D is not None:
+            cross = W.T @ (Mc.T @ D)
+            out = out + cross + cross.T + D.T @ (n_c[:, None] * D)
+        return out
 
     def combine(self, W: np.ndarray, D: np.ndarray | None = None) -> np.ndarray:
         W, D = self._check(W, D)
+        if D is None and W.shape == (self.n_cells, self.n_cells) and np.array_equal(W, np.eye(self.n_cells)):
+            return self.M  # the cells themselves (read-only use by callers: gram, cluster sums, the bootstrap)
         Z = self.M @ W
         if D is not None:
             Z += D[self.cohort_codes]

@@ -32,10 +32,11 @@ import pandas as pd
 from scipy import sparse, stats
 from scipy.special import ndtri
 
+from .._blas import blas_threads, limit_blas_threads
 from ..errors import EstimationError
 from ..results import normal_inference, tidy_frame
 from . import _bootstrap
-from ._estimators import ESTIMATORS, RC_ESTIMATORS, CellEstimationError
+from ._estimators import ESTIMATORS, RC_ESTIMATORS, CellEstimationError, panel_periods
 from ._format import num, pre_html, text_table
 from ._influence import CohortInfluence, DenseInfluence, InfluenceBase, cohort_stats
 from ._prep import PreparedPanel, _fmt, check_options, prepare_panel
@@ -96,7 +97,7 @@ class AttGtResult:
     def influence_function(self) -> np.ndarray:
         """``n_units x n_cells`` influence functions, R scaling (``se = sqrt(sum IF^2) / n_units`` per column)."""
         if self._if_cache is None:
-            self._if_cache = self._rep.combine(np.eye(len(self.att)))
+            self._if_cache = np.array(self._rep.combine(np.eye(len(self.att))))  # a copy: never the engine's own array
         return self._if_cache
 
     # ---- aggregation ------------------------------------------------------------------------------------------
@@ -142,17 +143,18 @@ class AttGtResult:
         """
         from .aggregate import aggregate_att_gt
 
-        return aggregate_att_gt(
-            self,
-            type=type,
-            balance_e=balance_e,
-            min_e=min_e,
-            max_e=max_e,
-            bootstrap_draws=bootstrap_draws,
-            na_rm=na_rm,
-            seed=seed,
-            cohorts=cohorts,
-        )
+        with blas_threads(1):  # tall, narrow products: see evidence._blas
+            return aggregate_att_gt(
+                self,
+                type=type,
+                balance_e=balance_e,
+                min_e=min_e,
+                max_e=max_e,
+                bootstrap_draws=bootstrap_draws,
+                na_rm=na_rm,
+                seed=seed,
+                cohorts=cohorts,
+            )
 
     # ---- reporting --------------------------------------------------------------------------------------------
     @property
@@ -287,6 +289,7 @@ def _enumerate_cells(
     return np.asarray(g_list, dtype=np.float64), t_idx, b_idx, t_idx == b_idx
 
 
+@limit_blas_threads(1)
 def att_gt(
     data: pd.DataFrame,
     yname: str,
@@ -365,8 +368,8 @@ def att_gt(
     if isinstance(covariates, str):
         covariates = [covariates]
     covariates = list(covariates) if covariates else []
-    if _engine not in ("auto", "cohort", "dense"):
-        raise EstimationError(f"_engine={_engine!r} must be 'auto', 'cohort' or 'dense'")
+    if _engine not in ("auto", "cohort", "dense", "cell"):
+        raise EstimationError(f"_engine={_engine!r} must be 'auto', 'cohort', 'dense' or 'cell'")
     if _engine == "cohort" and covariates:
         raise EstimationError("_engine='cohort' works only without covariates")
     cluster_col = None if cluster in (None, idname) else cluster
@@ -374,7 +377,8 @@ def att_gt(
         data, yname, tname, idname, gname, covariates, cg, int(anticipation), cluster_col, allow_unbalanced
     )
     notes = list(panel.notes)
-    fit = _fit(panel, cg, est_method, base_period, int(anticipation), "dense" if covariates else _engine, notes)
+    engine = _engine if _engine == "cell" else ("dense" if covariates else _engine)
+    fit = _fit(panel, cg, est_method, base_period, int(anticipation), engine, notes)
     rep: InfluenceBase = fit["rep"]
     K = len(fit["g"])
     N = panel.n_units
@@ -550,8 +554,11 @@ def _fit(
         a[:, ~usable] = 0.0
         mu[:, ~usable] = 0.0
         rep: InfluenceBase = CohortInfluence(Y, ccodes, C, t_idx, b_idx, a, mu, panel.cluster_codes, stats=stats_c)
+    elif engine == "dense":
+        rep = _fit_batched(panel, est_method, g, t_idx, b_idx, tcode, ctrl, ccodes, C, usable, att, notes)
     else:
-        # dense: one 2x2 estimator per cell on the units of the cohort and its comparison group. rc (R did's
+        # cell: one 2x2 estimator per cell on the units of the cohort and its comparison group (the reference the
+        # batched engine is tested against). rc (R did's
         # allow_unbalanced_panel): the cell's rows — its period and its base period, of those units — go to the
         # repeated cross-section estimator, and the row influence values are scaled by N / rows and summed within
         # units (SEMANTICS.md of tests/fixtures/did_unbalanced)
@@ -599,6 +606,72 @@ def _fit(
         "ctrl": ctrl,
         "engine": engine,
     }
+
+
+def _fit_batched(
+    panel: PreparedPanel,
+    est_method: str,
+    g: np.ndarray,
+    t_idx: np.ndarray,
+    b_idx: np.ndarray,
+    tcode: np.ndarray,
+    ctrl: np.ndarray,
+    ccodes: np.ndarray,
+    C: int,
+    usable: np.ndarray,
+    att: np.ndarray,
+    notes: list[str],
+) -> DenseInfluence:
+    """The 2x2 estimators of all usable cells, batched over the cells that share a sample (balanced panel).
+
+    Context: every cell of one cohort with the same comparison set uses the same units, D and X (see the comment
+    above :func:`._estimators.panel_periods`). Decision: group the cells by (cohort, comparison set), fit the
+    propensity score and outcome regression once per group, and fill the ``n x K`` influence matrix group by group.
+    Consequences: ``att`` and ``usable`` are updated in place, a group whose fit fails (separation, singular design,
+    overlap) marks each of its cells as not estimated with the reason, as the per-cell path does.
+    """
+    Y, periods, N = panel.Y, panel.periods, panel.n_units
+    K = len(g)
+    M = np.zeros((N, K))
+    Xfull = np.ones((N, 1)) if panel.X is None else np.column_stack([np.ones(N), panel.X])
+    keys: dict[tuple[int, bytes], list[int]] = {}
+    for k in np.flatnonzero(usable):
+        keys.setdefault((int(tcode[k]), ctrl[k].tobytes()), []).append(int(k))
+    failed: dict[int, str] = {}
+    for (tc, _), cells in keys.items():
+        ks = np.asarray(cells)
+        member = ctrl[ks[0]].copy()
+        member[tc] = True
+        member_u = member[ccodes]
+        rows = np.flatnonzero(member_u)
+        cols, inv = np.unique(np.concatenate([t_idx[ks], b_idx[ks]]), return_inverse=True)
+        tpos, bpos = inv[: ks.size], inv[ks.size :]
+        D = (ccodes[rows] == tc).astype(np.float64)
+        Yp = np.take(Y, rows, axis=0)
+        if cols.size < Y.shape[1]:
+            Yp = Yp[:, cols]
+        try:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                level, Phi = panel_periods(est_method, Yp, D, np.take(Xfull, rows, axis=0))
+        except CellEstimationError as exc:
+            for k in ks:
+                failed[int(k)] = str(exc)
+            continue
+        est = level[tpos] - level[bpos]
+        ok = np.isfinite(est)
+        for k in ks[~ok]:
+            failed[int(k)] = "undefined estimate"
+        att[ks[ok]] = est[ok]
+        block = (Phi[:, tpos[ok]] - Phi[:, bpos[ok]]) * (N / rows.size)
+        kk = ks[ok]
+        if kk.size and kk[-1] - kk[0] == kk.size - 1:  # cells of a cohort are consecutive: a column slice
+            M[rows, kk[0] : kk[-1] + 1] = block
+        else:
+            M[np.ix_(rows, kk)] = block
+    for k in sorted(failed):
+        notes.append(f"ATT(g={_fmt(g[k])}, t={_fmt(periods[t_idx[k]])}) not estimated: {failed[k]}.")
+        usable[k] = False
+    return DenseInfluence(M, ccodes, C, panel.cluster_codes)
 
 
 def _clusters_per_cell(panel: PreparedPanel, fit: dict[str, Any]) -> np.ndarray:
