@@ -35,9 +35,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DesignError
+from .errors import DesignError, EvidenceError
 from .panel import Panel
-from .periods import FREQ_CODES, first_treated_period, label
+from .periods import FREQ_CODES, first_treated_period, label, read_dates
 
 
 def _plain(value: Any) -> Any:
@@ -236,14 +236,20 @@ class Design:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-def _to_period(value: Any, frequency: str) -> pd.Period:
-    """A window end point as a Period: dates, years (2017), financial years (2017/18 or 2017-04)."""
+def _to_period(value: Any, frequency: str, last: bool = False) -> pd.Period:
+    """A window end point as a Period: dates, years (2017), financial years (2017/18 or 2017-04).
+
+    A financial year on a monthly, quarterly or calendar-year panel starts at its first period (April 2017) and, as the
+    window's end (``last``), ends at its last (March 2018).
+    """
     text = str(value)
     if frequency == "fy":
         if "/" in text:
             text = text.split("/")[0] + "-04"
         elif len(text) == 4:
             text = text + "-04"  # a bare year means the financial year starting in April of that year
+    elif "/" in text:
+        return pd.Period(text.split("/")[0] + "-04", FREQ_CODES["fy"]).asfreq(FREQ_CODES[frequency], how="end" if last else "start")
     return pd.Period(text, FREQ_CODES[frequency])
 
 
@@ -261,7 +267,7 @@ def _window(panel: Panel, start: Any, end: Any) -> tuple[int, int, str | None]:
         if (isinstance(start, int) or isinstance(end, int)) and panel.frequency not in ("year", "fy"):
             raise DesignError(f"design.start/design.end ({start}, {end}) must be dates such as 2016-04 because the panel's time column holds dates.")
         code = FREQ_CODES[panel.frequency]
-        ps, pe = _to_period(start, panel.frequency), _to_period(end, panel.frequency)
+        ps, pe = _to_period(start, panel.frequency), _to_period(end, panel.frequency, last=True)
         ordinals = np.asarray([p.ordinal for p in periods])
         idx_s = int(np.searchsorted(ordinals, ps.ordinal, side="left"))
         idx_e = int(np.searchsorted(ordinals, pe.ordinal, side="right")) - 1
@@ -449,15 +455,16 @@ def _unit_constant(panel: Panel, column: str, what: str) -> pd.Series:
 
 
 def design_from_cohort_column(panel: Panel, column: str, *, start: Any, end: Any, comparison: str = "not_yet_treated", first_period: str | None = None) -> Design:
-    """Cohorts from a column holding each unit's first treated period (0 or blank = never treated).
+    """Cohorts from a column holding each unit's first treated period (0, blank or inf = never treated).
 
     Dates that are not the first day of a period (a designation date of 2017-06-15 in annual or financial-year data)
     need a rule: ``first_period`` ``first_full`` (the first whole period after the date) or ``containing``; without
     one they are refused rather than silently assigned to the period containing them.
     """
     raw = _unit_constant(panel, column, "treatment.cohort")
-    never = raw.isna() | raw.astype(str).str.strip().isin(["", "0", "0.0"])
+    never = raw.isna() | raw.astype(str).str.strip().str.lower().isin(["", "0", "0.0", "inf", "+inf", "infinity"])  # R writes Inf
     first = pd.Series(pd.NA, index=raw.index, dtype="object")
+    notes: list[str] = []
     if panel.frequency == "integer":
         vals = pd.to_numeric(raw[~never], errors="coerce")
         if vals.isna().any() or (vals % 1 != 0).any():
@@ -468,7 +475,11 @@ def design_from_cohort_column(panel: Panel, column: str, *, start: Any, end: Any
         if off.any():
             raise DesignError(f"column '{column}' (treatment.cohort) has {int(vals[off].iloc[0])}, which is not a period of the data; use one of the time column's values.")
     else:
-        dates = pd.to_datetime(raw[~never].astype(str), errors="coerce", format="mixed")
+        try:  # the forms a time column may take (evidence.periods.read_dates), said in a note
+            dates, how = read_dates(raw[~never].astype(str), name="treatment.cohort", column=column)
+        except EvidenceError as exc:
+            raise DesignError(f"{exc} Never-treated units take 0 or an empty cell.") from None
+        notes += [how] if how else []
         if dates.isna().any():
             raise DesignError(f"column '{column}' (treatment.cohort) has {_plain(raw[~never][dates.isna()].iloc[0])!r}, which is not a date; give the first treated period as YYYY-MM-DD, or 0/blank for never treated.")
         per = dates.dt.to_period(FREQ_CODES[panel.frequency])
@@ -482,7 +493,7 @@ def design_from_cohort_column(panel: Panel, column: str, *, start: Any, end: Any
     info = pd.DataFrame({"unit": panel.units})
     if "unit_name" in panel.data:
         info["unit_name"] = panel.unit_table().set_index("unit").reindex(panel.units)["unit_name"].to_numpy()
-    return _finalise(panel, info, first, comparison, start, end, [], "cohort column", {"cohort": column})
+    return _finalise(panel, info, first, comparison, start, end, notes, "cohort column", {"cohort": column})
 
 
 def design_from_indicator(panel: Panel, column: str, *, start: Any, end: Any, comparison: str = "not_yet_treated") -> Design:
