@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PARAMS ?= params/default.yaml
 
-.PHONY: workbook test install notebooks docs bench clean chromium java records-example
+.PHONY: workbook test install notebooks docs bench clean chromium java records-example lab
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ java:
 records-example: $(STAMP)
 	$(BIN)/evidence generate-records data/synthetic/spells --n-records 2000000
 	$(BIN)/evidence run params/records_synthetic.yaml
+
+## make lab: JupyterLab on lab/ (a working copy of the notebooks, made once) with the project's kernel registered
+LAB_PORT ?= 8888
+lab: $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name evidence --display-name "Python (evidence)" >/dev/null
+	$(BIN)/python -m evidence.notebooks lab/
+	$(BIN)/jupyter lab --no-browser --port $(LAB_PORT) --notebook-dir=. $$([ "$$(id -u)" = 0 ] && echo --allow-root) lab/
 
 ## make notebooks: re-execute the committed notebooks in place (after changing them or the package)
 notebooks: $(STAMP)

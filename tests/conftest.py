@@ -25,6 +25,10 @@ def make_design():
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# nbval executes the committed notebooks outside `evidence run`; a notebook run that way writes a run folder of its
+# own (reports/lab-<notebook>-<time>/). The test suite must not litter reports/: the kernels nbval starts inherit this.
+os.environ.setdefault("EVIDENCE_LAB_REPORTS", "off")
+
 
 @pytest.fixture(scope="session")
 def default_run(tmp_path_factory):

@@ -137,3 +137,106 @@ def test_foreign_design_with_an_impossible_request_stops_with_one_line(design, m
     assert code == 2
     err = stderr.strip().splitlines()
     assert len(err) == 1 and design.error in err[0] and "Traceback" not in stderr
+
+
+# --- papermill's own options against `evidence run` (issue 18, item 1) ------------------------------------------------
+
+PAPERMILL_DESIGN = "annual_staggered"
+_KEYS = ["notebook", "method", "outcome", "estimand", "group", "period", "event_time"]
+
+
+def _estimates(path: Path) -> pd.DataFrame:
+    est = pd.read_csv(path, dtype={"group": "string", "period": "string"})
+    est["_n"] = est.groupby(_KEYS, dropna=False).cumcount()  # rows sharing a key, in recording order
+    return est
+
+
+def _papermill(notebook: str, out: Path, args: list[str], labs: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / f"{notebook}.ipynb"), str(out / f"{notebook}.ipynb"), "-k", "python3", "--no-progress-bar", *args]
+    return subprocess.Popen(cmd, cwd=out, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, MPLBACKEND="Agg", EVIDENCE_LAB_REPORTS=str(labs)))
+
+
+@pytest.mark.e2e
+def test_papermill_f_gives_the_numbers_of_evidence_run_on_every_notebook(matrix, tmp_path):
+    """`papermill NOTEBOOK OUT -f params.yaml` (a lab run with its own run folder) and `evidence run params.yaml`
+    record the same rows with the same numbers, notebook by notebook. 07_evidence synthesises the run's other
+    notebooks' estimates, so it is compared with `evidence run --only 07_evidence`, its run on its own."""
+    rc, err, out = matrix[PAPERMILL_DESIGN]
+    assert rc == 0, err
+    params = out.parent.parent / PAPERMILL_DESIGN / "params.yaml"
+    full = _estimates(out / "estimates.csv")
+    alone = subprocess.Popen([sys.executable, "-m", "evidence.cli", "run", str(params), "--only", "07_evidence", "--reports", str(tmp_path / "only"), "--quiet", "--jobs", "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, MPLBACKEND="Agg"))
+    labs, work = tmp_path / "labs", tmp_path / "work"
+    work.mkdir()
+    todo, running, failed = [n for n in NOTEBOOK_ORDER if n in set(full["notebook"]) | {"07_evidence"}], [], []
+    while todo or running:
+        while todo and len(running) < PARALLEL_RUNS:
+            nb = todo.pop(0)
+            running.append((nb, _papermill(nb, work, ["-f", str(params)], labs)))
+        nb, proc = running.pop(0)
+        _, e = proc.communicate(timeout=600)
+        if proc.returncode != 0:
+            failed.append((nb, e[-600:]))
+    assert not failed, failed
+    _, e = alone.communicate(timeout=600)
+    assert alone.returncode == 0, e
+    (only_dir,) = [p for p in (tmp_path / "only").iterdir() if p.is_dir() and not p.name.startswith(".")]
+    reference = {"07_evidence": _estimates(only_dir / "estimates.csv")}
+    compared = 0
+    for lab in sorted(labs.iterdir()):
+        nb = lab.name[len("lab-"):].rsplit("-", 2)[0]
+        ref = reference.get(nb, full)
+        ref = ref[ref["notebook"] == nb]
+        got = _estimates(lab / "estimates.csv")
+        both = ref.merge(got, on=_KEYS + ["_n"], how="outer", suffixes=("_run", "_pm"), indicator=True)
+        assert (both["_merge"] == "both").all(), (nb, both.loc[both["_merge"] != "both", _KEYS + ["_merge"]].head())
+        for col in ("estimate", "std_error", "ci_lower", "ci_upper", "p_value"):
+            a, b = both[f"{col}_run"].astype(float), both[f"{col}_pm"].astype(float)
+            assert ((a - b).abs().fillna(0) <= 1e-9 * (1 + a.abs().fillna(0))).all() and (a.isna() == b.isna()).all(), (nb, col)
+        compared += len(both)
+    assert compared >= 600  # every recorded row of the design's notebooks
+
+
+@pytest.mark.e2e
+def test_papermill_p_dotted_keys_on_every_notebook(matrix, tmp_path):
+    """`-p params_file FILE -p design.end 2006 -p methods.did.log_outcomes False -p inference.seed 11`: every
+    notebook's parameters cell takes the dotted keys (one kernel runs the first cells of all ten, as papermill
+    parameterises them), and they resolve to the parameters `evidence run --set` would use; a misspelt key stops
+    the notebook with one line."""
+    import nbformat
+    from nbclient import NotebookClient
+    from papermill.parameterize import parameterize_notebook
+
+    from evidence.params import load_params
+
+    rc, err, out = matrix[PAPERMILL_DESIGN]
+    params = out.parent.parent / PAPERMILL_DESIGN / "params.yaml"
+    given = {"params_file": str(params), "design.end": 2006, "methods.did.log_outcomes": False, "inference.seed": 11}
+    expected = load_params(params, ["design.end=2006", "methods.did.log_outcomes=false", "inference.seed=11"]).values
+    cells = []
+    for nb_name in NOTEBOOK_ORDER:
+        nb = parameterize_notebook(nbformat.read(ROOT / "notebooks" / f"{nb_name}.ipynb", as_version=4), given, kernel_name="python3")
+        first = [c for c in nb.cells if c.cell_type == "code"][:3]  # parameters, injected parameters, open_run
+        assert "injected-parameters" in first[1].metadata.get("tags", []), nb_name
+        opener = first[2].source.split("\n")
+        cells += first[:2] + [nbformat.v4.new_code_cell("\n".join(line for line in opener if line.startswith(("import evidence", "ctx = evidence.open_run"))))]
+        cells.append(nbformat.v4.new_code_cell(f"import json; print({nb_name!r}, json.dumps(ctx.params.values, default=str, sort_keys=True))"))
+    bad = parameterize_notebook(nbformat.read(ROOT / "notebooks" / "01_did.ipynb", as_version=4), {"params_file": str(params), "design.ennd": 2006}, kernel_name="python3")
+    cells += [c for c in bad.cells if c.cell_type == "code"][:2]
+    cells.append(nbformat.v4.new_code_cell('import evidence\ntry:\n    evidence.open_run(params_file, "", "01_did", namespace=globals())\nexcept evidence.ParamsError as exc:\n    print("ERROR", exc)'))
+    book = nbformat.v4.new_notebook(cells=cells)
+    NotebookClient(book, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    import json
+
+    printed = [o["text"] for c in book.cells for o in c.get("outputs", []) if o.get("name") == "stdout"]
+    seen = {}
+    for text in printed:
+        if text.startswith("ERROR"):
+            seen["error"] = text
+            continue
+        name, values = text.split(" ", 1)
+        seen[name.strip("'")] = json.loads(values)
+    want = json.loads(json.dumps(expected, default=str, sort_keys=True))
+    for nb_name in NOTEBOOK_ORDER:
+        assert seen[nb_name] == want, nb_name
+    assert seen["error"].strip() == "ERROR notebook parameter design.ennd: unknown key; did you mean 'design.end'?"

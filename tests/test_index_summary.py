@@ -114,3 +114,25 @@ def test_findings_table_has_one_column_per_design_family_and_flags_failed_diagno
     y_log = re.findall(r"<td>(.*?)</td>", rows[2])
     assert y_log[0] == "y, log scale" and y_log[1] == "log rate ratio" and "controlled ITS" in y_log[4]  # the ITS on its own scale's row
     assert "*" not in page
+
+
+def test_findings_columns_state_their_cohorts_and_treated_units():
+    """Each design family's column says whose effect it estimates: DiD on every cohort it reports, synthetic
+    control on the one cohort it ran on; cohorts and treated units come from the run's cohorts.csv."""
+    from evidence.headline import family_scope, findings_html
+    from evidence.results import tidy_frame
+
+    cohorts = pd.DataFrame({"unit": list("abcdefg"), "status": ["treated"] * 5 + ["never_treated"] * 2, "first_treated": ["2018-04", "2018-04", "2018-04", "2019-04", "2019-04", None, None]})
+    est = tidy_frame([
+        {"method": "cs", "outcome": "y", "estimand": "simple", "group": "all", "estimate": -1.5, "ci_lower": -2.9, "ci_upper": -0.1, "p_value": 0.04, "n_units": 7},
+        {"method": "cs", "outcome": "y", "estimand": "group", "group": "2018-04", "estimate": -1.0, "ci_lower": -2.0, "ci_upper": 0.1, "p_value": 0.1, "n_units": 7},
+        {"method": "cs", "outcome": "y", "estimand": "group", "group": "2019-04", "estimate": -2.0, "ci_lower": -3.0, "ci_upper": -1.0, "p_value": 0.01, "n_units": 7},
+        {"method": "sdid", "outcome": "y", "estimand": "att", "group": "all", "estimate": 0.3, "ci_lower": -1.0, "ci_upper": 1.6, "p_value": 0.6, "n_units": 5},
+        {"method": "sdid", "outcome": "y", "estimand": "att", "group": "2018-04", "estimate": 0.3, "ci_lower": -1.0, "ci_upper": 1.6, "p_value": 0.6, "n_units": 5},
+    ]).assign(notebook="x")
+    assert family_scope(est, "cs", "y", cohorts) == (("2018-04", "2019-04"), 5)
+    assert family_scope(est, "sdid", "y", cohorts) == (("2018-04",), 3)
+    assert family_scope(est, "sdid", "y", None) == ((), None)
+    header = re.findall(r"<th[^>]*>(.*?)</th>", findings_html(est, 0.05, cohorts))
+    assert header[2] == "difference-in-differences (cohorts 2018-04, 2019-04; 5 treated units)"
+    assert header[3] == "synthetic control (cohort 2018-04; 3 treated units)"

@@ -84,7 +84,7 @@ def test_shipped_params_files_validate(path, tmp_path):
         from evidence.records import generate_records
 
         missing = records["path"].rstrip("/") + "_not_made"
-        with pytest.raises(ParamsError, match=f"names {missing}, which does not exist; .*: evidence generate-records {missing}"):
+        with pytest.raises(ParamsError, match=f"names {missing}, which does not exist.*: evidence generate-records {missing}"):
             load_params(path, [f"data.records.path={missing}"])
         overrides = [f"data.records.path={generate_records(tmp_path / 'spells', n_records=20_000).directory}"]
     p = load_params(path, overrides)
@@ -567,3 +567,42 @@ def test_errors_are_evidence_errors():
     assert issubclass(ParamsError, EvidenceError)
     # newlines in a message are folded to one line
     assert str(ParamsError("a\nb\n  c")) == "a b c"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# typo suggestions by level (a misspelt section suggests the section), and periods written as in spreadsheets
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text, key, hint",
+    [
+        ("desing:\n  start: 2016-04\n  end: 2019-03\n", "desing", "did you mean the section 'design'?"),
+        ("tretment:\n  waves: [1]\n", "tretment", "did you mean the section 'treatment'?"),
+        ("data:\n  recrods:\n    engine: duckdb\n", "data.recrods", "did you mean the section 'data.records'?"),
+        ("methods:\n  dd:\n    log_outcomes: false\n", "methods.dd", "did you mean the section 'methods.did'?"),
+        ("design:\n  waves: [1, 2]\n", "design.waves", "did you mean 'treatment.waves'?"),  # a key of another section
+        ("design:\n  finish: 2019-03\n", "design.finish", "the section 'design' has comparison, end, start."),
+    ],
+)
+def test_suggestions_by_level(tmp_path, text, key, hint):
+    msg = params_error(write(tmp_path, text))
+    assert f"unknown key '{key}'; {hint}" in msg
+    assert "'design.end'" not in msg  # the old suggestion for 'desing'
+
+
+def test_set_with_misspelt_section_suggests_the_key():
+    msg = params_error(overrides=["desing.start=2016-04"])
+    assert "--set desing.start: unknown key; did you mean 'design.start'?" in msg
+
+
+@pytest.mark.parametrize(
+    "value, expect",
+    [
+        ("2016/04", "'2016/04' is not a financial year (YYYY/YY is read as one: 2016/17 is April 2016 to March 2017); write 2016-04 for April 2016, or 2016/17 for the financial year."),
+        ("May-16", "'May-16' is not a date; write it as YYYY-MM or YYYY-MM-DD (for example 2016-04), or an integer period such as 2004; 'May-16' reads as 2016-05 — write that."),
+        ("01/05/2016", "'01/05/2016' reads as 2016-05-01 (day first, as in the UK) — write that."),
+        ("2016/13", "'2016/13' is not a financial year (YYYY/YY is read as one: 2016/17 is April 2016 to March 2017); write 2016/17 for the financial year."),
+    ],
+)
+def test_period_parameters_say_how_they_were_read(value, expect):
+    msg = params_error(overrides=[f"design.start={value}"])
+    assert "key 'design.start'" in msg and expect in msg

@@ -142,10 +142,41 @@ def _common_decimals(*values: float) -> int:
     return decimals(max(finite)) if finite else 0
 
 
-def findings_html(est: pd.DataFrame, alpha: float = 0.05) -> str:
+def family_scope(est: pd.DataFrame, method: str, outcome: str, cohorts: pd.DataFrame | None) -> tuple[tuple[str, ...], int | None]:
+    """The cohorts an estimator's overall estimate covers and their number of treated units.
+
+    Context: design families answer on different treated groups (synthetic control and ITS on the earliest cohort,
+    difference-in-differences on every cohort), so estimates side by side are only comparable when the reader sees
+    whose effect each is.
+    Decision: the cohorts are the estimator's rows for the outcome whose ``group`` is a cohort of the run's
+    ``cohorts.csv`` (its ``first_treated`` labels); treated units are that file's treated units of those cohorts.
+    When the estimator records no per-cohort rows, every cohort is assumed (the overall estimate pools them).
+    Consequences: the findings table states, per column or cell, the cohorts and treated units behind each estimate;
+    without ``cohorts.csv`` nothing is claimed.
+    """
+    if cohorts is None or cohorts.empty or "first_treated" not in cohorts:
+        return (), None
+    treated = cohorts[cohorts["status"].astype(str) == "treated"] if "status" in cohorts else cohorts[cohorts["first_treated"].notna()]
+    labels = treated["first_treated"].dropna().astype(str)
+    known = list(dict.fromkeys(sorted(labels)))
+    rows = est[(est["method"] == method) & (est["outcome"] == outcome)]
+    groups = set(rows["group"].dropna().astype(str))
+    covered = tuple(c for c in known if c in groups) or tuple(known)
+    return covered, int(labels.isin(covered).sum())
+
+
+def _scope_text(covered: tuple[str, ...], n: int | None) -> str:
+    if not covered:
+        return ""
+    head = ("cohort " if len(covered) == 1 else "cohorts ") + ", ".join(covered[:4]) + (f" and {len(covered) - 4} more" if len(covered) > 4 else "")
+    return head + (f"; {n:,} treated unit{'s' if n != 1 else ''}" if n is not None else "")
+
+
+def findings_html(est: pd.DataFrame, alpha: float = 0.05, cohorts: pd.DataFrame | None = None) -> str:
     """Findings by design family: one row per outcome (and scale), one column per design family (its representative
-    estimator, :func:`evidence.summary.family_representatives`), each cell the estimate and 95% interval with the
-    estimator, its units and any failed diagnostic flagged in the cell (never a star)."""
+    estimator, :func:`evidence.summary.family_representatives`), each column headed by the cohorts and treated units
+    its estimates cover (:func:`family_scope`; in the cell when they differ by outcome), each cell the estimate and
+    95% interval with the estimator, its units and any failed diagnostic flagged in the cell (never a star)."""
     from .summary import FAMILIES, family_representatives, overall, pretrend_failures
     from .tables import METHOD_NAMES
 
@@ -156,6 +187,11 @@ def findings_html(est: pd.DataFrame, alpha: float = 0.05) -> str:
     failures = pretrend_failures(est, alpha)
     units = est.assign(group=est["group"].fillna("all").astype(str))
     families = [f for f in FAMILIES if f in set(reps["family"])]
+    scope = {(r.family, r.outcome): _scope_text(*family_scope(est, r.method, r.outcome, cohorts)) for r in reps.itertuples(index=False)}
+    header = {}
+    for fam in families:
+        texts = {t for (f, _), t in scope.items() if f == fam}
+        header[fam] = f"{fam} ({texts.pop()})" if len(texts) == 1 and "" not in texts else fam
     rows = []
     for outcome, d in reps.groupby("outcome", sort=False):
         scale = str(d["scale"].iloc[0])
@@ -163,13 +199,15 @@ def findings_html(est: pd.DataFrame, alpha: float = 0.05) -> str:
         for fam in families:
             r = d[d["family"] == fam]
             if r.empty:
-                row[fam] = "–"
+                row[header[fam]] = "–"
                 continue
             r = r.iloc[0]
             k = _common_decimals(r["estimate"], r["ci_lower"], r["ci_upper"])
             cell = f"{number(r['estimate'], places=k)} ({number(r['ci_lower'], places=k)} to {number(r['ci_upper'], places=k)})"
             n = units[(units["method"] == r["method"]) & (units["outcome"] == outcome)]["n_units"].dropna()
             cell += f" · {METHOD_NAMES.get(r['method'], r['method'])}" + (f", {int(n.max())} units" if len(n) else "")
+            if header[fam] == fam and scope.get((fam, outcome)):
+                cell += f" · {scope[(fam, outcome)]}"
             flags = []
             if fam == "difference-in-differences" and (outcome in failures or str(outcome).removesuffix("_log") in failures):
                 flags.append("pre-trends rejected")
@@ -177,16 +215,16 @@ def findings_html(est: pd.DataFrame, alpha: float = 0.05) -> str:
             cell += " · " + ("interval excludes zero" if excl else "not detected")
             if flags:
                 cell += " · ⚠ " + "; ".join(flags)
-            row[fam] = cell
+            row[header[fam]] = cell
         rows.append(row)
     head = "".join(f"<th scope='col'>{html.escape(c)}</th>" for c in rows[0])
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>" for r in rows)
     return (
         "<p class='muted'>One estimate per design family (estimators of one family share their identifying assumption, so they are one vote, not several); "
-        "each row is one outcome on one scale. A ⚠ marks an estimate whose own diagnostics fail: read it as a warning, not a finding. "
+        "each row is one outcome on one scale, and each column says whose effect it estimates (cohorts and treated units). A ⚠ marks an estimate whose own diagnostics fail: read it as a warning, not a finding. "
         "Every estimate of every method is in the reports and in estimates.csv.</p>"
         f"<div class='scroll'><table class='findings'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
     )
 
 
-__all__ = ["findings_html", "outcome_label", "summary_html"]
+__all__ = ["family_scope", "findings_html", "outcome_label", "summary_html"]

@@ -21,7 +21,8 @@ from typing import Any
 import yaml
 
 from .errors import ParamsError
-from .paths import display, resolve
+from .paths import ROOT, candidates, display, locate, resolve, tried_text
+from .paths import _exists as exists
 
 NOTEBOOK_ORDER: tuple[str, ...] = ("00_primary", "00_data", "01_did", "02_staggered", "03_synthetic_control", "04_its", "05_robustness", "06_power", "07_evidence", "08_costs_satisfaction")
 """Notebooks of the workbook, in reading order; ``07_evidence`` summarises the others and runs last."""
@@ -73,11 +74,16 @@ def _check_period(value: Any, key: str) -> None:
         return
     text = str(value)
     if not _DATE_RE.match(text):
-        raise ParamsError(f"key '{key}': {value!r} is not a date; write it as YYYY-MM or YYYY-MM-DD (for example 2016-04), or an integer period such as 2004.")
+        from .periods import date_hint  # a spreadsheet form (May-16, 01/05/2016): say how it reads, in the form to write
+
+        hint = date_hint(text)
+        reads = f"; {text!r} reads as {hint} — write that" if hint else ""
+        raise ParamsError(f"key '{key}': {value!r} is not a date; write it as YYYY-MM or YYYY-MM-DD (for example 2016-04), or an integer period such as 2004{reads}.")
     if "/" in text:
         y, yy = text.split("/")
         if (int(y) + 1) % 100 != int(yy):
-            raise ParamsError(f"key '{key}': {value!r} is not a financial year; write it as 2017/18 (consecutive years).")
+            month = f"write {y}-{yy} for {_dt_month(int(yy))} {y}, or" if 1 <= int(yy) <= 12 else "write"
+            raise ParamsError(f"key '{key}': {value!r} is not a financial year (YYYY/YY is read as one: {y}/{(int(y) + 1) % 100:02d} is April {y} to March {int(y) + 1}); {month} {y}/{(int(y) + 1) % 100:02d} for the financial year.")
         return
     parts = [int(p) for p in text.split("-")]
     if len(parts) >= 2 and not 1 <= parts[1] <= 12:
@@ -89,6 +95,10 @@ def _check_period(value: Any, key: str) -> None:
             _dt.date(*parts)
         except ValueError:
             raise ParamsError(f"key '{key}': {value!r} is not a calendar date; check the day of the month.") from None
+
+
+def _dt_month(month: int) -> str:
+    return ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December")[month - 1]
 
 
 def _check_run_name(value: Any, key: str) -> None:
@@ -333,12 +343,44 @@ def _flatten(d: Mapping[str, Any], prefix: str, source: str) -> dict[str, Any]:
 
 
 def _suggest(key: str) -> str:
-    close = difflib.get_close_matches(key, list(SCHEMA), n=1, cutoff=0.6)
-    if not close:
-        leaf = key.split(".")[-1]
-        close = [k for k in SCHEMA if k.split(".")[-1] == leaf][:1] or difflib.get_close_matches(leaf, [k.split(".")[-1] for k in SCHEMA], n=1, cutoff=0.75)
-        close = [k for k in SCHEMA if k.split(".")[-1] in close][:1]
-    return f"; did you mean '{close[0]}'?" if close else "; see the parameter list in README.md."
+    """The hint after an unknown key: the nearest name at each level of the key, so a misspelt section suggests the
+    section (``desing`` -> ``design``) and a misspelt key inside a section the nearest key of that section.
+
+    Context: matching the whole dotted key against every key suggested ``design.end`` for the section ``desing``.
+    Decision: correct the key level by level (each part against the names that exist under the parts before it); when
+    a part has no near name, a key of the same name in another section (``seed`` -> ``inference.seed``), then the
+    nearest whole key, then the keys of the section the key is in. Consequences: the hint names something that exists
+    where the user wrote it.
+    """
+    parts = key.split(".")
+
+    def names_under(prefix: str) -> list[str]:
+        n = len(prefix) + 1 if prefix else 0
+        return sorted({k[n:].split(".")[0] for k in SCHEMA if not prefix or k.startswith(prefix + ".")})
+
+    path: list[str] = []
+    for part in parts:
+        names = names_under(".".join(path))
+        close = [part] if part in names else difflib.get_close_matches(part, names, n=1, cutoff=0.6)
+        if not close:
+            break
+        path.append(close[0])
+    else:
+        found = ".".join(path)
+        if found in SCHEMA:
+            return f"; did you mean '{found}'?"
+        if found != key:  # a section: desing -> design
+            return f"; did you mean the section '{found}'?"
+    same_leaf = [k for k in SCHEMA if k.split(".")[-1] == parts[-1]]
+    if same_leaf:
+        return f"; did you mean '{same_leaf[0]}'?"
+    close = difflib.get_close_matches(key, list(SCHEMA), n=1, cutoff=0.75)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    parent = ".".join(parts[:-1])
+    if parent and any(k.startswith(parent + ".") for k in SCHEMA):
+        return f"; the section '{parent}' has {', '.join(names_under(parent))}."
+    return "; see the parameter list in README.md."
 
 
 TEXT_OR_INTEGER: frozenset[str] = frozenset({"robustness.honest_target"})
@@ -465,17 +507,23 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def load_params(path: str | Path | None = None, overrides: Iterable[str] = (), data: Mapping[str, Any] | None = None) -> Params:
+def load_params(path: str | Path | None = None, overrides: Iterable[str] = (), data: Mapping[str, Any] | None = None, given: Mapping[str, Any] | None = None, given_label: str = "notebook parameter") -> Params:
     """Read, merge and validate a parameters file.
 
     Parameters
     ----------
     path
-        YAML file; ``None`` uses the defaults only (or ``data``).
+        YAML file; ``None`` uses the defaults only (or ``data``). A relative path is read from the working folder,
+        then from the project root (:func:`evidence.paths.locate`).
     overrides
         ``key=value`` strings applied after the file (as from ``evidence run --set``).
     data
-        Parameters as a mapping instead of a file (tests, notebooks).
+        Parameters as a mapping instead of a file (tests, notebooks given a whole file by papermill ``-f``).
+    given
+        Dotted key -> value changes applied after ``overrides`` (a notebook's ``-p design.end 2018-12``); text given
+        for a list or mapping key is read as YAML (``-p design.waves "[1, 2]"``).
+    given_label
+        How errors name the origin of ``given`` values.
 
     Returns
     -------
@@ -484,11 +532,13 @@ def load_params(path: str | Path | None = None, overrides: Iterable[str] = (), d
     """
     source = "<defaults>"
     raw: Any = {}
+    base: Path | None = None
     if path is not None:
-        p = resolve(path)
+        p, tried = locate(path)
         source = display(p)
         if not p.is_file():
-            raise ParamsError(f"params file {source} does not exist; give the path to a YAML file such as params/default.yaml.")
+            raise ParamsError(f"params file {tried_text(tried)} does not exist; give the path to a YAML file such as params/default.yaml (a relative path is read from the working folder, then from the project root).")
+        base = p.parent
         try:
             raw = _safe_load(p.read_text(encoding="utf-8"))
         except ParamsError as exc:
@@ -520,24 +570,68 @@ def load_params(path: str | Path | None = None, overrides: Iterable[str] = (), d
             raise ParamsError(f"--set {key}: unknown key{_suggest(key)}")
         flat[key] = value
         origin[key] = "--set"
+    for key, value in (given or {}).items():
+        if key not in SCHEMA:
+            raise ParamsError(f"{given_label} {key}: unknown key{_suggest(key)}")
+        kind = SCHEMA[key].kind
+        if isinstance(value, str) and (kind.startswith("list") or kind.startswith("dict")) and value.strip()[:1] in "[{":
+            try:
+                value = _safe_load(value)
+            except yaml.YAMLError:
+                raise ParamsError(f"{given_label} {key}: the value {value!r} is not a valid list; write it as [a, b].") from None
+        flat[key] = value
+        origin[key] = given_label
     for key in flat:
         if key not in SCHEMA:
-            raise ParamsError(f"params file {source}: unknown key '{key}'{_suggest(key)}")
+            raise ParamsError(f"{file_label}: unknown key '{key}'{_suggest(key)}")
     values = defaults()
     for key, value in flat.items():
         _set_nested(values, key, _coerce(key, value, SCHEMA[key], origin[key]))
-    _cross_checks(values, source)
-    return Params(values=values, source=source, overrides=override_list)
+    tried = _anchor_paths(values, origin, base, file_label)
+    _cross_checks(values, source, tried)
+    return Params(values=values, source=source, overrides=override_list + [f"{k}={v!r}" for k, v in (given or {}).items()])
 
 
-def _cross_checks(values: dict[str, Any], source: str) -> None:
+def _anchor_paths(values: dict[str, Any], origin: dict[str, str], base: Path | None, file_label: str) -> dict[str, list[Path]]:
+    """Make relative paths absolute where they were given (see :mod:`evidence.paths`).
+
+    Context: a user's parameters file and data often live together outside the repository.
+    Decision: a relative path from the parameters file is looked for beside the file, one from ``--set``, a notebook
+    parameter or a mapping in the working folder; when it is not there the project root is the fallback (the
+    shipped examples). A path found at the root keeps its relative text; one found elsewhere becomes absolute.
+    Consequences: resolved copies of the parameters (a run's ``params.yaml``) point at the same files from any
+    folder; the paths tried are kept for not-found messages.
+    """
+    tried: dict[str, list[Path]] = {}
+    for key, spec in SCHEMA.items():
+        if spec.kind != "path" or key not in origin:
+            continue
+        parts = key.split(".")
+        holder = values
+        for part in parts[:-1]:
+            holder = holder[part]
+        text = holder[parts[-1]]
+        if not isinstance(text, str) or "://" in text or text.startswith("dbfs:/") or Path(text).expanduser().is_absolute():
+            continue
+        found, cands = locate(text, base if origin[key] == file_label and base is not None else None)
+        tried[key] = cands
+        if len(cands) > 1 and found == cands[0] and exists(found):  # beside the file / in the working folder
+            holder[parts[-1]] = str(found)
+    return tried
+
+
+def _cross_checks(values: dict[str, Any], source: str, tried: Mapping[str, list[Path]] | None = None) -> None:
     where = f"params file {source}" if not source.startswith("<") else source
+    tried = tried or {}
+
+    def looked(key: str, text: str) -> str:
+        return tried_text(tried.get(key) or candidates(text, ROOT))
     data = values["data"]
     if data["path"] is not None:
         data["source"] = "file"
         p = resolve(data["path"])
         if not p.is_file():
-            raise ParamsError(f"{where}: key 'data.path' names {data['path']}, which does not exist; check the path (relative paths start at the project root).")
+            raise ParamsError(f"{where}: key 'data.path' names {data['path']}, which does not exist: looked for {looked('data.path', data['path'])}; check the path (a relative path is read from the parameters file's folder, then from the project root).")
         if p.suffix.lower() not in (".csv", ".parquet", ".pq", ".gz"):
             raise ParamsError(f"{where}: key 'data.path' names {data['path']}; give a .csv, .csv.gz or .parquet file.")
     elif data["source"] == "file":
@@ -553,7 +647,7 @@ def _cross_checks(values: dict[str, Any], source: str) -> None:
             raise ParamsError(f"{where}: key 'data.records.path' is a URL ({text}); read it with data.records.engine: spark, or copy the files to a local folder for duckdb.")
         if not remote and not any(ch in text for ch in "*?[") and not resolve(text).exists():
             hint = f"; for the synthetic example make them first: evidence generate-records {text} --n-records 2000000" if "synthetic" in text else ""
-            raise ParamsError(f"{where}: key 'data.records.path' names {text}, which does not exist; give a Parquet file, a folder or a glob (relative paths start at the project root){hint}.")
+            raise ParamsError(f"{where}: key 'data.records.path' names {text}, which does not exist: looked for {looked('data.records.path', text)}; give a Parquet file, a folder or a glob (a relative path is read from the parameters file's folder, then from the project root){hint}.")
     elif data["source"] == "records":
         raise ParamsError(f"{where}: key 'data.source' is 'records' but 'data.records.path' is empty; give the Parquet file, folder or glob of your records.")
     if rec["spark_master"] is not None and rec["engine"] != "spark":
@@ -568,7 +662,7 @@ def _cross_checks(values: dict[str, Any], source: str) -> None:
     if treat["cohort"] is None and treat["indicator"] is None:
         p = resolve(treat["designations"])
         if not p.is_file():
-            raise ParamsError(f"{where}: key 'treatment.designations' names {treat['designations']}, which does not exist; restore data/reference/ics_designations.csv or give treatment.cohort / treatment.indicator.")
+            raise ParamsError(f"{where}: key 'treatment.designations' names {treat['designations']}, which does not exist (looked for {looked('treatment.designations', treat['designations'])}); restore data/reference/ics_designations.csv or give treatment.cohort / treatment.indicator.")
         if not treat["waves"]:
             raise ParamsError(f"{where}: key 'treatment.waves' is empty; list the designation waves counted as treated, for example [1, 2].")
         bad = [w for w in treat["waves"] if not 1 <= w <= 6]

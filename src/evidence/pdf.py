@@ -54,7 +54,7 @@ def write_pdf(run_dir: str | Path, out: str | Path | None = None, timeout: float
     run = Path(run_dir)
     index = run / "index.html"
     if not index.is_file():
-        raise PdfError(f"{run}: no index.html here; give the folder of a finished run, such as reports/default.")
+        raise PdfError(f"{run.resolve()}: no index.html here; give the folder of a finished run, such as reports/default (a relative path is read from the working folder).")
     browser = find_browser()
     if browser is None:
         raise PdfError("evidence pdf needs Chromium to print the report (apt-get install chromium); none was found, so no PDF was written.")

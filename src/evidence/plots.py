@@ -23,6 +23,38 @@ def set_report_frequency(frequency: str) -> None:
     _REPORT["frequency"] = frequency if frequency in PERIOD_UNITS else "integer"
 
 
+def set_report_baselines(baselines: dict[str, float]) -> None:
+    """Treated units' mean outcome before designation, per outcome (set by ``open_run``): event studies and power
+    curves are then drawn as % of that level, the scale of the run's summary.
+
+    Context: the summary a board reads gives every effect as a % of the treated areas' pre-designation level, while
+    estimators report outcome units or log points.
+    Decision: event-study figures convert each estimate and interval end to that % (a level effect: 100 x b /
+    baseline; a log effect: 100 x (exp(b) - 1)); power curves label their effect axis in % (rate ratios: 100 x (rr -
+    1); additive effects: 100 x effect / baseline). Tables and ``estimates.csv`` keep the estimators' own units.
+    Consequences: figures and summary read on one scale; an outcome without a positive baseline keeps its own units,
+    and the axis label says which.
+    """
+    _REPORT["baselines"] = {str(k): float(v) for k, v in baselines.items() if np.isfinite(v) and v > 0}
+
+
+def _baseline(outcome: Any) -> float | None:
+    o = str(outcome).split(":")[-1].removesuffix("_log")
+    return _REPORT.get("baselines", {}).get(o)
+
+
+PCT_LABEL = "change, % of the treated areas' pre-designation level"
+
+
+def to_pct(outcome: Any, values: np.ndarray) -> np.ndarray | None:
+    """Effects on ``outcome`` (log points when it ends in ``_log``) as % of the baseline; None without a baseline."""
+    v = np.asarray(values, dtype=float)
+    if str(outcome).endswith("_log"):
+        return 100.0 * np.expm1(v)
+    base = _baseline(outcome)
+    return None if base is None else 100.0 * v / base
+
+
 def event_axis_label() -> str:
     """The event-time axis: time since designation in the panel's own units."""
     one, many = PERIOD_UNITS[_REPORT["frequency"]]
@@ -89,11 +121,15 @@ def plot_event_study(result: Any, ax: Any = None, label: str | None = None, colo
         order = np.argsort(et)
         et, est, lo, hi = et[order], est[order], lo[order], hi[order]
     color = color or PALETTE[0]
+    outcome = getattr(result, "outcome", "")
+    pct = [to_pct(outcome, v) for v in (est, lo, hi)]
+    if pct[0] is not None:  # the summary's scale (see set_report_baselines)
+        est, lo, hi = pct
     ax.errorbar(et + offset, est, yerr=[est - lo, hi - est], fmt="o", ms=4, capsize=2, color=color, label=label or readable_method(getattr(result, "method", "")))
     ax.axhline(0, color="grey", lw=0.8)
     ax.axvline(-0.5, color="grey", lw=0.8, ls="--")
     ax.set_xlabel(event_axis_label())
-    ax.set_ylabel(effect_axis_label(getattr(result, "outcome", "")))
+    ax.set_ylabel(f"{PCT_LABEL}{' (log model)' if str(outcome).endswith('_log') else ''}" if pct[0] is not None else effect_axis_label(outcome))
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # event time is whole periods: no half-year ticks
@@ -344,11 +380,47 @@ def evidence_forest(table: pd.DataFrame, synthetic: bool = False) -> Any:
     return fig
 
 
+QUESTIONS: dict[str, str] = {
+    "WildBootstrapResult": "Does the effect on {o} hold with few treated clusters?",
+    "RandomizationResult": "Is the effect on {o} larger than random designation dates give?",
+    "HonestResult": "How far could trends diverge before the effect on {o} is lost?",
+    "PowerResult": "How large an effect on {o} could this design detect?",
+    "ValidationResult": "Which methods recover a known effect on {o} without bias?",
+}
+"""The question each kind of result's figure answers (its title; the result's own title becomes the subtitle)."""
+
+
+def _percent_axis(ax: Any, r: Any) -> None:
+    """A power curve's effect axis in % of the baseline (ticks relabelled on the same axis; no twin axis)."""
+    from matplotlib.ticker import FuncFormatter
+
+    outcome = str(getattr(r, "outcome", "") or "")
+    if getattr(r, "family", "") == "count":
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{100 * (x - 1):+.0f}%"))
+        ax.set_xlabel("true effect, % change (rate ratio − 1)")
+    elif _baseline(outcome) is not None:
+        base = _baseline(outcome)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{100 * x / base:+.1f}%"))
+        ax.set_xlabel("true effect, % of the treated areas' pre-designation level")
+
+
 def results_grid(results: list[Any], ncols: int = 3, height: float = 3.6) -> Any:
-    """Each result's own ``.plot(ax=...)`` in a grid (power curves, validation charts); returns the Figure."""
+    """Each result's own ``.plot(ax=...)`` in a grid (power curves, validation charts, bootstrap and randomisation
+    distributions, HonestDiD intervals), titled with the question it answers (:data:`QUESTIONS`); returns the Figure."""
+    import textwrap
+
     fig, axes = _grid(max(1, len(results)), ncols=min(ncols, max(1, len(results))), height=height)
     for ax, r in zip(axes, results):
         r.plot(ax=ax)
+        template = QUESTIONS.get(type(r).__name__)
+        outcome = getattr(r, "outcome", None) or getattr(r, "outcome_label", None)
+        if template and outcome:
+            detail = ax.get_title()
+            width = 34 if len(results) > 1 and ncols > 2 else 52
+            question = "\n".join(textwrap.wrap(template.format(o=readable(outcome)), width))
+            ax.set_title(question + (f"\n{detail}" if detail else ""), fontsize=9)
+        if type(r).__name__ == "PowerResult":
+            _percent_axis(ax, r)
     fig.tight_layout()
     return fig
 
@@ -446,11 +518,23 @@ def figure_alt(fig: Any) -> str:
     return " ".join(parts)
 
 
+FIGURE_DIR: list[Any] = []  # a lab run's figures/ folder (set by evidence.open_run outside `evidence run`)
+
+
 def _png_with_alt(fig: Any) -> Any:
     from IPython.core.pylabtools import print_figure
 
     data = print_figure(fig, "png", bbox_inches="tight")
-    return None if data is None else (data, {"alt": figure_alt(fig)})
+    if data is None:
+        return None
+    alt = figure_alt(fig)
+    if FIGURE_DIR:  # a notebook run outside `evidence run` keeps its figures in its own run folder
+        folder = FIGURE_DIR[0]
+        folder.mkdir(parents=True, exist_ok=True)
+        n = len(list(folder.glob("*.png"))) + 1
+        (folder / f"figure-{n:02d}.png").write_bytes(data)
+        (folder / f"figure-{n:02d}.txt").write_text(alt + "\n", encoding="utf-8")
+    return (data, {"alt": alt})
 
 
 def install_figure_alt() -> None:
