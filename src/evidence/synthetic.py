@@ -1144,90 +1144,178 @@ def simulate(
     # ---- latent draws (their own seed stream: the observation noise is drawn from a second one, so every effect
     # applied to the same latent panels shares the random numbers) -------------------------------------------------
     latent_ss, obs_ss = np.random.SeedSequence(seed).spawn(2)
-    rng = np.random.default_rng(latent_ss)
     tau = (ax["ordinals"] - ax["ordinals"][0]) / ax["per_year"]
-    tau_c = tau.mean()
-    a_rand = rng.standard_normal((reps, N)) * unit_sd_v
-    b = rng.standard_normal((reps, N)) * utsd
-    p = rng.standard_normal((reps, T)) * psd
-    eps = rng.standard_normal((reps, N, T))
-    iid = rng.standard_normal((reps, N, T)) * isd if isd > 0 else 0.0
-    cdev = rng.standard_normal((reps, N))
-    u = np.empty((reps, N, T))
-    u[:, :, 0] = eps[:, :, 0] * nsd
-    innov = nsd * math.sqrt(1 - rho_v**2)
-    for t in range(1, T):
-        u[:, :, t] = rho_v * u[:, :, t - 1] + innov * eps[:, :, t]
-    z = (level[None, :, None] + a_rand[:, :, None] + trend_v * tau[None, None, :] + season_t[None, None, :] + p[:, None, :]
-         + b[:, :, None] * (tau - tau_c)[None, None, :] + (u + iid) * nscale[None, :, None])
-    if covid is not None:
-        scale_i = np.maximum(1 + covid["unit_sd"] * cdev, 0.0)
-        hit = covid["drop"] * covid["shape"][None, None, :] * scale_i[:, :, None]
-        z = z + (np.log(np.clip(1 - hit, 0.05, None)) if family == "count" else -hit)
-    if family == "count":
-        y0 = exposure[None] * np.exp(z)
-    elif family == "proportion" and link == "logit":
-        y0 = scale * expit(z)
-    elif family == "proportion":
-        out0 = int(((z < 0) | (z > scale)).sum())
-        if out0:
-            notes.append(f"{out0} of {z.size} simulated untreated value(s) ({out0 / z.size:.2%}) fell outside [0, {scale:g}] and were clipped.")
-        y0 = np.clip(z, 0.0, scale)
-    else:
-        y0 = z
     params = dict(family=family, outcome=outcome, scale=scale, link=link, trend=trend_v, seasonality=seas.tolist(), unit_sd=unit_sd_v, unit_trend_sd=utsd,
                   period_sd=psd, noise_sd=nsd, rho=rho_v, overdispersion=od, iid_sd=isd, noise_scale_range=[float(nscale.min()), float(nscale.max())], covid=None if covid is None else {k: v for k, v in covid.items() if k != "shape"},
                   calibrated=calibration is not None, seed=seed, reps=reps)
-    plan = _Latent(design=design, outcome=outcome, family=family, scale=scale, link=link, y0=y0, overdispersion=od, obs_seed=obs_ss, params=params, notes=notes)
-    if _latent_only:  # power_curve: one set of latent panels, many effects
+    model = dict(level=level, unit_sd=unit_sd_v, unit_trend_sd=utsd, period_sd=psd, noise_sd=nsd, rho=rho_v, iid_sd=isd, nscale=nscale, season_t=season_t, trend=trend_v, tau=tau, covid=covid, exposure=exposure)
+    plan = _Latent(design=design, outcome=outcome, family=family, scale=scale, link=link, overdispersion=od, obs_seed=obs_ss, params=params, notes=notes, reps=reps, latent_seed=latent_ss, model=model)
+    if _latent_only:  # power_curve: one set of latent panels, many effects, in blocks of replicates
         return plan  # type: ignore[return-value]
     return plan.observe(effect)
 
 
+BLOCK_CELLS = 1 << 22
+"""Replicates x unit-periods simulated at once by :meth:`_Latent.stream` (about 32 MB per array)."""
+
+
+def _generator_at(state: dict) -> np.random.Generator:
+    """A generator continuing from a saved bit-generator state (PCG64, as ``default_rng``)."""
+    g = np.random.Generator(np.random.PCG64())
+    g.bit_generator.state = state
+    return g
+
+
 @dataclass
 class _Latent:
-    """Latent panels of a simulation before the effect and the observation noise (internal; see :func:`simulate`)."""
+    """Latent panels of a simulation before the effect and the observation noise (internal; see :func:`simulate`).
+
+    Context: the simulation drew every replicate at once — several reps x units x periods arrays (200 replicates of
+    3,000 areas x 48 months: 230 MB each, about ten of them), so memory grew with replicates times rows.
+    Decision: :meth:`stream` simulates blocks of replicates (``BLOCK_CELLS`` unit-periods at a time) with exactly
+    the random numbers of the one-block draw: the streams are sequential, so each array's stream is entered at its
+    saved state, the arrays drawn after it in the same stream are reached by a first pass that draws and discards
+    (for counts the negative binomial's gamma multipliers, which every effect shares), and each effect's Poisson
+    draws continue their own copy of the stream. Consequences: the same panels whatever the block size (tested),
+    memory bounded by the block, and the default design (2,000 unit-periods) still one block.
+    """
 
     design: Design
     outcome: str
     family: str
     scale: float
     link: str
-    y0: np.ndarray
     overdispersion: float
     obs_seed: np.random.SeedSequence
     params: dict[str, Any]
     notes: list[str]
+    reps: int
+    latent_seed: np.random.SeedSequence
+    model: dict[str, Any]
+    _out0: int = 0
 
-    def observe(self, effect: Any) -> SimulatedPanels:
-        """Apply a true effect and draw the observation noise (the same draws for every effect)."""
-        design, family, scale, y0 = self.design, self.family, self.scale, self.y0
-        notes = list(self.notes)
-        eff = effect_cells(effect, design, family)
-        rng = np.random.default_rng(self.obs_seed)
-        D = design.treatment_matrix().astype(bool)
+    def _latent_blocks(self, size: int):  # noqa: ANN202 - generator of (r0, r1, y0)
+        m = self.model
+        reps = self.reps
+        N, T = self.design.panel.n_units, self.design.panel.n_periods
+        rng = np.random.default_rng(self.latent_seed)
+        a_rand = rng.standard_normal((reps, N)) * m["unit_sd"]
+        b = rng.standard_normal((reps, N)) * m["unit_trend_sd"]
+        p = rng.standard_normal((reps, T)) * m["period_sd"]
+        bounds = [(r0, min(reps, r0 + size)) for r0 in range(0, reps, size)]
+        isd = m["iid_sd"]
+        if len(bounds) == 1:
+            eps = rng.standard_normal((reps, N, T))
+            iid = rng.standard_normal((reps, N, T)) * isd if isd > 0 else 0.0
+            cdev = rng.standard_normal((reps, N))
+            yield 0, reps, self._y0(a_rand, b, p, eps, iid, cdev)
+            return
+        eps_gen = _generator_at(rng.bit_generator.state)
+        for r0, r1 in bounds:  # reach the draws that follow eps in the stream
+            rng.standard_normal((r1 - r0, N, T))
+        iid_gen = _generator_at(rng.bit_generator.state)
+        if isd > 0:
+            for r0, r1 in bounds:
+                rng.standard_normal((r1 - r0, N, T))
+        cdev = rng.standard_normal((reps, N))
+        for r0, r1 in bounds:
+            eps = eps_gen.standard_normal((r1 - r0, N, T))
+            iid = iid_gen.standard_normal((r1 - r0, N, T)) * isd if isd > 0 else 0.0
+            yield r0, r1, self._y0(a_rand[r0:r1], b[r0:r1], p[r0:r1], eps, iid, cdev[r0:r1])
+
+    def _y0(self, a_rand: np.ndarray, b: np.ndarray, p: np.ndarray, eps: np.ndarray, iid: Any, cdev: np.ndarray) -> np.ndarray:
+        """Expected untreated outcomes of a block of replicates from its standard normal draws."""
+        m = self.model
+        family, scale, link = self.family, self.scale, self.link
+        nsd, rho_v, tau = m["noise_sd"], m["rho"], m["tau"]
+        u = np.empty(eps.shape)
+        u[:, :, 0] = eps[:, :, 0] * nsd
+        innov = nsd * math.sqrt(1 - rho_v**2)
+        for t in range(1, eps.shape[2]):
+            u[:, :, t] = rho_v * u[:, :, t - 1] + innov * eps[:, :, t]
+        tau_c = tau.mean()
+        z = (m["level"][None, :, None] + a_rand[:, :, None] + m["trend"] * tau[None, None, :] + m["season_t"][None, None, :] + p[:, None, :]
+             + b[:, :, None] * (tau - tau_c)[None, None, :] + (u + iid) * m["nscale"][None, :, None])
+        covid = m["covid"]
+        if covid is not None:
+            scale_i = np.maximum(1 + covid["unit_sd"] * cdev, 0.0)
+            hit = covid["drop"] * covid["shape"][None, None, :] * scale_i[:, :, None]
+            z = z + (np.log(np.clip(1 - hit, 0.05, None)) if family == "count" else -hit)
         if family == "count":
-            mu1 = y0 * eff[None]
-            od = self.overdispersion
-            mult = rng.gamma(shape=1.0 / od, scale=od, size=mu1.shape) if od > 0 else 1.0
-            Y = rng.poisson(mu1 * mult).astype(float)
-            effects = mu1 - y0
-        elif family == "proportion":
-            raw = y0 + eff[None]
-            clipped = int(((raw < 0) | (raw > scale)).sum())
-            if clipped:
-                notes.append(f"{clipped} treated unit-period value(s) were clipped to [0, {scale:g}]; the truth uses the clipped values.")
-            Y = np.clip(raw, 0.0, scale)
-            effects = Y - y0
-        else:
-            Y = y0 + eff[None]
-            effects = np.broadcast_to(eff[None], Y.shape)
-        effects = np.where(D[None], effects, 0.0)
+            return m["exposure"][None] * np.exp(z)
+        if family == "proportion" and link == "logit":
+            return scale * expit(z)
+        if family == "proportion":
+            self._out0 += int(((z < 0) | (z > scale)).sum())
+            return np.clip(z, 0.0, scale)
+        return z
+
+    def _close_notes(self) -> None:
+        if self._out0:
+            size = self.reps * self.design.panel.n_units * self.design.panel.n_periods
+            note = f"{self._out0} of {size} simulated untreated value(s) ({self._out0 / size:.2%}) fell outside [0, {self.scale:g}] and were clipped."
+            if note not in self.notes:
+                self.notes.append(note)
+            self._out0 = 0
+
+    def stream(self, effects: Sequence[Any], block_cells: int | None = None):  # noqa: ANN201 - generator
+        """Blocks of replicates, each as (first replicate, one :class:`SimulatedPanels` of the block per effect), drawn
+        exactly as one :meth:`observe` per effect would; ``effect_notes`` (one list per effect, as ``observe`` gives)
+        is set when the stream is exhausted."""
+        design, family = self.design, self.family
+        N, T = design.panel.n_units, design.panel.n_periods
+        size = max(1, (BLOCK_CELLS if block_cells is None else block_cells) // max(1, N * T))
+        cells = [effect_cells(e, design, family) for e in effects]
+        D = design.treatment_matrix().astype(bool)
         E = np.nan_to_num(design.event_time(), nan=-1).astype(int)
         cohort = design.included["first_treated"].astype(str).to_numpy()
-        truth = SimTruth(effects=effects, effect_scale=eff, untreated_mean=y0, treated=D, event_time=E, cohort=cohort, cohort_labels=design.cohort_labels, family=family)
-        params = dict(self.params, effect=_describe_effect(effect))
-        return SimulatedPanels(Y=Y, outcome=self.outcome, family=family, scale=scale, base_design=design, truth=truth, params=params, notes=notes)
+        clipped = [0] * len(effects)
+        od = self.overdispersion
+        gamma_gen = pois_start = None
+        if family == "count":
+            rng = np.random.default_rng(self.obs_seed)
+            if od > 0 and self.reps > size:  # the Poisson draws follow every gamma draw in the stream
+                gamma_gen = _generator_at(rng.bit_generator.state)
+                for r0 in range(0, self.reps, size):
+                    rng.gamma(shape=1.0 / od, scale=od, size=(min(self.reps, r0 + size) - r0, N, T))
+            elif od > 0:
+                gamma_gen = rng
+            pois_start = rng.bit_generator.state
+        pois = [None] * len(effects)
+        for r0, r1, y0 in self._latent_blocks(size):
+            if family == "count" and od > 0:
+                mult = gamma_gen.gamma(shape=1.0 / od, scale=od, size=y0.shape)
+                if self.reps <= size:
+                    pois_start = gamma_gen.bit_generator.state
+            else:
+                mult = 1.0
+            out = []
+            for j, eff in enumerate(cells):
+                if family == "count":
+                    if pois[j] is None:
+                        pois[j] = _generator_at(pois_start)
+                    mu1 = y0 * eff[None]
+                    Y = pois[j].poisson(mu1 * mult).astype(float)
+                    effects_ = mu1 - y0
+                elif family == "proportion":
+                    raw = y0 + eff[None]
+                    clipped[j] += int(((raw < 0) | (raw > self.scale)).sum())
+                    Y = np.clip(raw, 0.0, self.scale)
+                    effects_ = Y - y0
+                else:
+                    Y = y0 + eff[None]
+                    effects_ = np.broadcast_to(eff[None], Y.shape)
+                truth = SimTruth(effects=np.where(D[None], effects_, 0.0), effect_scale=eff, untreated_mean=y0, treated=D, event_time=E, cohort=cohort, cohort_labels=design.cohort_labels, family=family)
+                out.append(SimulatedPanels(Y=Y, outcome=self.outcome, family=family, scale=self.scale, base_design=design, truth=truth, params=dict(self.params, effect=_describe_effect(effects[j])), notes=[]))
+            yield r0, out
+        self._close_notes()
+        self.effect_notes = [list(self.notes) + ([f"{c} treated unit-period value(s) were clipped to [0, {self.scale:g}]; the truth uses the clipped values."] if c else []) for c in clipped]
+
+    def observe(self, effect: Any) -> SimulatedPanels:
+        """Apply a true effect and draw the observation noise (the same draws for every effect), every replicate at once."""
+        ((_, (sims,)),) = list(self.stream([effect], block_cells=max(1, self.reps * self.design.panel.n_units * self.design.panel.n_periods)))
+        sims.notes = self.effect_notes[0]
+        return sims
 
 
 def _describe_effect(effect: Any) -> str:

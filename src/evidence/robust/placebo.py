@@ -297,6 +297,50 @@ def without_units(design: Design, units: Sequence[str], reason: str) -> Design:
     return design.without_units(units, reason)
 
 
+def _twfe_without_each(y: np.ndarray, D: np.ndarray, groups: np.ndarray, drop: np.ndarray) -> dict[str, np.ndarray]:
+    """TWFE estimate and cluster-robust standard error (package convention) of a balanced panel without unit ``j``,
+    for every ``j`` in ``drop``, in closed form.
+
+    Context: leaving out each treated unit in turn re-estimated the regression once per treated unit, O(J N T) —
+    1,761 fits of a 144,000-row panel for 3,000 small areas. Decision: with unit-demeaned ``u = D - mean_i``, ``v = y
+    - mean_i`` and the period totals ``U_t``, ``V_t``, the two-way demeaned values without unit j are ``u_it - a_t``
+    with ``a_t = (U_t - u_jt) / (N - 1)`` (and ``b_t`` for ``v``), so the coefficient is
+    ``(sum uv - s_uv,j - (N-1) a.b) / (sum uu - s_uu,j - (N-1) a.a)``. Each cluster's score is linear in a
+    feature vector of the cluster (``phi_g = [sum uv, sum uu, units, sum_i u_i, sum_i v_i]``) with weights that
+    depend on j, ``s_g = phi_g . w_j``, so ``sum_g s_g^2 = w_j' (Phi' Phi) w_j``, corrected for unit j's own
+    cluster. Consequences: O(N T + J T^2) for every unit left out; equal to re-estimating (tested to 1e-9).
+    """
+    N, T = y.shape
+    u = D - D.mean(axis=1, keepdims=True)
+    v = y - y.mean(axis=1, keepdims=True)
+    suv, suu = (u * v).sum(axis=1), (u * u).sum(axis=1)
+    U, V = u.sum(axis=0), v.sum(axis=0)
+    G = int(groups.max()) + 1
+    n_g = np.bincount(groups, minlength=G).astype(float)
+    phi = np.column_stack([suv, suu, np.ones(N), u, v])  # per unit, (N, 2T + 3)
+    Phi = np.zeros((G, phi.shape[1]))
+    np.add.at(Phi, groups, phi)
+    gram = Phi.T @ Phi
+    n1 = N - 1
+    a = (U[None, :] - u[drop]) / n1  # J x T
+    b = (V[None, :] - v[drop]) / n1
+    ab, aa = (a * b).sum(axis=1), (a * a).sum(axis=1)
+    H = suu.sum() - suu[drop] - n1 * aa
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beta = (suv.sum() - suv[drop] - n1 * ab) / H
+    w = np.column_stack([np.ones(drop.size), -beta, ab - beta * aa, -b + 2 * beta[:, None] * a, -a])  # J x (2T + 3)
+    total = np.einsum("jk,kl,jl->j", w, gram, w)
+    own = np.einsum("jk,jk->j", Phi[groups[drop]], w)  # score of unit j's cluster, with unit j
+    mine = np.einsum("jk,jk->j", phi[drop], w)  # unit j's part of it
+    total = total - own**2 + (own - mine) ** 2
+    G1 = G - (n_g[groups[drop]] == 1)  # clusters left
+    n = n1 * T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se = np.sqrt(G1 / (G1 - 1) * (n - 1) / n * np.maximum(total, 0.0)) / np.abs(H)
+    absorbed = ~(H > 1e-10 * max(1.0, float((D * D).sum())))
+    return {"estimate": beta, "std_error": se, "n_clusters": G1, "absorbed": absorbed}
+
+
 def leave_one_out(
     design: Design,
     outcome: str,
@@ -343,6 +387,20 @@ def leave_one_out(
         sets = [(f"cohort {c}", tr.loc[tr["first_treated"] == c, "unit"].tolist()) for c in design.cohort_labels]
     full = _estimate(design, outcome, log, estimator, alpha)
     rows, notes = [], []
+    if by == "unit" and estimator == "twfe" and len(sets) > 1:
+        y, _ = outcome_matrix(design, outcome, log, missing="allow")
+        if np.isfinite(y).all():  # a balanced panel: every unit left out at once (see _twfe_without_each)
+            N, T = y.shape
+            drop = np.flatnonzero(design.treated)
+            fit = _twfe_without_each(y, design.treatment_matrix(), design.cluster_codes, drop)
+            for k, j in enumerate(drop):
+                name = str(design.panel.units[j])
+                if fit["absorbed"][k] or fit["n_clusters"][k] < 2:
+                    notes.append(f"{name}: the fixed-effects regression cannot be estimated without it (collinear regressors or fewer than two clusters).")
+                    continue
+                r = _row("leave_one_out", str(full["outcome"]), f"without {name}", float(fit["estimate"][k]), float(fit["std_error"][k]), int(fit["n_clusters"][k]), alpha, (N - 1) * T, N - 1, int(fit["n_clusters"][k]))
+                rows.append({c: r[c] for c in ("outcome", "estimate", "std_error", "ci_lower", "ci_upper", "p_value", "n_obs", "n_units", "n_clusters", "method", "estimand", "group")})
+            sets = []
     for name, units in sets:
         if len(units) == int(design.treated.sum()):
             notes.append(f"{name}: leaving it out leaves no treated unit; no estimate.")
