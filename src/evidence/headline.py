@@ -18,14 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .summary import LEVELS
-from .tables import decimals, number
-
-
-def outcome_label(outcome: str) -> str:
-    """A readable outcome name: ``emergency_admissions_per_100k`` -> ``emergency admissions per 100,000 population``."""
-    text = str(outcome).split(":")[-1]
-    text = text.replace("_per_100k", " per 100,000 population").replace("_per_1000", " per 1,000 population").replace("_pct", " (%)")
-    return text.replace("_", " ").strip()
+from .tables import decimals, number, outcome_label
 
 
 def _pct(v: float, places: int) -> str:

@@ -404,7 +404,7 @@ def _percent_axis(ax: Any, r: Any) -> None:
         ax.set_xlabel("true effect, % of the treated areas' pre-designation level")
 
 
-def results_grid(results: list[Any], ncols: int = 3, height: float = 3.6) -> Any:
+def results_grid(results: list[Any], ncols: int = 2, height: float = 3.6) -> Any:
     """Each result's own ``.plot(ax=...)`` in a grid (power curves, validation charts, bootstrap and randomisation
     distributions, HonestDiD intervals), titled with the question it answers (:data:`QUESTIONS`); returns the Figure."""
     import textwrap
@@ -421,6 +421,10 @@ def results_grid(results: list[Any], ncols: int = 3, height: float = 3.6) -> Any
             ax.set_title(question + (f"\n{detail}" if detail else ""), fontsize=9)
         if type(r).__name__ == "PowerResult":
             _percent_axis(ax, r)
+        legend = ax.get_legend()
+        if legend is not None:  # method names, not codes
+            for text in legend.get_texts():
+                text.set_text(readable_method(text.get_text()))
     fig.tight_layout()
     return fig
 

@@ -533,11 +533,16 @@ def certainty_rules() -> Any:
 
 def evidence_verdict(tri: pd.DataFrame, rating: pd.DataFrame) -> Any:
     """One line per outcome: what the methods say and how certain it is."""
+    import re
+
+    from .tables import METHOD_NAMES, outcome_label
+
     r = rating.set_index("outcome")
     lines = []
     for row in tri.to_dict("records"):
         o = row["outcome"]
-        lines.append(f"- **{_esc(o)}**: {row['methods']} design famil{'y' if row['methods'] == 1 else 'ies'} ({row['families']}); {row['verdict']} (median estimate {fmt(row['median estimate'])}); certainty **{r.loc[o, 'certainty']}** — {r.loc[o, 'reasons']}.")
+        families = re.sub(r"\(([a-z0-9_]+)\)", lambda m: f"({METHOD_NAMES.get(m.group(1), m.group(1))})", str(row["families"]))  # names, not codes
+        lines.append(f"- **{_esc(outcome_label(o))}**: {row['methods']} design famil{'y' if row['methods'] == 1 else 'ies'} ({families}); {row['verdict']} (median estimate {fmt(row['median estimate'])}); certainty **{r.loc[o, 'certainty']}** — {r.loc[o, 'reasons']}.")
     return md("\n".join(lines))
 
 
@@ -695,17 +700,19 @@ def honest_table(results: list[Any]) -> pd.DataFrame:
 
 def robustness_verdict(ctx: Any, wild: pd.DataFrame, ri: pd.DataFrame, honest: pd.DataFrame, placebo: pd.DataFrame, loo: pd.DataFrame, multiple: pd.DataFrame) -> Any:
     """One generated verdict per check."""
+    from .tables import METHOD_NAMES, outcome_label
+
     a = ctx.alpha
     lines = []
     g_tr, G = ctx.design.n_treated_clusters, ctx.design.n_clusters
     lines.append(f"**Why these checks.** {g_tr} of {G} clusters are treated; cluster-robust t-tests over-reject with so few treated clusters, so the wild cluster bootstrap and randomisation inference carry the inference here.")
     for r in wild.to_dict("records"):
         agree = (r["CRVE p"] < a) == (r["bootstrap p"] < a)
-        lines.append(f"- **{_esc(r['outcome'])}** ({_esc(r['estimator'])}): wild bootstrap p = {r['bootstrap p']:.3f} against CRVE p = {r['CRVE p']:.3f} — {'the same conclusion' if agree else '**a different conclusion**'} at {a:g}; interval {fmt(r['ci_lower'])} to {fmt(r['ci_upper'])}.")
+        lines.append(f"- **{_esc(outcome_label(r['outcome']))}** ({_esc(METHOD_NAMES.get(str(r['estimator']), str(r['estimator'])))}): wild bootstrap p = {r['bootstrap p']:.3f} against CRVE p = {r['CRVE p']:.3f} — {'the same conclusion' if agree else '**a different conclusion**'} at {a:g}; interval {fmt(r['ci_lower'])} to {fmt(r['ci_upper'])}.")
     for r in ri.to_dict("records"):
-        lines.append(f"- **{_esc(r['outcome'])}** (randomisation inference): p = {r['randomisation p']:.3f} over {r['assignments']:,} re-assignments of designation timing{' (all, exact)' if r['exact'] else ''}.")
+        lines.append(f"- **{_esc(outcome_label(r['outcome']))}** (randomisation inference): p = {r['randomisation p']:.3f} over {r['assignments']:,} re-assignments of designation timing{' (all, exact)' if r['exact'] else ''}.")
     for r in honest.to_dict("records"):
-        what = f"{_esc(r['outcome'])}** ({r['event study']}, {r['restriction']})"
+        what = f"{_esc(outcome_label(r['outcome']))}** ({_esc(METHOD_NAMES.get(str(r['event study']), str(r['event study'])))}, {r['restriction']})"
         symbol = "M-bar" if "relative" in r["restriction"] else "M"
         status = str(r.get("status", ""))
         if status.startswith("not significant"):
@@ -716,12 +723,12 @@ def robustness_verdict(ctx: Any, wild: pd.DataFrame, ri: pd.DataFrame, honest: p
             lines.append(f"- **{what}: the effect survives violations of parallel trends up to {symbol} = {r['breakdown']:.3g}" + (" — less than the largest pre-period violation, so it is not robust to post-period violations of that size." if symbol == "M-bar" and r["breakdown"] < 1 else "."))
     if len(placebo):
         sig = placebo[placebo["p_value"] < a]
-        lines.append(f"- **Placebo tests**: {len(sig)} of {len(placebo)} placebo estimates have p < {a:g}" + (f" ({_esc(', '.join(sig['outcome'] + ' ' + sig['group'].astype(str)))}) — designation appears to matter where it cannot, a warning about the design." if len(sig) else " — no sign of effects where there should be none."))
+        lines.append(f"- **Placebo tests**: {len(sig)} of {len(placebo)} placebo estimates have p < {a:g}" + (f" ({_esc(', '.join(sig['outcome'].map(outcome_label) + ' ' + sig['group'].astype(str)))}) — designation appears to matter where it cannot, a warning about the design." if len(sig) else " — no sign of effects where there should be none."))
     if len(loo):
         for o, d in loo.groupby("outcome", sort=False):
-            lines.append(f"- **Leave-one-out, {_esc(o)}**: estimates range from {fmt(d['estimate'].min())} to {fmt(d['estimate'].max())} ({len(d)} leave-outs); {int((d['p_value'] < a).sum())} have p < {a:g}.")
+            lines.append(f"- **Leave-one-out, {_esc(outcome_label(o))}**: estimates range from {fmt(d['estimate'].min())} to {fmt(d['estimate'].max())} ({len(d)} leave-outs); {int((d['p_value'] < a).sum())} have p < {a:g}.")
     for r in multiple.to_dict("records") if len(multiple) else []:
-        lines.append(f"- **{_esc(r['outcome'])}**: p adjusted across the run's outcomes — Holm {r['holm']:.3f}, Romano-Wolf {r['romano_wolf']:.3f} (unadjusted {r['p_value']:.3f}).")
+        lines.append(f"- **{_esc(outcome_label(r['outcome']))}**: p adjusted across the run's outcomes — Holm {r['holm']:.3f}, Romano-Wolf {r['romano_wolf']:.3f} (unadjusted {r['p_value']:.3f}).")
     return md("\n".join(lines))
 
 

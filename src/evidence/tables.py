@@ -117,6 +117,16 @@ UNIT_NAMES: dict[str, str] = {}
 _UNIT_COLUMNS = ("unit", "area", "footprint", "unit left out", "donor")
 
 
+def outcome_label(outcome: str) -> str:
+    """A readable outcome name: ``emergency_admissions_per_100k`` -> ``emergency admissions per 100,000 population``;
+    ``attendances_log`` -> ``attendances (log)``."""
+    text = str(outcome).split(":")[-1]
+    log = text.endswith("_log")
+    text = text.removesuffix("_log")
+    text = text.replace("_per_100k", " per 100,000 population").replace("_per_1000", " per 1,000 population").replace("_pct", " (%)")
+    return text.replace("_", " ").strip() + (" (log)" if log else "")
+
+
 def _cell(x: Any, column: str) -> str:
     if isinstance(x, (float, np.floating)) and _P_COLUMNS.search(column):
         return p_value(x)
@@ -128,6 +138,8 @@ def _cell(x: Any, column: str) -> str:
         return "–"
     if column in ("method", "estimator") and str(x) in METHOD_NAMES:
         return METHOD_NAMES[str(x)]
+    if column.lower() == "outcome" and isinstance(x, str):  # names instead of codes
+        return outcome_label(x)
     if column.lower() in _UNIT_COLUMNS and str(x) in UNIT_NAMES:  # names instead of codes
         return f"{UNIT_NAMES[str(x)]} ({x})"
     return str(x)
@@ -175,6 +187,8 @@ def table_html(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
     num = re.compile(r"[−\-<]?[\d,.]+%?|–|[\-−]?[\d,.]+ \([\-−\d,.]+ to [\-−\d,.]+\)")
     align = ["right" if len(shown) and all(num.fullmatch(str(v)) for v in shown.iloc[:, j]) else "left" for j in range(shown.shape[1])]
+    # an estimate and its interval stay on one line; names and sentences wrap
+    align = [a + (";white-space:nowrap" if c == "estimate (95% CI)" else "") for a, c in zip(align, shown.columns)]
     body = "".join("<tr>" + "".join(f"<td style='text-align:{a}'>{html.escape(v)}</td>" for v, a in zip(row, align)) + "</tr>" for row in shown.itertuples(index=False, name=None))
     cap = f"<caption>{html.escape(str(caption))}</caption>" if caption else ""
     # a wide table scrolls inside its own box: the page never grows wider than the window
