@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .._blas import limit_blas_threads
 from ..design import Design
 from ..did.estimators import outcome_matrix
 from ..errors import EstimationError
@@ -220,6 +221,7 @@ def _rmspe(gap: np.ndarray, c: int) -> tuple[float, float]:
 
 # ---- SDID and its special cases ----------------------------------------------------------------------------------
 @balanced_only("synthetic difference-in-differences")
+@limit_blas_threads(1)  # thousands of small products per fit: a second BLAS thread only spins (evidence._blas)
 def sdid(
     design: Design,
     outcome: str,
@@ -499,6 +501,7 @@ def _sc_unit_estimates(Y: np.ndarray, tr_rows: np.ndarray, cs: np.ndarray, donor
 
 
 @balanced_only("the synthetic control")
+@limit_blas_threads(1)
 def synthetic_control(
     design: Design,
     outcome: str,
