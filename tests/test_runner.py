@@ -138,7 +138,8 @@ def test_failed_notebook_leaves_previous_report_intact(default_run, tmp_path):
     df.to_csv(data, index=False)
     params = tmp_path / "p.yaml"
     params.write_text(f"run_name: e2e\ndata:\n  path: {data}\n  unit: area\n  time: month\n  outcomes: [visits]\ntreatment:\n  cohort: first\ndesign:\n  start: 2018-01\n  end: 2018-12\n")
-    proc = run_cli("run", str(params), "--reports", str(reports), "--only", "00_data", "--only", "01_did", extra_env={"EVIDENCE_ROOT": str(root)})
+    # run_name given explicitly: a partial run is then published under it (and here must not replace it)
+    proc = run_cli("run", str(params), "--reports", str(reports), "--only", "00_data", "--only", "01_did", "--set", "run_name=e2e", extra_env={"EVIDENCE_ROOT": str(root)})
     assert proc.returncode == 2
     err = proc.stderr.strip().splitlines()
     import re

@@ -95,6 +95,26 @@ def key_results(estimates: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     return df.pivot(index="outcome", columns="method", values="cell").reindex(columns=order).fillna("").reset_index()
 
 
+def shape_text(shape: dict) -> str:
+    """A panel file's shape as the console, ``run.log`` and the index state it:
+    ``20 units x 33 periods (2016-04 to 2018-12): 660 rows x 7 columns`` (from the manifest's ``analysis_panel``
+    or the runner's record of ``panel.csv``)."""
+    window = shape.get("window") or []
+    when = f" ({window[0]} to {window[1]})" if len(window) == 2 else ""
+    cols = f" x {shape['columns']} columns" if "columns" in shape else ""
+    return f"{shape['units']} units x {shape['periods']} periods{when}: {shape['rows']:,} rows{cols}"
+
+
+def _shapes_html(m: dict) -> str:
+    """The two panel files' shapes (runs before the manifest recorded them show nothing)."""
+    used = m.get("analysis_panel")
+    built = m.get("panel") or {}
+    if not used or "rows" not in built:
+        return ""
+    return (f"<p class='muted'>Panels: <a href='panel.csv'>panel.csv</a> (built) {html.escape(shape_text(built))}; "
+            f"<a href='analysis_panel.csv'>analysis_panel.csv</a> (used by the estimators: the window applied, units dropped) {html.escape(shape_text(used))}.</p>")
+
+
 def _table(df: pd.DataFrame) -> str:
     if df.empty:
         return "<p class='muted'>No rows.</p>"
@@ -138,6 +158,11 @@ def build_index(run_dir: str | Path) -> Path:
     alpha = float((yaml.safe_load(params) or {}).get("inference", {}).get("alpha", 0.05))
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'><title>{html.escape(m['title'])} — run {html.escape(m['run_name'])}</title><style>{CSS}</style></head><body>"]
     parts.append(f"<h1>{html.escape(m['title'])}</h1><p class='muted'>Run <code>{html.escape(m['run_name'])}</code> · parameters <code>{html.escape(str(m['params_file']))}</code>" + (f" with overrides <code>{html.escape('; '.join(m['overrides']))}</code>" if m["overrides"] else "") + f" · finished {html.escape(m.get('finished', ''))} · {m.get('seconds', 0):.0f} s</p>")
+    if m.get("derived_from"):
+        d0 = m["derived_from"]
+        what = "; ".join(x for x in ((f"--only {' '.join(d0['only'])}" if d0.get("only") else ""), (f"--set {'; '.join(d0['overrides'])}" if d0.get("overrides") else "")) if x)
+        parts.append(f"<p class='muted'>A partial run of <code>{html.escape(str(d0['run_name']))}</code> ({html.escape(what)}), published under its own name so that it never replaces the report of the parameters file as written.</p>")
+    parts.append(_shapes_html(m))
     if m.get("synthetic"):
         parts.append("<div class='banner'>SYNTHETIC DATA — every number in this run comes from simulated data, not from the NHS.</div>")
     from .headline import summary_html
@@ -188,7 +213,8 @@ def build_index(run_dir: str | Path) -> Path:
     from .headline import findings_html
 
     parts.append(f"<h2>Findings by design family</h2><p class='muted'>Design: {d['treated']} treated and {d['comparison']} comparison units, cohorts {html.escape(', '.join(d['cohorts']))}, window {html.escape(' to '.join(d['window']))}.</p>")
-    parts.append(findings_html(est, alpha))
+    cohorts_file = run_dir / "cohorts.csv"
+    parts.append(findings_html(est, alpha, pd.read_csv(cohorts_file, dtype={"first_treated": "string"}) if cohorts_file.is_file() else None))
     parts.append("<section class='appendix'><h2>Technical appendix</h2><p class='muted'>Parameters, software and checksums of this run; the <a href='glossary.html'>glossary</a> explains the terms used.</p>")
     parts.append("<h2>Parameters</h2><pre>" + html.escape(params) + "</pre>")
     git = m.get("git", {})
