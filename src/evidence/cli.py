@@ -1,4 +1,4 @@
-"""Command line: ``evidence run``, ``validate``, ``add-month``, ``generate-records``, ``records-panel``, ``build-designations``, ``refresh-notebooks``.
+"""Command line: ``evidence run``, ``validate``, ``init``, ``add-month``, ``generate-records``, ``records-panel``, ``build-designations``, ``refresh-notebooks``.
 
 User errors print one line (``error: ...``) and exit with status 2; an interrupted run exits with 130. Neither
 shows a traceback.
@@ -16,14 +16,19 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run the workbook notebooks on a parameters file and publish reports/<run_name>/")
     r.add_argument("params", help="parameters file (YAML)")
-    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable)")
-    r.add_argument("--only", action="append", default=None, metavar="NOTEBOOK", help="run only this notebook (repeatable)")
-    r.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default 2)")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (repeatable); without --set run_name=NAME the report goes to reports/<run_name>--set-<hash>/, never over the file's own report")
+    r.add_argument("--only", action="append", default=None, metavar="NOTEBOOK", help="run only this notebook (repeatable); without --set run_name=NAME the report goes to reports/<run_name>--only-<notebooks>/, never over the full report")
+    r.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default 2; capped at the machine's cores)")
+    r.add_argument("--no-wait", action="store_true", help="if another run of the same run name is running, say which and exit with status 2 instead of waiting for it")
     r.add_argument("--quiet", action="store_true", help="no progress lines")
     r.add_argument("--reports", default=None, metavar="DIR", help="folder for reports (default: reports/ in the project, or $EVIDENCE_REPORTS)")
     v = sub.add_parser("validate", help="validate a parameters file and its data without running notebooks")
     v.add_argument("params")
     v.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    i = sub.add_parser("init", help="write a starter parameters file for your own CSV/Parquet panel (detected columns, comments on every choice)")
+    i.add_argument("data", metavar="DATA_FILE", help="CSV, CSV.GZ or Parquet file, one row per unit and period")
+    i.add_argument("--out", default=None, metavar="PATH", help="parameters file to write (default: params/<file stem>.yaml in the working folder)")
+    i.add_argument("--force", action="store_true", help="replace the parameters file if it exists")
     g = sub.add_parser("generate-records", help="write SYNTHETIC record-level spells or A&E attendances (Parquet) consistent with the real A&E data")
     g.add_argument("out", help="output folder (synthetic_<kind>_YYYY-MM.parquet files and synthetic_manifest.json)")
     g.add_argument("--kind", choices=("spells", "attendances"), default="spells")
@@ -64,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .paths import REPORTS
 
             reports = Path(args.reports or os.environ.get("EVIDENCE_REPORTS") or REPORTS)
-            out = run(args.params, args.overrides, args.only, jobs=args.jobs, reports=reports, quiet=args.quiet)
+            out = run(args.params, args.overrides, args.only, jobs=args.jobs, reports=reports, quiet=args.quiet, wait=not args.no_wait)
             if not args.quiet:
                 from .paths import display
 
@@ -76,7 +81,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             params = load_params(args.params, args.overrides)
             panel, design = prepare(params)
             preflight(params, panel, design)
-            print(f"ok: panel.csv (built) {panel.n_units} units x {panel.n_periods} periods; analysis_panel.csv {design.panel.n_units} units x {design.panel.n_periods} periods ({design.window[0]} to {design.window[1]}); {design.describe()}")
+            for note in panel.notes + design.notes:  # how dates were read, units dropped, the window cut ...
+                print(f"note: {note}")
+            from .index import shape_text
+
+            shapes = []
+            for name, pn, window in (("panel.csv (built)", panel, (panel.period_labels[0], panel.period_labels[-1])), ("analysis_panel.csv (used by the estimators)", design.panel, tuple(design.window))):
+                frame = pn.to_frame()  # the files `evidence run` writes, in the same words as its console and index
+                shapes.append(f"{name} " + shape_text({"units": pn.n_units, "periods": pn.n_periods, "rows": len(frame), "columns": frame.shape[1] + bool(params["report.synthetic"]), "window": list(window)}))
+            print(f"ok: {'; '.join(shapes)}; {design.describe()}")
+        elif args.command == "init":
+            from .starter import write_starter
+
+            for line in write_starter(args.data, args.out, force=args.force).lines():
+                print(line)
         elif args.command == "generate-records":
             from .records import generate_records
 
@@ -86,13 +104,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .errors import ParamsError
             from .params import load_params
             from .pipeline import load_panel
-            from .paths import display, resolve
+            from pathlib import Path
+
+            from .paths import display
 
             params = load_params(args.params, args.overrides)
             if params["data.source"] != "records":
                 raise ParamsError(f"params file {params.source}: data.records.path is empty; records-panel aggregates record-level data.")
             panel = load_panel(params)
-            out = resolve(args.out)
+            out = Path(args.out).expanduser().resolve()  # a command-line path: from the working folder
             tmp = out.with_name(out.name + ".tmp")
             panel.to_frame().to_csv(tmp, index=False, lineterminator="\n")
             tmp.replace(out)

@@ -117,7 +117,7 @@ def test_records_panel_command_writes_the_panel_and_a_short_run_is_labelled_synt
     assert len(frame) == 42 * 16 and {"emergency_admissions", "emergency_bed_days", "population"} <= set(frame.columns)
 
     reports = tmp_path / "reports"
-    proc = subprocess.run([sys.executable, "-m", "evidence.cli", "run", str(params), "--only", "00_data", "--only", "01_did", "--reports", str(reports), "--quiet"],
+    proc = subprocess.run([sys.executable, "-m", "evidence.cli", "run", str(params), "--only", "00_data", "--only", "01_did", "--set", "run_name=records_e2e", "--reports", str(reports), "--quiet"],
                           cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr
     folder = reports / "records_e2e"
