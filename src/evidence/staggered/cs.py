@@ -18,7 +18,10 @@ standard errors:
   degrees of freedom (R reports its p-value rounded to 5 decimals; :attr:`AttGtResult.pretest` is unrounded).
 
 Without covariates the estimator needs only cohort means and T x T scatter matrices of the outcome path, which makes
-a million-row panel take milliseconds (see ``_influence.CohortInfluence``).
+a million-row panel take milliseconds (see ``_influence.CohortInfluence``). With covariates the cells of a cohort that
+share a comparison set are one sample: its propensity score and comparison-group regression are fitted once and
+every period's estimate and influence function follow from matrix products (``_fit_batched``,
+``_estimators.panel_periods``); the per-cell DRDID transcription stays as the reference (``_engine="cell"``).
 """
 
 from __future__ import annotations
