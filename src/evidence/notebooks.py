@@ -73,10 +73,12 @@ def refresh(only: list[str] | None = None) -> list[Path]:
         os.environ["JUPYTER_PATH"] = str(_write_kernelspec(Path(tmp))) + os.pathsep + os.environ.get("JUPYTER_PATH", "")
         for name in names:
             path = NOTEBOOKS / f"{name}.ipynb"
-            pm.execute_notebook(str(path), str(path), kernel_name=KERNEL_NAME, cwd=str(NOTEBOOKS), progress_bar=False)
-            nb = nbformat.read(path, as_version=4)
+            out = Path(tmp) / f"{name}.ipynb"  # a failed execution never replaces the committed notebook
+            pm.execute_notebook(str(path), str(out), kernel_name=KERNEL_NAME, cwd=str(NOTEBOOKS), progress_bar=False)
+            nb = nbformat.read(out, as_version=4)
             _strip(nb)
-            nbformat.write(nb, path)
+            nbformat.write(nb, out)
+            os.replace(out, path) if out.stat().st_dev == path.stat().st_dev else path.write_bytes(out.read_bytes())
             done.append(path)
     return done
 
