@@ -78,7 +78,7 @@ def refresh(only: list[str] | None = None) -> list[Path]:
             nb = nbformat.read(out, as_version=4)
             _strip(nb)
             nbformat.write(nb, out)
-            os.replace(out, path) if out.stat().st_dev == path.stat().st_dev else path.write_bytes(out.read_bytes())
+            path.write_bytes(out.read_bytes())
             done.append(path)
     return done
 
