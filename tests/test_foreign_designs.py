@@ -97,8 +97,10 @@ def test_foreign_design_publishes_with_not_applicable_notes(design, matrix):
     for line in plan.loc[plan["status"] != "runs", "line"]:
         assert line.split(":")[0].replace("'", "&#x27;") in index_text  # every not-applicable / fallback line is on the index
         assert "(parameter: " in line  # and names the parameter that would change it
-    est = pd.read_csv(out / "estimates.csv")
+    est = pd.read_csv(out / "estimates.csv", dtype={"group": "string", "period": "string"})
     assert len(est) > 0 and est["estimate"].notna().any()
+    keys = ["notebook", "method", "outcome", "estimand", "group", "period", "event_time"]
+    assert not est.duplicated(keys).any(), est[est.duplicated(keys, keep=False)][keys].head().to_string()  # one row per key
     skipped = set(pd.read_json(out / "manifest.json", typ="series")["applicability"]["not_applicable_notebooks"])
     for nb in skipped:  # a notebook none of whose analyses applies shows why, and records nothing
         assert "Not applicable to this design" in (out / f"{nb}.html").read_text()

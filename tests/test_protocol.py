@@ -207,7 +207,7 @@ def test_honestdid_targets_the_balanced_event_time_average(default):
     post = dyn[(dyn["event_time"] >= 0) & (dyn["event_time"] <= 7)].sort_values("event_time")
     est = h["estimand"].iloc[0]
     assert est["estimand"] == "event_average" and est["estimate"] == pytest.approx(post["estimate"].mean(), abs=1e-10)
-    assert h["window"] == (-12, 7) and [r.method for r in h["honest"]] == ["honest_did_rm", "honest_did_sm"]
+    assert h["window"] == (-12, 7) and [r.method for r in h["honest"]] == ["honest_did_rm_cs", "honest_did_sm_cs"]
     for r in h["honest"]:
         assert r.tidy()["estimate"].iloc[0] == pytest.approx(est["estimate"], abs=1e-10) and np.isfinite(r.breakdown) and r.breakdown >= 0
     first = honest_primary(_Ctx(load_params("params/default.yaml", ["robustness.honest_target=first"]), panel, design), proto, prim)

@@ -63,6 +63,15 @@ def test_estimates_follow_the_contract(default_run):
     effects = est[est["estimand"].isin(["att", "simple", "group", "dynamic", "calendar", "event_time", "level_change", "slope_change", "rate_ratio_post", "abs_diff_post"]) & ~est["method"].isin(["bacon", "randomization", "holm"])]
     assert len(effects) > 100 and np.isfinite(effects["std_error"].to_numpy()).all()
     assert est.loc[est["method"] == "bacon", "std_error"].isna().all()
+    _assert_one_row_per_key(est)
+
+
+def _assert_one_row_per_key(est: pd.DataFrame) -> None:
+    """estimates.csv identifies each number by its keys: no two rows share notebook, method, outcome, estimand,
+    group, period and event time (two estimators or two samples must differ in one of them)."""
+    keys = ["notebook", "method", "outcome", "estimand", "group", "period", "event_time"]
+    dup = est[est.duplicated(keys, keep=False)]
+    assert dup.empty, dup[keys].drop_duplicates().head(10).to_string()
 
 
 def test_panel_files_are_the_built_and_the_analysis_panel(default_run):

@@ -45,6 +45,9 @@ METHOD_NAMES: dict[str, str] = {
     "randomization": "randomisation inference",
     "honest_did_rm": "HonestDiD (relative magnitudes)",
     "honest_did_sm": "HonestDiD (smoothness)",
+    "honest_did_rm_cs": "HonestDiD on Callaway–Sant'Anna (relative magnitudes)",
+    "honest_did_sm_cs": "HonestDiD on Callaway–Sant'Anna (smoothness)",
+    "wild_bootstrap_did_2x2": "wild cluster bootstrap (2x2 DiD)",
     "bacon": "Goodman-Bacon decomposition",
 }
 """Method codes (``estimates.csv``) and the names tables show."""

@@ -924,7 +924,9 @@ def honest_did(
     se = math.sqrt(float(lv @ S[K:, K:] @ lv))
     z = float(special.ndtri(1 - alpha / 2))
     original = (theta_hat - z * se, theta_hat + z * se)
-    mname = _METHODS[method]
+    # the event study it starts from is part of the name (honest_did_rm: TWFE event study; honest_did_rm_cs: the
+    # Callaway-Sant'Anna dynamic aggregation), so estimates.csv never holds two rows under one key
+    mname = _METHODS[method] + ("" if source in ("", "twfe_event_study") else f"_{source}")
     rows = pd.DataFrame(
         {
             "method": mname,
@@ -956,7 +958,7 @@ def honest_did(
         method=mname,
         outcome=outcome,
         estimand=estimand,
-        description=DESCRIPTIONS[mname].format(inference=how),
+        description=DESCRIPTIONS[_METHODS[method]].format(inference=how),
         alpha=alpha,
         details={"source": source, "l_vec": lv, "num_pre": K, "num_post": T, "grid_points": grid_points, "n_sims": n_sims, "seed": seed},
     )

@@ -508,8 +508,9 @@ def _result(wd: WildDraws, V: np.ndarray, enumerated: bool, label_: str, estimat
         notes.append(f"The bootstrap confidence set is unbounded ({' and '.join(info['unbounded'])} end): the p-value never falls to alpha, as happens with very few treated clusters.")
     if info["not_an_interval"]:
         notes.append("The bootstrap confidence set is not an interval; the interval reported is its part around the estimate.")
+    name = "wild_bootstrap" if estimator == "twfe" else f"wild_bootstrap_{estimator}"  # one key per estimator in estimates.csv
     row = {
-        "method": "wild_bootstrap",
+        "method": name,
         "outcome": label_,
         "estimand": "att",
         "group": "all",
@@ -543,7 +544,7 @@ def _result(wd: WildDraws, V: np.ndarray, enumerated: bool, label_: str, estimat
     }
     return WildBootstrapResult(
         pd.DataFrame([row]),
-        method="wild_bootstrap",
+        method=name,
         outcome=label_,
         estimand="att",
         description=DESCRIPTION.format(est=estimator, kind=kind, weights=weights, draws=how),
