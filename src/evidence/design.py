@@ -291,6 +291,18 @@ def _window(panel: Panel, start: Any, end: Any) -> tuple[int, int, str | None]:
     return idx_s, idx_e, note
 
 
+def _labels_of(ordinals: np.ndarray, freq: str) -> np.ndarray:
+    """Period labels of per-unit period ordinals (integer periods or ``Period.ordinal``; "" where NaN), each distinct
+    period labelled once."""
+    out = np.full(len(ordinals), "", dtype=object)
+    has = ~np.isnan(ordinals)
+    if has.any():
+        uniq, inv = np.unique(ordinals[has], return_inverse=True)
+        names = [label(int(v) if freq == "integer" else pd.Period(ordinal=int(v), freq=FREQ_CODES[freq]), freq) for v in uniq]
+        out[has] = np.asarray(names, dtype=object)[inv]
+    return out
+
+
 def _finalise(panel: Panel, unit_info: pd.DataFrame, first: pd.Series, comparison: str, start: Any, end: Any, notes: list[str], source: str, settings: dict[str, Any]) -> Design:
     """Common last step: window, status, first-period drops, comparison-group checks.
 
@@ -308,10 +320,11 @@ def _finalise(panel: Panel, unit_info: pd.DataFrame, first: pd.Series, compariso
     info["status"] = info.get("status", pd.Series(pd.NA, index=info.index)).astype("object")
     info["reason"] = info.get("reason", pd.Series("", index=info.index)).fillna("")
     f = first.reindex(panel.units)
-    has = f.notna()
-    status = info["status"].where(info["status"] == "excluded", None)
-    status = status.where(status.notna(), np.where(has, "treated", "never_treated"))
-    f_ord = pd.Series(np.nan, index=f.index)
+    # per-unit arrays (no Series alignment: thousands of units at every step)
+    has = f.notna().to_numpy()
+    excluded = info["status"].isin(["excluded"]).to_numpy()
+    status = np.where(excluded, "excluded", np.where(has, "treated", "never_treated")).astype(object)
+    f_ord = np.full(len(f), np.nan)
     if freq == "integer":
         f_ord[has] = f[has].astype(float)
         first_ord, last_ord = float(t_first), float(t_last)
@@ -320,7 +333,7 @@ def _finalise(panel: Panel, unit_info: pd.DataFrame, first: pd.Series, compariso
         f_ord[has] = [p.ordinal for p in f[has]]
         first_ord, last_ord = float(t_first.ordinal), float(t_last.ordinal)
         win_ord = np.asarray([p.ordinal for p in periods], dtype=float)
-    after = has & (f_ord > last_ord) & (status != "excluded")
+    after = has & (f_ord > last_ord) & ~excluded
     status[after] = "not_yet_treated"
     at_start = has & (f_ord <= first_ord) & (status == "treated")
     if at_start.any():
@@ -328,16 +341,15 @@ def _finalise(panel: Panel, unit_info: pd.DataFrame, first: pd.Series, compariso
         info.loc[at_start, "reason"] = "treated in or before the first period of the window (no pre-period)"
         names = ", ".join(info.index[at_start][:4])
         notes.append(f"Dropped {int(at_start.sum())} unit(s) treated in or before the first period of the window ({label(t_first, freq)}), which leaves them no pre-period: {names}{' ...' if at_start.sum() > 4 else ''}.")
-    g = pd.Series(pd.NA, index=f.index, dtype="Int64")
     in_win = status == "treated"
-    g[in_win] = np.searchsorted(win_ord, f_ord[in_win].to_numpy()).astype(int)
+    g = pd.arrays.IntegerArray(np.where(in_win, np.searchsorted(win_ord, np.where(in_win, f_ord, win_ord[0])), 0).astype("int64"), ~in_win)
     cohorts = pd.DataFrame(
         {
             "unit": info.index,
             "unit_name": info["unit_name"] if "unit_name" in info else pd.NA,
-            "status": status.to_numpy(),
-            "first_treated": [label(v, freq) if pd.notna(v) else "" for v in f.to_numpy()],
-            "g": g.array,
+            "status": status,
+            "first_treated": _labels_of(f_ord, freq),
+            "g": g,
             "wave": pd.array(info["wave"], dtype="Int64") if "wave" in info else pd.NA,
             "designation_date": info["designation_date"] if "designation_date" in info else pd.NA,
             "scope": info["scope"] if "scope" in info else pd.NA,
@@ -345,10 +357,10 @@ def _finalise(panel: Panel, unit_info: pd.DataFrame, first: pd.Series, compariso
             "reason": info["reason"].to_numpy(),
         }
     ).reset_index(drop=True)
-    keep = cohorts.loc[cohorts["status"] != "excluded", "unit"].to_numpy()
-    win = win.subset(units=keep)
-    n_tr = int((cohorts["status"] == "treated").sum())
-    n_cmp = int(cohorts["status"].isin(["not_yet_treated", "never_treated"]).sum())
+    kept = status != "excluded"
+    win = win if kept.all() else win.subset(units=cohorts.loc[kept, "unit"].to_numpy())
+    n_tr = int((status == "treated").sum())
+    n_cmp = int(((status == "not_yet_treated") | (status == "never_treated")).sum())
     if n_tr == 0:
         fix = "change treatment.waves" if source == "designations" else f"check the {source}"
         raise DesignError(f"no unit is treated inside the window {label(t_first, freq)} to {label(t_last, freq)}; widen design.start/design.end or {fix}.")
@@ -356,7 +368,7 @@ def _finalise(panel: Panel, unit_info: pd.DataFrame, first: pd.Series, compariso
         raise DesignError("design.comparison is never_treated but every unit is treated within the window; use design.comparison: not_yet_treated or extend the data.")
     if n_cmp == 0:
         notes.append("No unit is untreated throughout the window: only later cohorts before their treatment serve as comparisons, so the last cohort's post-treatment periods have no comparison.")
-    if n_cmp and not (cohorts["status"] == "never_treated").any():
+    if n_cmp and not (status == "never_treated").any():
         notes.append(f"All {n_cmp} comparison units are designated after the window: within it they are untreated, so they act as never-treated units.")
     return Design(win, cohorts, comparison, (label(t_first, freq), label(t_last, freq)), notes, source, settings)
 
@@ -447,6 +459,14 @@ def design_from_designations(
 
 
 def _unit_constant(panel: Panel, column: str, what: str) -> pd.Series:
+    grid = panel.layout()
+    if grid is not None:  # validated layout: compare each unit's row of codes (missing = -1, a value of its own)
+        codes = pd.factorize(panel.data[column])[0].reshape(grid)
+        varies = (codes != codes[:, :1]).any(axis=1)
+        first = panel.data.loc[panel.data["t"].to_numpy() == 0, column]
+        if varies.any():
+            raise DesignError(f"column '{column}' ({what}) changes over time for unit {panel.units[int(np.argmax(varies))]}; give each unit one first-treated period on every row.")
+        return pd.Series(first.array, index=pd.Index(panel.units, name="unit"), name=column)
     vals = panel.data[[ "unit", column]]
     nun = vals.groupby("unit", sort=False)[column].nunique(dropna=False)
     if (nun > 1).any():
