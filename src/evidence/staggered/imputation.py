@@ -18,6 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
+from .._blas import limit_blas_threads
 from ..design import Design
 from ..did.estimators import outcome_matrix
 from ..errors import EstimationError
@@ -44,6 +45,7 @@ def _fe_system(untreated: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray, np.nda
     return A, ui, ti
 
 
+@limit_blas_threads(1)  # tall, narrow products: a second BLAS thread only spins (evidence._blas)
 def imputation(design: Design, outcome: str, *, log: bool = False, anticipation: int = 0, horizons: tuple[int, int] | None = None, alpha: float = 0.05, controls: list[str] | None = None) -> EventStudyResult:
     """Imputation estimator with overall, event-time and cohort aggregates.
 

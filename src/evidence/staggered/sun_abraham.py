@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._blas import limit_blas_threads
 from ..design import Design
 from ..did.estimators import outcome_matrix
 from ..errors import EstimationError
@@ -31,6 +32,7 @@ DESCRIPTION = (
 )
 
 
+@limit_blas_threads(1)  # tall, narrow products: a second BLAS thread only spins (evidence._blas)
 def sun_abraham(
     design: Design,
     outcome: str,
@@ -40,6 +42,7 @@ def sun_abraham(
     window: tuple[int, int] | None = None,
     alpha: float = 0.05,
     controls: list[str] | None = None,
+    _dense: bool = False,
 ) -> EventStudyResult:
     """Sun-Abraham interaction-weighted event study.
 
@@ -113,25 +116,28 @@ def sun_abraham(
     if not any(l < -1 for _, l in cells) and not any(l >= 0 for _, l in cells):
         raise EstimationError("Sun-Abraham: no event time besides the reference period is observed.")
     N = y.shape[0]
-    X = np.zeros((N, T, len(cells) + len(ctrl_m)))
-    for j, (c, l) in enumerate(cells):
-        X[:, :, j] = (g[:, None] == c) & (E == l)
-    for j, m in enumerate(ctrl_m):
-        X[:, :, len(cells) + j] = m
-    rows_used = np.ones(N * T, bool) if used is None else used.ravel()
-    if used is not None:
-        X, y = np.where(used[:, :, None], X, 0.0), np.where(used, y, 0.0)
-    Xd = demean_two_way(X, used).reshape(N * T, -1)[rows_used]
-    yd = demean_two_way(y, used).ravel()[rows_used]
-    if ctrl_m and np.linalg.matrix_rank(Xd) < Xd.shape[1]:
-        raise EstimationError(f"Sun-Abraham: the controls {', '.join(controls or [])} (data.controls) are collinear with the cohort x event-time cells or each other; remove one from data.controls.")
-    bread = np.linalg.pinv(Xd.T @ Xd)
-    beta = bread @ (Xd.T @ yd)
-    resid = yd - Xd @ beta
-    rows_groups = np.repeat(groups, T)[rows_used]
-    V = cluster_vcov(Xd, resid, rows_groups, bread)
-    k = len(cells)
-    beta, V = beta[:k], V[:k, :k]
+    if window is None and used is None and not ctrl_m and not _dense:
+        beta, V = _saturated_fit(y, g, cells, groups)
+    else:
+        X = np.zeros((N, T, len(cells) + len(ctrl_m)))
+        for j, (c, l) in enumerate(cells):
+            X[:, :, j] = (g[:, None] == c) & (E == l)
+        for j, m in enumerate(ctrl_m):
+            X[:, :, len(cells) + j] = m
+        rows_used = np.ones(N * T, bool) if used is None else used.ravel()
+        if used is not None:
+            X, y = np.where(used[:, :, None], X, 0.0), np.where(used, y, 0.0)
+        Xd = demean_two_way(X, used).reshape(N * T, -1)[rows_used]
+        yd = demean_two_way(y, used).ravel()[rows_used]
+        if ctrl_m and np.linalg.matrix_rank(Xd) < Xd.shape[1]:
+            raise EstimationError(f"Sun-Abraham: the controls {', '.join(controls or [])} (data.controls) are collinear with the cohort x event-time cells or each other; remove one from data.controls.")
+        bread = np.linalg.pinv(Xd.T @ Xd)
+        beta = bread @ (Xd.T @ yd)
+        resid = yd - Xd @ beta
+        rows_groups = np.repeat(groups, T)[rows_used]
+        V = cluster_vcov(Xd, resid, rows_groups, bread)
+        k = len(cells)
+        beta, V = beta[:k], V[:k, :k]
     G = int(groups.max()) + 1
     n_units = int(treated.sum() + ctrl.sum())
     size = {int(c): int((g == c).sum()) for c in cohorts}
@@ -161,3 +167,58 @@ def sun_abraham(
     df = df.assign(method="sun_abraham", outcome=label_, ci_lower=lo, ci_upper=hi, p_value=p, n_obs=n_obs, n_units=n_units, n_clusters=G)
     gap = missing_note(y, used)
     return EventStudyResult(df, method="sun_abraham", outcome=label_, estimand="dynamic", description=DESCRIPTION, alpha=alpha, details={"reference": -1, "control": control, "cells": cells, "vcov": V, "coef": beta, "controls": list(controls or []), "missing": gap, "notes": [gap] if gap else []})
+
+
+def _saturated_fit(y: np.ndarray, g: np.ndarray, cells: list[tuple[int, int]], groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients and cluster-robust covariance of the saturated regression on a balanced panel, in closed form.
+
+    Context: the regression's design is one indicator per (cohort c, event time l) cell, ``1{g_i = c, t = c + l}``,
+    plus unit and period effects; materialising it (units x periods x cells, then its two-way demeaned copy) made
+    Sun-Abraham the memory peak of the staggered estimators (6.4 GB at 5 million rows). Decision: on a balanced panel
+    without binning or time-varying controls every piece has a closed form in the cohort sizes ``n_c`` and the cohort
+    x period sums of the outcome — with ``M`` the two-way within projection (``I - P_unit - P_period + P_grand``):
+    ``(MX)'(MX)[k, k'] = n_c 1{k = k'} - n_c 1{c = c'} / T - n_c n_c' 1{t_k = t_k'} / N + n_c n_c' / (N T)``,
+    ``(MX)'y`` likewise from the sums, the residual is ``M(y - X beta)`` (``X beta`` is the coefficient of unit i's
+    cell in period t) and, as residuals sum to zero within units, unit i's score for cell k is
+    ``(1{c_i = c} - n_c / N) r_{i, t_k}``. Consequences: O(units x periods) time and memory plus a cells x cells
+    solve; the same ``pinv`` bread and small-sample factor as :func:`evidence.inference.cluster_vcov`, so equal to
+    the regression up to rounding (tested against it); binned windows, missing cells and controls keep the
+    regression.
+    """
+    N, T = y.shape
+    cohorts = np.unique([c for c, _ in cells])
+    C = cohorts.size
+    ci = np.full(N, C)  # units outside every cell's cohort: code C (controls, or treated after the window)
+    fin = np.isfinite(g)
+    pos = np.searchsorted(cohorts, np.where(fin, g, -1))
+    hit = fin & (pos < C) & (cohorts[np.minimum(pos, C - 1)] == np.where(fin, g, -1))
+    ci[hit] = pos[hit]
+    n_c = np.bincount(ci, minlength=C + 1).astype(np.float64)
+    cc = np.searchsorted(cohorts, [c for c, _ in cells])
+    ct = np.array([c + l for c, l in cells])
+    nk = n_c[cc]
+    # cohort x period sums of the outcome (one pass), period totals, grand total
+    Sy = np.zeros((C + 1, T))
+    np.add.at(Sy, ci, y)
+    ytot = Sy.sum(axis=0)
+    grand = ytot.sum()
+    Xty = Sy[cc, ct] - Sy[cc].sum(axis=1) / T - nk * ytot[ct] / N + nk * grand / (N * T)
+    same_c = cc[:, None] == cc[None, :]
+    same_t = ct[:, None] == ct[None, :]
+    XtX = np.diag(nk) - same_c * nk[:, None] / T - same_t * np.outer(nk, nk) / N + np.outer(nk, nk) / (N * T)
+    bread = np.linalg.pinv(XtX)
+    beta = bread @ Xty
+    B = np.zeros((C + 1, T))
+    B[cc, ct] = beta
+    r = demean_two_way(y - B[ci])
+    # cluster x cohort x period sums of the residuals give every cluster's score for every cell
+    G = int(groups.max()) + 1
+    if G < 2:
+        raise EstimationError(f"only {G} cluster(s); cluster-robust inference needs at least two (check data.cluster).")
+    R = np.zeros((G * (C + 1), T))
+    np.add.at(R, groups * (C + 1) + ci, r)
+    R = R.reshape(G, C + 1, T)
+    scores = R[:, cc, ct] - (nk / N)[None, :] * R.sum(axis=1)[:, ct]
+    n = N * T
+    V = G / (G - 1) * (n - 1) / n * bread @ (scores.T @ scores) @ bread
+    return beta, V
