@@ -122,3 +122,48 @@ def test_user_files_default_to_their_own_span_and_nhs_data_to_the_pre_covid_wind
     assert d2.window == ("2016-04", "2020-02")
     with pytest.raises(ParamsError, match="give design.start and design.end as months"):
         prepare(load_params(data={"data": {"records": {"path": str(tmp_path)}, "outcomes": ["emergency_admissions"]}}))
+
+
+# --- evidence.design.from_frame: the public route from a long DataFrame to a design ------------------------------
+def test_from_frame_equals_the_workbook_steps_and_feeds_the_estimators():
+    import numpy as np
+    import pandas as pd
+
+    from evidence.design import from_frame
+    from evidence.did import event_study
+
+    from simdata import design_of, simulate_panel
+
+    df = simulate_panel(n_units=30, n_periods=16, cohorts={5: 8, 9: 8}, effect=1.0, seed=2)
+    d = from_frame(df, unit="area", time="month", outcome="y", cohort="first", cluster="region")
+    ref = design_of(df, cluster="region")
+    pd.testing.assert_frame_equal(d.cohorts, ref.cohorts)
+    pd.testing.assert_frame_equal(d.panel.data, ref.panel.data)
+    assert d.window == ref.window == ("2016-04", "2017-07") and d.comparison == "not_yet_treated"
+    a, b = event_study(d, "y", window=(-3, 3)).tidy(), event_study(ref, "y", window=(-3, 3)).tidy()
+    np.testing.assert_allclose(a["estimate"].to_numpy(float), b["estimate"].to_numpy(float), rtol=0, atol=0)
+    # integer periods, a window inside the data and the never-treated comparison
+    t = np.tile(np.arange(2001, 2011), 6)
+    g = np.repeat([2004, 2004, 2007, 0, 0, 2012], 10)
+    frame = pd.DataFrame({"id": np.repeat(np.arange(6), 10), "year": t, "y": np.arange(60.0) % 7, "g": g})
+    d2 = from_frame(frame, unit="id", time="year", outcome=["y"], cohort="g", start=2002, end=2009, comparison="never_treated")
+    assert d2.window == ("2002", "2009") and d2.panel.n_periods == 8
+    assert list(d2.cohorts["status"]) == ["treated", "treated", "treated", "never_treated", "never_treated", "not_yet_treated"]
+    assert list(d2.g[:3]) == [2.0, 2.0, 5.0]
+
+
+def test_from_frame_reports_bad_input_in_one_line():
+    import pandas as pd
+
+    from evidence.design import from_frame
+    from evidence.errors import DataError, ParamsError
+
+    frame = pd.DataFrame({"id": [1, 1, 2, 2], "year": [2001, 2002, 2001, 2002], "y": [1.0, 2.0, 3.0, 4.0], "g": [2002, 2002, 0, 0]})
+    with pytest.raises(DataError, match=r"column 'cohort_year' \(from cohort=, the first treated period\) is missing"):
+        from_frame(frame, unit="id", time="year", outcome="y", cohort="cohort_year")
+    with pytest.raises(DataError, match=r"column 'visits' \(from data.outcomes\[0\]\) is missing"):
+        from_frame(frame, unit="id", time="year", outcome="visits", cohort="g")
+    with pytest.raises(DataError, match="1 duplicate unit-period row"):
+        from_frame(pd.concat([frame, frame.iloc[[0]]]), unit="id", time="year", outcome="y", cohort="g", name="my table")
+    with pytest.raises(ParamsError, match="missing='skip' is not one of error, drop_units, allow"):
+        from_frame(frame, unit="id", time="year", outcome="y", cohort="g", missing="skip")

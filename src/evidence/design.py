@@ -539,3 +539,107 @@ def design_from_indicator(panel: Panel, column: str, *, start: Any, end: Any, co
     if ever.any() and (first_idx[ever] == 0).any():
         notes.append("Units with the indicator already 1 in the first period of the data may have been treated earlier; their cohort is the first period observed.")
     return _finalise(panel, info, first, comparison, start, end, notes, "indicator column", {"indicator": column})
+
+
+_MISSING_MODES = {"error": "error", "drop_units": "drop", "allow": "allow"}
+
+
+def from_frame(
+    df: pd.DataFrame,
+    *,
+    unit: str,
+    time: str,
+    outcome: str | list[str],
+    cohort: str,
+    start: Any = None,
+    end: Any = None,
+    comparison: str = "not_yet_treated",
+    cluster: str | None = None,
+    controls: list[str] | None = None,
+    covariates: list[str] | None = None,
+    outcome_kinds: dict[str, str] | None = None,
+    first_period: str | None = None,
+    missing: str = "error",
+    name: str = "data frame",
+) -> Design:
+    """A validated design from a long DataFrame: one row per unit and period, with the unit's first treated period.
+
+    The same steps as a workbook run on a user's file (``data.*`` and ``treatment.cohort`` parameters): the table is
+    validated (:func:`evidence.panel.validate_panel`: duplicates, gaps, balance, numeric outcomes, clusters that
+    contain whole units ...; each problem is a one-line :class:`~evidence.errors.DataError` naming the column), then
+    the cohorts, window and comparison group are set (:func:`design_from_cohort_column`). The result feeds every
+    design-based estimator: ``evidence.did.twfe``, ``evidence.did.event_study``, ``evidence.synth.sdid``,
+    ``evidence.staggered.sun_abraham``, ``evidence.staggered.imputation``, ``evidence.staggered.cs``.
+
+    Parameters
+    ----------
+    df
+        Long table, one row per unit and period.
+    unit, time
+        Column names of the unit identifier and the period: whole numbers (years, or any evenly spaced index) or
+        dates (first day of a month, quarter, year or April-March financial year; text as YYYY-MM-DD and the
+        spreadsheet forms :func:`evidence.periods.read_dates` reads).
+    outcome
+        Outcome column name, or several.
+    cohort
+        Column holding each unit's first treated period in the units of ``time`` (0, blank or ``inf`` = never
+        treated); constant within a unit.
+    start, end
+        Analysis window (periods as in ``time``, or labels such as ``2016-04``); ``None`` = the data's first / last
+        period.
+    comparison
+        ``not_yet_treated`` (default) or ``never_treated``.
+    cluster
+        Column of clusters containing whole units (default: the unit).
+    controls, covariates
+        Time-varying controls (``data.controls``) and baseline covariates (``data.covariates``).
+    outcome_kinds
+        ``count`` | ``continuous`` | ``percent`` | ``proportion`` per outcome; default ``continuous`` (no range check).
+    first_period
+        Rule for cohort dates inside a period: ``first_full`` or ``containing`` (``treatment.first_period``).
+    missing
+        ``error`` (default), ``drop_units`` or ``allow`` (``data.missing``).
+    name
+        How messages name the table.
+
+    Returns
+    -------
+    Design
+
+    Examples
+    --------
+    >>> from evidence.design import from_frame
+    >>> from evidence.did import event_study
+    >>> design = from_frame(df, unit="id", time="year", outcome="y", cohort="first_treated")  # doctest: +SKIP
+    >>> event_study(design, "y", window=(-5, 5)).tidy()  # doctest: +SKIP
+
+    Notes
+    -----
+    Context: benchmarks and users outside the workbook built designs from the internal steps (validate_panel, Panel,
+    design_from_cohort_column), whose arguments are not a stable interface. Decision: one documented function with the
+    parameters' names, the signature pinned by tests/test_api_signatures.py. Consequences: about 0.1-0.2 s per million
+    rows (bench/results/design.md); the design carries the validation notes in ``design.panel.notes``.
+    """
+    from .errors import ParamsError
+    from .panel import validate_panel
+
+    if missing not in _MISSING_MODES:
+        raise ParamsError(f"missing={missing!r} is not one of {', '.join(_MISSING_MODES)} (data.missing).")
+    if comparison not in ("not_yet_treated", "never_treated"):
+        raise ParamsError(f"comparison={comparison!r} is not one of not_yet_treated, never_treated (design.comparison).")
+    if cohort not in df.columns:
+        from .errors import DataError
+
+        raise DataError(f"{name}: column '{cohort}' (from cohort=, the first treated period) is missing; the table has columns {', '.join(map(str, list(df.columns)[:12]))}{' ...' if df.shape[1] > 12 else ''}.")
+    outcomes = [outcome] if isinstance(outcome, str) else list(outcome)
+    kinds = {o: (outcome_kinds or {}).get(o, "continuous") for o in outcomes}
+    out, freq, notes = validate_panel(df, name=name, unit=unit, time=time, outcomes=outcomes, outcome_kinds=kinds, cluster=cluster, covariates=covariates, controls=controls, extra=[cohort], balance=_MISSING_MODES[missing], param_prefix="data")
+    columns = {"unit": unit, "time": time, **({"cluster": cluster} if cluster else {})}
+    panel = Panel(out, outcomes, kinds, freq, list(covariates or []), source=name, notes=notes, columns=columns, controls=list(controls or []))
+    ends = []
+    for i, value in enumerate((start, end)):
+        if value is None:  # the data's own first / last period, in a form design.start/design.end accept
+            per = panel.periods[-i]
+            value = int(per) if freq == "integer" else panel.period_labels[-i] if freq == "fy" else per.start_time.strftime("%Y-%m")
+        ends.append(value)
+    return design_from_cohort_column(panel, cohort, start=ends[0], end=ends[1], comparison=comparison, first_period=first_period)
