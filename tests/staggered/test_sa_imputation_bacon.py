@@ -160,3 +160,23 @@ def test_sun_abraham_closed_form_equals_the_regression(cohorts, control, cluster
     a, b = fast.tidy(), dense.tidy()
     np.testing.assert_allclose(a["estimate"], b["estimate"], atol=1e-11)
     np.testing.assert_allclose(a["std_error"], b["std_error"], rtol=1e-9)
+
+
+def test_imputation_fixed_effects_solver_equals_the_sparse_lu():
+    """The Schur-complement solve of the unit + period normal equations equals scipy's sparse LU of the same system,
+    with units and a period that have no untreated cell (their effects pinned at 0), for one and many right-hand sides."""
+    from scipy.sparse.linalg import splu
+
+    from evidence.staggered.imputation import _fe_system, _FESolver
+
+    rng = np.random.default_rng(0)
+    N, T = 300, 12
+    untreated = rng.random((N, T)) < 0.7
+    untreated[:3] = False
+    untreated[:, 4] = False
+    rhs = rng.normal(size=(N + T - 1, 5))
+    rhs[:3] = 0.0
+    rhs[N + 3] = 0.0
+    lu, fe = splu(_fe_system(untreated)[0]), _FESolver(untreated)
+    np.testing.assert_allclose(fe.solve(rhs), lu.solve(rhs), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(fe.solve(rhs[:, 0]), lu.solve(rhs[:, 0]), rtol=0, atol=1e-12)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.sparse.linalg import splu
+from scipy.linalg import lu_factor, lu_solve
 
 from .._blas import limit_blas_threads
 from ..design import Design
@@ -32,7 +32,8 @@ DESCRIPTION = (
 
 
 def _fe_system(untreated: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray, np.ndarray]:
-    """Normal equations Z0'Z0 of unit + period dummies on untreated cells (period 0 dropped for identification)."""
+    """Normal equations Z0'Z0 of unit + period dummies on untreated cells (period 0 dropped for identification), as a
+    sparse matrix (used by :mod:`evidence.power`; the estimator solves them with :class:`_FESolver`)."""
     N, T = untreated.shape
     ui, ti = np.nonzero(untreated)
     n_i = untreated.sum(axis=1).astype(float)
@@ -43,6 +44,38 @@ def _fe_system(untreated: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray, np.nda
     B = sp.csr_matrix((np.ones(ui.size), (ui, ti)), shape=(N, T))[:, 1:]
     A = sp.bmat([[sp.diags(n_i), B], [B.T, sp.diags(n_t[1:])]]).tocsc()
     return A, ui, ti
+
+
+class _FESolver:
+    """Solves the normal equations ``Z0'Z0 theta = rhs`` of unit + period dummies on the untreated cells (period 0
+    dropped for identification), for one or many right-hand sides.
+
+    Context: the system has one equation per unit and per period; a sparse LU of it (``scipy.sparse.linalg.splu``)
+    grew faster than the data (1.5 s at 1 million rows, 13 s at 5 million). Decision: eliminate the diagonal unit
+    block — with ``D_u = diag(n_i)``, ``B`` the untreated-cell indicator (units x periods 1..T-1) and
+    ``D_t = diag(n_t)`` — through the Schur complement ``S = D_t - B' D_u^-1 B`` ((T-1) x (T-1)): the period
+    effects solve ``S l = c - B' D_u^-1 r`` and the unit effects are ``(r - B l) / n_i``. Consequences: O(units x
+    periods) per solve plus a T x T factorisation, the same solution up to rounding; a unit or period without
+    untreated cells (possible with missing cells) keeps its effect pinned at 0 as before.
+    """
+
+    def __init__(self, untreated: np.ndarray) -> None:
+        N, T = untreated.shape
+        self.N = N
+        self.B = untreated[:, 1:].astype(np.float64)
+        n_i = untreated.sum(axis=1).astype(np.float64)
+        n_t = untreated.sum(axis=0).astype(np.float64)[1:]
+        n_i[n_i == 0] = 1.0  # no equation: effect pinned at 0 (its row of B is zero)
+        n_t[n_t == 0] = 1.0
+        self.inv_i = 1.0 / n_i
+        S = np.diag(n_t) - self.B.T @ (self.B * self.inv_i[:, None])
+        self.lu = lu_factor(S)
+
+    def solve(self, rhs: np.ndarray) -> np.ndarray:
+        r, c = rhs[: self.N], rhs[self.N :]
+        w = self.inv_i if r.ndim == 1 else self.inv_i[:, None]
+        lam = lu_solve(self.lu, c - self.B.T @ (r * w))
+        return np.concatenate([(r - self.B @ lam) * w, lam], axis=0)
 
 
 @limit_blas_threads(1)  # tall, narrow products: a second BLAS thread only spins (evidence._blas)
@@ -95,8 +128,7 @@ def imputation(design: Design, outcome: str, *, log: bool = False, anticipation:
     bad_t = np.flatnonzero(treated.any(axis=0) & ~periods_ok)
     if bad_t.size:
         raise EstimationError(f"imputation: in period {design.panel.period_labels[bad_t[0]]} every unit is treated, so its untreated outcome cannot be imputed; shorten the window (design.end) or add never-treated units.")
-    A, ui, ti = _fe_system(untreated)
-    lu = splu(A)
+    lu = _FESolver(untreated)
 
     def zt(m: np.ndarray) -> np.ndarray:  # Z0' m for (N x T [x K]) arrays, on the untreated cells
         m0 = np.where(untreated[(...,) + (None,) * (m.ndim - 2)], m, 0.0)
