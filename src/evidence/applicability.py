@@ -22,11 +22,24 @@ import pandas as pd
 from .design import Design
 
 
+PLACEBO_MAX_FITS = 100_000
+"""Most classic synthetic-control fits placebo inference may take (treated units x (1 + donors)); see :func:`synth_inference`."""
+
+
 def synth_inference(design: Design, requested: str) -> tuple[str, str]:
     """The synthetic-control inference to use on ``design`` (the cohort it analyses) and a note when it changed.
 
     Placebo inference re-assigns treatment to donors, so it needs more donors than treated units; the jackknife needs
     two or more treated units; the bootstrap needs both groups.
+
+    Context: placebo inference for the per-unit classic synthetic control (03_synthetic_control uses the pooled
+    estimators' placebo/none choice for it) refits every treated unit at every donor — treated x (1 + donors)
+    simplex fits: 585 treated small areas and 1,239 donors are 725,000 fits (an hour), where the jackknife, which
+    Arkhangelsky et al. (2021) recommend when several units are treated, keeps the fitted weights (under a second).
+    Decision: with two or more treated units and more than ``PLACEBO_MAX_FITS`` such fits, the jackknife replaces
+    placebo inference, said with the numbers and the parameter. Consequences: large designs get jackknife intervals
+    (and the per-unit synthetic controls no placebo p-values); designs up to about a few hundred areas, the default
+    among them (14 treated, 29 donors), keep placebo inference.
     """
     n_tr = int(design.treated.sum())
     n_co = int((~design.treated).sum())
@@ -34,6 +47,10 @@ def synth_inference(design: Design, requested: str) -> tuple[str, str]:
         fallback = "jackknife" if n_tr >= 2 else "bootstrap"
         return fallback, (f"Placebo inference needs more donors than treated units ({n_co} donors, {n_tr} treated): {fallback} "
                           f"inference is used instead (parameter: methods.synth.inference).")
+    if requested == "placebo" and n_tr >= 2 and n_tr * (1 + n_co) > PLACEBO_MAX_FITS:
+        return "jackknife", (f"Placebo inference would refit the synthetic controls at every donor ({n_tr:,} treated units x {n_co:,} donors: "
+                             f"{n_tr * (1 + n_co):,} classic fits, more than {PLACEBO_MAX_FITS:,}): with this many treated units jackknife inference is used "
+                             f"instead, and the per-unit synthetic controls have no placebo inference (parameter: methods.synth.inference).")
     if requested == "jackknife" and n_tr < 2:
         fallback = "placebo" if n_co > n_tr else "bootstrap"
         return fallback, f"The jackknife needs two or more treated units ({n_tr} here): {fallback} inference is used instead (parameter: methods.synth.inference)."
@@ -225,6 +242,40 @@ def synth_plan(design: Design, requested: str | None) -> tuple[Design | None, st
     return sub, " ".join(notes), None
 
 
+def per_unit_size(design: Design, max_units: int) -> tuple[str, str] | None:
+    """Why the per-unit classic synthetic control is too large to run on ``design`` (the cohort synthetic control
+    analyses), or None.
+
+    Context: 03_synthetic_control fits a classic synthetic control for every treated unit of the cohort, each a
+    simplex least squares over all donors, and tabulates and plots them one by one; for 6,000 treated small areas
+    and 12,000 donors that is over five minutes of fits and a table nobody reads. Decision: with more treated units
+    than ``methods.synth.max_units`` the notebook is not applicable, saying the size and the parameters that change
+    it (``methods.synth.per_unit: false`` keeps SDID and the pooled estimators, whose cost grows with the donors
+    only). Consequences: the run finishes on large small-area designs and says why the synthetic-control notebook is
+    missing; designs up to ``max_units`` treated units (the default's 14 among them) are unchanged.
+    """
+    n_tr, n_co = int(design.treated.sum()), int((~design.treated).sum())
+    if n_tr <= max_units:
+        return None
+    return (f"cohort {design.cohort_labels[0]} has {n_tr:,} treated units, and the per-unit classic synthetic control would fit one for each over {n_co:,} donors, "
+            f"more than methods.synth.max_units ({max_units:,}); set methods.synth.per_unit: false to run SDID and the pooled estimators without it",
+            "methods.synth.per_unit, methods.synth.max_units")
+
+
+def power_size(params: Any, design: Design) -> tuple[str, str] | None:
+    """The fallback sentence when 06_power's simulations are sized down to the panel (:func:`evidence.power.sized_reps`)."""
+    from .power import SIMULATION_CELLS, sized_reps
+
+    sdid_design = design.only_cohort(params["methods.synth.cohort"]) if design.cohort_labels else design  # 06_power validates SDID on one cohort
+    cut = [(key, int(params[key]), sized_reps(int(params[key]), sdid_design if key == "power.sdid_reps" else design, key)[0]) for key in ("power.reps", "power.validation_reps", "power.sdid_reps") if int(params[key])]
+    cut = [c for c in cut if c[2] < c[1]]
+    if not cut:
+        return None
+    cells = design.panel.n_units * design.panel.n_periods
+    return (f"simulations sized to the panel: {'; '.join(f'{used} simulated panels instead of {asked} ({key})' for key, asked, used in cut)}, as replicates x {cells:,} unit-periods "
+            f"would exceed the budget of {SIMULATION_CELLS:,}", ", ".join(c[0] for c in cut))
+
+
 def honest_window(design: Design, window: tuple[int, int]) -> tuple[tuple[int, int] | None, str]:
     """The HonestDiD event window the design supports.
 
@@ -307,6 +358,8 @@ def plan(params: Any, design: Design) -> list[Verdict]:
     # 03_synthetic_control
     if "03_synthetic_control" in nbs:
         sd, note, why = synth_plan(design, params["methods.synth.cohort"])
+        if why is None and params["methods.synth.per_unit"]:
+            why = per_unit_size(sd, int(params["methods.synth.max_units"]))
         add(_v("03_synthetic_control", "synth", "synthetic control / SDID", why, (note.rstrip("."), "") if note else None))
         if sd is not None:
             inf, inote = synth_inference(sd, params["methods.synth.inference"])
@@ -340,7 +393,8 @@ def plan(params: Any, design: Design) -> list[Verdict]:
     by, lnote = leave_one_out(design, list(params["robustness.leave_one_out"]))
     add(_v("05_robustness", "leave_one_out", "leave-one-out", reg or (("nothing to leave out", "robustness.leave_one_out") if not by and params["robustness.leave_one_out"] else None), (lnote.rstrip("."), "") if lnote and by else None))
     # 06_power
-    add(_v("06_power", "power", "power and method validation", reg or ((f"only {f.untreated_periods} period(s) of the window have untreated units; the simulations calibrate on at least 3", "design.start") if f.untreated_periods < 3 else None)))
+    power_why = reg or ((f"only {f.untreated_periods} period(s) of the window have untreated units; the simulations calibrate on at least 3", "design.start") if f.untreated_periods < 3 else None)
+    add(_v("06_power", "power", "power and method validation", power_why, None if power_why else power_size(params, design)))
     # 08_costs_satisfaction
     if user and not (params["costs.path"] and params["costs.enabled"]) and not (params["satisfaction.path"] and params["satisfaction.enabled"]):
         add(_v("08_costs_satisfaction", "costs_satisfaction", "costs and patient satisfaction", ("the built-in NHS GP-payments and GP Patient Survey data do not belong to this evaluation's panel, and no cost or survey file of its own is given", "costs.path, satisfaction.path")))

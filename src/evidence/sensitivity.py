@@ -241,8 +241,28 @@ REGISTRY: dict[str, Sensitivity] = {s.name: s for s in [
     Sensitivity("unit_seasonality", "imputation with unit month-of-year effects fitted on untreated cells", _monthly, {"unit_seasonality": True}),
     Sensitivity("balancing_weights", "imputation with comparison areas weighted to balance baseline level, trend and size", _same, {"weights": "balance"}),
 ]}
+DENSE_CELLS = 100_000_000
+"""Largest dense first-stage matrix (unit-periods x parameters) the imputation sensitivities build (800 MB)."""
+
+
+def _dense_columns(d: Design, opts: dict[str, Any]) -> int:
+    """Parameters of :func:`evidence.staggered.imputation_general.imputation_general`'s untreated model on ``d``."""
+    N, T = d.panel.n_units, d.panel.n_periods
+    regions = int(d.panel.data["region"].nunique()) if opts.get("region_period") and "region" in d.panel.data.columns else 1
+    return N + regions * T + (N if opts.get("unit_trends") else 0) + (11 * N if opts.get("unit_seasonality") else 0)
+
+
 def _imputation_rows(ctx: Any, d: Design, outcome: str, options: dict[str, Any]) -> tuple[pd.DataFrame, str]:
-    """The imputation alternative as tidy rows (method ``imputation``), with the % of the treated baseline."""
+    """The imputation alternative as tidy rows (method ``imputation``), with the % of the treated baseline.
+
+    Context: the richer untreated models are fitted by dense least squares on a unit-periods x parameters matrix
+    (:func:`evidence.staggered.imputation_general.imputation_general`, meant for up to a few hundred units): for
+    3,000 small areas x 48 months with unit month-of-year effects that is 144,000 x 36,048 (41 GB), and the run
+    died for memory. Decision: above ``DENSE_CELLS`` the plain model (unit and period effects, no weights) is the
+    package's sparse imputation estimator — the same estimator and variance (equal to 1e-12 on the default and a
+    300-area design) — and a richer model is not applicable, saying the size and the parameter. Consequences: the
+    sensitivity table is complete on every design a dense fit can hold, and says which rows a large design leaves out.
+    """
     from .primary import treated_baseline
     from .staggered.imputation_general import imputation_general
 
@@ -252,11 +272,22 @@ def _imputation_rows(ctx: Any, d: Design, outcome: str, options: dict[str, Any])
     d, note = complete_units(d, [outcome], "the imputation estimator with trends, region-period effects or weights")  # data.missing: allow
     if opts.get("weights") == "balance" and d.treated.all():
         raise NotApplicable("balancing weights reweight comparison areas, and no unit is untreated throughout the window", "design.end")
+    rows, cols = d.panel.n_units * d.panel.n_periods, _dense_columns(d, opts)
+    sparse = rows * cols > DENSE_CELLS and not opts
+    if rows * cols > DENSE_CELLS and not sparse:
+        raise NotApplicable(f"this untreated model is fitted by dense least squares on a {rows:,} x {cols:,} matrix ({8 * rows * cols / 2**30:.0f} GB) for {d.panel.n_units:,} units; "
+                            f"it is meant for designs of up to a few hundred units", "protocol.sensitivity")
     if opts.get("weights") == "balance":
         w, ess = balance_weights_for(d, outcome)
         opts["weights"] = w
         note = (note + " " if note else "") + f"effective number of comparison areas {ess:.1f} of {int((~d.treated).sum())}"
-    r = imputation_general(d, outcome, alpha=ctx.alpha, **opts).tidy()
+    if sparse:
+        from .staggered import imputation
+
+        r = imputation(d, outcome, alpha=ctx.alpha).tidy()
+        r = r[r["estimand"] == "simple"].reset_index(drop=True)
+    else:
+        r = imputation_general(d, outcome, alpha=ctx.alpha, **opts).tidy()
     base = treated_baseline(d, outcome)
     pct = r.copy()
     pct["estimand"] = "simple_pct"
