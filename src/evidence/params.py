@@ -211,6 +211,7 @@ SCHEMA: dict[str, Field] = {
     "methods.synth.draws": Field("int", 200, "Placebo or bootstrap draws for the synthetic-control methods.", minimum=0),
     "methods.synth.cohort": Field("str", None, "Cohort (first treated period label) analysed by 03_synthetic_control; empty = the earliest cohort.", nullable=True),
     "methods.synth.per_unit": Field("bool", True, "Also estimate each treated unit of the cohort separately against the donor pool."),
+    "methods.synth.max_units": Field("int", 1000, "Most treated units of the cohort for which 03_synthetic_control fits a classic synthetic control each (methods.synth.per_unit); with more, the notebook is not applicable and says so (set methods.synth.per_unit: false to run SDID and the pooled estimators alone, or raise this).", minimum=1),
     "methods.its.intervention": Field("period", None, "Intervention period for 04_its (first post-intervention period, e.g. 2017-07); empty = the cohort's first treated period.", nullable=True, check=_check_period),
     "methods.its.cohort": Field("str", None, "Cohort whose units form the treated series in 04_its; empty = the earliest cohort.", nullable=True),
     "methods.its.family": Field("str", None, "ITS model family: gaussian (OLS, Newey-West), poisson, quasipoisson or negbin (log link, population offset); empty = quasipoisson for counts, gaussian otherwise.", choices=("gaussian", "poisson", "quasipoisson", "negbin"), nullable=True),
