@@ -141,3 +141,35 @@ def test_cs_error_names_cells_as_periods_of_the_data_and_a_parameter():
         cs(d, "y", covariates=["x"], est_method="dr").aggregate("simple")
     msg = str(err.value)
     assert f"({panel.period_labels[5]}, " in msg and "methods.staggered.est_method: reg" in msg and "na_rm" not in msg and len(msg) < 400
+
+
+def test_placebo_gives_way_to_the_jackknife_when_classic_fits_would_explode():
+    # 300 treated units and 400 donors: placebo inference would fit 300 x 401 classic synthetic controls
+    big = design_of(simulate_panel(n_units=700, n_periods=10, cohorts={5: 300}, seed=1))
+    inf, note = synth_inference(big, "placebo")
+    assert inf == "jackknife" and "120,300 classic fits" in note and "parameter: methods.synth.inference" in note
+    assert synth_inference(big, "bootstrap") == ("bootstrap", "")
+
+
+def test_per_unit_synthetic_control_beyond_max_units_makes_the_notebook_not_applicable():
+    # mpdta: cohort 2006 (40 counties) is the one synthetic control analyses (2004 has a single pre-period)
+    d = prepare(_params())[1]
+    on = next(v for v in plan(_params(**{"methods.synth.max_units": 10}), d) if v.analysis == "synth")
+    assert on.status == "not applicable" and "40 treated units" in on.reason and "methods.synth.per_unit: false" in on.reason
+    assert on.parameter == "methods.synth.per_unit, methods.synth.max_units"
+    assert not notebook_applies(plan(_params(**{"methods.synth.max_units": 10}), d), "03_synthetic_control")
+    assert next(v for v in plan(_params(**{"methods.synth.max_units": 10, "methods.synth.per_unit": False}), d) if v.analysis == "synth").applies
+    assert next(v for v in plan(_params(), d) if v.analysis == "synth").applies  # (a fallback: cohort 2004 has one pre-period)
+
+
+def test_power_simulations_sized_to_the_panel_are_a_stated_fallback(monkeypatch):
+    from evidence import power
+
+    d = prepare(_params())[1]  # 500 counties x 5 years = 2,500 unit-periods
+    assert next(v for v in plan(_params(), d) if v.analysis == "power").status == "runs"
+    monkeypatch.setattr(power, "SIMULATION_CELLS", 100_000)  # 40 replicates of 2,500 unit-periods
+    v = next(v for v in plan(_params(), d) if v.analysis == "power")
+    assert v.status == "fallback" and "40 simulated panels instead of 200 (power.reps)" in v.reason and "power.validation_reps" in v.parameter
+
+
+from evidence.pipeline import prepare  # noqa: E402

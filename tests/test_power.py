@@ -242,3 +242,75 @@ def test_counts_with_zeros_add_the_poisson_model_to_power_and_validation():
     assert tab.loc["poisson_twfe", "truth"] == pytest.approx(np.log(0.7), abs=1e-12)
     assert abs(tab.loc["poisson_twfe", "bias"]) < 3 * tab.loc["poisson_twfe", "bias_mc_se"] + 0.01
     assert 0.85 <= tab.loc["poisson_twfe", "coverage"] <= 1.0
+
+
+# --- scale: memory linear in the panel, blocks of replicates, the batched Poisson fit, sized simulations --------
+def test_operators_on_3000_units_stay_small():
+    """3,000 units x 48 months, units as clusters: the dense rows x units operators needed 3.3 GB per method; the
+    scores now take a few passes over the replicates, so building and applying all five stays under 200 MB."""
+    import tracemalloc
+
+    d = synthetic_design("2016-04", "2020-03", cohorts={"2017-07": 600, "2018-07": 600, "2019-07": 600}, n_units=3000)
+    sims = simulate(d, family="continuous", effect=0.5, reps=4, seed=1)
+    Y = sims.Y
+    tracemalloc.start()
+    out = LinearEstimators(d).apply(Y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 200 * 2**20, peak / 2**20
+    assert set(out) == {"twfe", "cs", "sun_abraham", "imputation", "did_2x2"}
+    assert all(np.isfinite(e).all() and (s > 0).all() for e, s in out.values())
+    # one replicate against the TWFE by hand: two-way demeaning, CR1 with units as clusters
+    from evidence.inference import demean_two_way
+
+    xd, yd = demean_two_way(d.treatment_matrix()), demean_two_way(Y[3])
+    b = float((xd * yd).sum() / (xd * xd).sum())
+    s_i = (xd * (yd - b * xd)).sum(axis=1)
+    n, G = Y[3].size, Y.shape[1]
+    se = float(np.sqrt(G / (G - 1) * (n - 1) / n * (s_i**2).sum()) / (xd * xd).sum())
+    assert out["twfe"][0][3] == pytest.approx(b, abs=TOL) and out["twfe"][1][3] == pytest.approx(se, rel=TOL)
+
+
+def test_blocks_of_replicates_give_the_one_block_result(real_design, operators, monkeypatch):
+    from evidence import synthetic
+
+    one = power_curve(real_design, "attendances", reps=7, seed=2, estimators=operators)
+    monkeypatch.setattr(synthetic, "BLOCK_CELLS", 2 * real_design.panel.n_units * real_design.panel.n_periods)
+    blocks = power_curve(real_design, "attendances", reps=7, seed=2, estimators=operators)
+    a, b = one.estimates, blocks.estimates
+    assert (a["rep"].to_numpy() == b["rep"].to_numpy()).all() and (a["method"] == b["method"]).all()
+    assert np.abs(a["estimate"].to_numpy() - b["estimate"].to_numpy()).max() < 1e-10
+    assert one.notes == blocks.notes
+    v1 = validate_methods(real_design, "attendances", reps=5, seed=3)
+    v2 = validate_methods(real_design, "attendances", reps=5, seed=3)
+    monkeypatch.setattr(synthetic, "BLOCK_CELLS", 1 << 22)
+    v3 = validate_methods(real_design, "attendances", reps=5, seed=3)
+    assert np.abs(v2.table().to_numpy() - v3.table().to_numpy()).max() < 1e-10 and v1.notes == v3.notes
+
+
+def test_batched_poisson_equals_one_fit_per_replicate():
+    from evidence.did.poisson import PoissonFit
+    from evidence.power import _poisson_batch
+
+    d = synthetic_design("2016-04", "2018-09", cohorts={"2017-01": 30, "2017-09": 25}, n_units=120, cluster="region")
+    Y = simulate(d, family="count", baseline=1.5, population=1000.0, effect=0.9, reps=6, seed=5, overdispersion=0.05).Y
+    Y[2, 7] = 0.0  # a unit without counts: left out, as PoissonFit does
+    est, se, done = _poisson_batch(Y, d)
+    assert done.all()
+    for r in range(Y.shape[0]):
+        fit = PoissonFit(Y[r], d.treatment_matrix()[:, :, None], d.cluster_codes, ["treated"])
+        assert est[r] == pytest.approx(fit.coef[0], abs=1e-9) and se[r] == pytest.approx(np.sqrt(fit.cov[0, 0]), rel=1e-8)
+    Y[4, :, 3] = 0.0  # a period without counts: PoissonFit drops it, so the replicate is left to it
+    assert not _poisson_batch(Y, d)[2][4]
+
+
+def test_simulations_are_sized_to_the_panel(real_design, operators, monkeypatch):
+    from evidence import power
+
+    cells = real_design.panel.n_units * real_design.panel.n_periods
+    monkeypatch.setattr(power, "SIMULATION_CELLS", 30 * cells)
+    assert power.sized_reps(25, real_design) == (25, "")
+    n, note = power.sized_reps(200, real_design, "power.validation_reps")
+    assert n == 30 and "30 simulated panels instead of 200 (power.validation_reps)" in note
+    pr = power_curve(real_design, "attendances", reps=200, seed=2, estimators=operators, effects=[1.0, 0.95])
+    assert pr.reps == 30 and pr.estimates.groupby(["method", "effect"]).size().eq(30).all() and "power.reps" in pr.notes[0]

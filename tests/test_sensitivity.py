@@ -90,3 +90,22 @@ def test_a_design_with_no_never_treated_units_runs_every_alternative_or_says_why
     tab = run_sensitivities(ctx, resolve(params), list(NAMES)).set_index("sensitivity")
     assert "no unit is untreated throughout the window (parameter: design.end)" in tab.loc["balancing_weights", "note"]
     assert set(tab["status"]) <= {"ok", "not applicable"} and (tab["status"] == "ok").any()
+
+
+def test_imputation_alternatives_beyond_a_dense_first_stage(monkeypatch):
+    """Above the dense budget the plain model is the sparse imputation estimator (the same numbers); a richer model
+    is not applicable, saying the size and the parameter."""
+    from evidence import sensitivity
+    from evidence.sensitivity import NotApplicable, _imputation_rows
+
+    ctx = _Ctx(load_params("params/example_mpdta.yaml"))
+    d, o = ctx.design, "lemp"
+    dense, _ = _imputation_rows(ctx, d, o, {})
+    monkeypatch.setattr(sensitivity, "DENSE_CELLS", 1000)
+    sparse, _ = _imputation_rows(ctx, d, o, {})
+    assert list(sparse["estimand"]) == list(dense["estimand"]) == ["simple", "simple_pct"]
+    for c in ("estimate", "std_error", "ci_lower", "ci_upper", "p_value"):
+        assert sparse[c].to_numpy() == pytest.approx(dense[c].to_numpy(), rel=1e-9)
+    with pytest.raises(NotApplicable) as info:
+        _imputation_rows(ctx, d, o, {"unit_trends": True})
+    assert "2,500 x 1,005 matrix" in info.value.reason and info.value.parameter == "protocol.sensitivity"

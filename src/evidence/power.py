@@ -602,9 +602,9 @@ def _poisson_batch(Y: np.ndarray, design: Design, tol: float = 1e-10, max_iter: 
 
     def hessian(p: np.ndarray, Nc_: np.ndarray) -> np.ndarray:
         pn = Nc_[:, :, None] * p
-        A = np.einsum("rct->rt", pn)[:, :, None] * np.eye(T)[None] - np.einsum("rct,rcs->rts", pn, p)
+        A = pn.sum(axis=1)[:, :, None] * np.eye(T)[None] - pn.transpose(0, 2, 1) @ p
         xbar = (p * Dc[None]).sum(axis=2)  # R x C
-        B = (pn * Dc[None]).sum(axis=1) - np.einsum("rct,rc->rt", pn, xbar)
+        B = (pn * Dc[None]).sum(axis=1) - (pn * xbar[:, :, None]).sum(axis=1)
         Cc = (pn * Dc[None] ** 2).sum(axis=(1, 2)) - (Nc_ * xbar**2).sum(axis=1)
         H = np.empty((p.shape[0], P, P))
         H[:, : T - 1, : T - 1] = A[:, 1:, 1:]
@@ -646,11 +646,11 @@ def _poisson_batch(Y: np.ndarray, design: Design, tol: float = 1e-10, max_iter: 
     yg = np.asarray(Cm.T @ Y.transpose(1, 0, 2).reshape(N, -1)).reshape(G, r_, T).transpose(1, 0, 2)  # R x G x T
     n_gc = np.stack([_cluster_sums(ni * (coh == c)[None, :], Cm) for c in range(C)], axis=2)  # R x G x C
     scores = np.empty((r_, G, T))
-    scores[:, :, : T - 1] = (yg - np.einsum("rgc,rct->rgt", n_gc, p))[:, :, 1:]
-    scores[:, :, T - 1] = _cluster_sums((Y * Dc[coh][None]).sum(axis=2), Cm) - np.einsum("rgc,rc->rg", n_gc, (p * Dc[None]).sum(axis=2))
+    scores[:, :, : T - 1] = (yg - n_gc @ p)[:, :, 1:]
+    scores[:, :, T - 1] = _cluster_sums((Y * Dc[coh][None]).sum(axis=2), Cm) - (n_gc @ (p * Dc[None]).sum(axis=2)[:, :, None])[:, :, 0]
     G_used = (yg.sum(axis=2) > 0).sum(axis=1)  # clusters with a positive count
     n_obs = (ni > 0).sum(axis=1) * T
-    V = (G_used / (G_used - 1) * (n_obs - 1) / n_obs)[:, None, None] * (bread @ np.einsum("rgp,rgq->rpq", scores, scores) @ bread)
+    V = (G_used / (G_used - 1) * (n_obs - 1) / n_obs)[:, None, None] * (bread @ (scores.transpose(0, 2, 1) @ scores) @ bread)
     idx = np.flatnonzero(ok)
     est[idx[conv]] = theta[conv, T - 1]
     se[idx[conv]] = np.sqrt(V[conv, T - 1, T - 1])
@@ -1166,7 +1166,7 @@ def power_curve(
     # blocks of replicates, every effect on the same draws as simulate(..., effect=e, seed=seed) (memory: one block)
     parts: list[list[pd.DataFrame]] = [[] for _ in effects]
     est_notes: list[list[str]] = [[] for _ in effects]
-    for r0, block in latent.stream([EffectSpec(e, ramp=ramp) if ramp else e for e in effects]):
+    for r0, block in latent.stream([EffectSpec(e, ramp=ramp) if ramp else e for e in effects], truth=False):
         for j, (e, sims) in enumerate(zip(effects, block)):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)

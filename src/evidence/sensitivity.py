@@ -241,8 +241,10 @@ REGISTRY: dict[str, Sensitivity] = {s.name: s for s in [
     Sensitivity("unit_seasonality", "imputation with unit month-of-year effects fitted on untreated cells", _monthly, {"unit_seasonality": True}),
     Sensitivity("balancing_weights", "imputation with comparison areas weighted to balance baseline level, trend and size", _same, {"weights": "balance"}),
 ]}
-DENSE_CELLS = 100_000_000
-"""Largest dense first-stage matrix (unit-periods x parameters) the imputation sensitivities build (800 MB)."""
+DENSE_CELLS = 20_000_000
+"""Largest dense first-stage matrix (unit-periods x parameters) the imputation sensitivities build: 160 MB, about
+700 MB with the copies the fit makes, and a pseudo-inverse of at most a few thousand parameters (about 450 areas
+with unit trends over 48 months; the 42-footprint default needs 1.2 million cells)."""
 
 
 def _dense_columns(d: Design, opts: dict[str, Any]) -> int:
@@ -258,7 +260,7 @@ def _imputation_rows(ctx: Any, d: Design, outcome: str, options: dict[str, Any])
     Context: the richer untreated models are fitted by dense least squares on a unit-periods x parameters matrix
     (:func:`evidence.staggered.imputation_general.imputation_general`, meant for up to a few hundred units): for
     3,000 small areas x 48 months with unit month-of-year effects that is 144,000 x 36,048 (41 GB), and the run
-    died for memory. Decision: above ``DENSE_CELLS`` the plain model (unit and period effects, no weights) is the
+    died for memory (and 300 areas took 1.4 GB and a minute). Decision: above ``DENSE_CELLS`` the plain model (unit and period effects, no weights) is the
     package's sparse imputation estimator — the same estimator and variance (equal to 1e-12 on the default and a
     300-area design) — and a richer model is not applicable, saying the size and the parameter. Consequences: the
     sensitivity table is complete on every design a dense fit can hold, and says which rows a large design leaves out.

@@ -1258,10 +1258,11 @@ class _Latent:
                 self.notes.append(note)
             self._out0 = 0
 
-    def stream(self, effects: Sequence[Any], block_cells: int | None = None):  # noqa: ANN201 - generator
+    def stream(self, effects: Sequence[Any], block_cells: int | None = None, truth: bool = True):  # noqa: ANN201 - generator
         """Blocks of replicates, each as (first replicate, one :class:`SimulatedPanels` of the block per effect), drawn
         exactly as one :meth:`observe` per effect would; ``effect_notes`` (one list per effect, as ``observe`` gives)
-        is set when the stream is exhausted."""
+        is set when the stream is exhausted. ``truth=False`` leaves the true effects out (``truth`` is None: a power
+        curve needs only the outcomes)."""
         design, family = self.design, self.family
         N, T = design.panel.n_units, design.panel.n_periods
         size = max(1, (BLOCK_CELLS if block_cells is None else block_cells) // max(1, N * T))
@@ -1296,7 +1297,7 @@ class _Latent:
                         pois[j] = _generator_at(pois_start)
                     mu1 = y0 * eff[None]
                     Y = pois[j].poisson(mu1 * mult).astype(float)
-                    effects_ = mu1 - y0
+                    effects_ = (mu1 - y0) if truth else None
                 elif family == "proportion":
                     raw = y0 + eff[None]
                     clipped[j] += int(((raw < 0) | (raw > self.scale)).sum())
@@ -1305,8 +1306,8 @@ class _Latent:
                 else:
                     Y = y0 + eff[None]
                     effects_ = np.broadcast_to(eff[None], Y.shape)
-                truth = SimTruth(effects=np.where(D[None], effects_, 0.0), effect_scale=eff, untreated_mean=y0, treated=D, event_time=E, cohort=cohort, cohort_labels=design.cohort_labels, family=family)
-                out.append(SimulatedPanels(Y=Y, outcome=self.outcome, family=family, scale=self.scale, base_design=design, truth=truth, params=dict(self.params, effect=_describe_effect(effects[j])), notes=[]))
+                tr = SimTruth(effects=np.where(D[None], effects_, 0.0), effect_scale=eff, untreated_mean=y0, treated=D, event_time=E, cohort=cohort, cohort_labels=design.cohort_labels, family=family) if truth else None
+                out.append(SimulatedPanels(Y=Y, outcome=self.outcome, family=family, scale=self.scale, base_design=design, truth=tr, params=dict(self.params, effect=_describe_effect(effects[j])), notes=[]))  # type: ignore[arg-type]
             yield r0, out
         self._close_notes()
         self.effect_notes = [list(self.notes) + ([f"{c} treated unit-period value(s) were clipped to [0, {self.scale:g}]; the truth uses the clipped values."] if c else []) for c in clipped]

@@ -143,3 +143,24 @@ def test_leave_one_out_by_wave_on_real_style_design():
     design.__dict__.pop("included", None)
     with pytest.raises(EstimationError, match="no treated unit"):
         leave_one_out(design, "y", by="wave")
+
+
+@pytest.mark.parametrize("clusters", [False, True])
+def test_leave_one_unit_out_in_closed_form_equals_refitting(clusters):
+    """Every treated unit left out at once (closed form) equals re-estimating the TWFE without it, with units or
+    regions as clusters (a region of one treated unit loses its cluster)."""
+    from evidence.robust.placebo import _estimate, without_units
+
+    df = simulate_panel(40, 16, {6: 8, 10: 7}, effect=1.5, noise=1.0, seed=5)
+    if clusters:
+        codes = df["area"].astype("category").cat.codes
+        df["region"] = np.where(df["area"] == df["area"].iloc[0], "solo", "R" + (codes % 6).astype(str))
+    d = design_of(df, cluster="region" if clusters else None)
+    fast = leave_one_out(d, "y", by="unit").tidy()
+    for k, u in list(enumerate(d.included.loc[d.treated, "unit"]))[::4]:  # the first (alone in its region) and every fourth
+        ref = _estimate(without_units(d, [u], "test"), "y", False, "twfe", 0.05)
+        row = fast.iloc[k]
+        assert row["group"] == f"without {u}"
+        for c in ("estimate", "std_error", "ci_lower", "ci_upper", "p_value"):
+            assert row[c] == pytest.approx(ref[c], rel=1e-9, abs=1e-12), c
+        assert (row["n_obs"], row["n_units"], row["n_clusters"]) == (ref["n_obs"], ref["n_units"], ref["n_clusters"])

@@ -202,3 +202,22 @@ def test_cs_randomization_needs_never_treated_units_for_that_comparison():
     d = design_of(simulate_panel(n_units=12, n_periods=12, cohorts={4: 6, 8: 6}, seed=1))
     with pytest.raises(EstimationError, match="not_yet_treated comparison"):
         randomization_inference(d, "y", estimator="cs", cs_control="never_treated")
+
+
+def test_twfe_coefficient_from_suffix_sums_equals_the_dense_statistic():
+    """The O(N)-per-assignment TWFE coefficient (suffix sums of the demeaned outcome) equals the statistic built from
+    each assignment's treatment array, for units treated from the first period, inside and never."""
+    from evidence.inference import demean_two_way
+    from evidence.robust.randomization import _twfe_coef_suffix, _twfe_stats
+
+    rng = np.random.default_rng(2)
+    N, T = 60, 14
+    g = np.where(rng.random(N) < 0.6, rng.integers(-1, T + 2, N), np.inf).astype(float)
+    y = rng.normal(size=(N, T))
+    D = (np.arange(T)[None, :] >= g[:, None]).astype(float)
+    ys = np.stack([demean_two_way(y), demean_two_way(D)])
+    A = np.stack([rng.permutation(g) for _ in range(40)])
+    S = np.concatenate([np.cumsum(ys[:, :, ::-1], axis=2)[:, :, ::-1], np.zeros((2, N, 1))], axis=2)
+    assert np.abs(_twfe_coef_suffix(A, S, T) - _twfe_stats(A, ys, None, T)[0]).max() < 1e-12
+    # and the statistic of the observed assignment is the TWFE coefficient
+    assert _twfe_coef_suffix(g[None], S, T)[0, 0] == pytest.approx(dummy_ols_coef(y, D), abs=1e-10)

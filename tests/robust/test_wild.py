@@ -261,3 +261,27 @@ def test_bad_inputs(region_design):
         wild_bootstrap(region_design, "y", estimator="cs")
     with pytest.raises(EstimationError, match="outcome 'nope'"):
         wild_bootstrap(region_design, "nope")
+
+
+def test_factored_score_map_equals_the_dense_one():
+    """With many clusters the bootstrap scores come from the factors of P (diagonal plus rank k + T): the same draws'
+    numbers as the G x G matrix, for several outcomes at once, WCR and WCU."""
+    rng = np.random.default_rng(1)
+    N, T = 400, 12
+    codes = np.arange(N) // 2
+    g = np.where(rng.random(N) < 0.4, rng.integers(3, 10, N), np.inf)
+    D = (np.arange(T)[None, :] >= g[:, None]).astype(float)
+    prob = LinearProblem(demean_two_way(D).reshape(-1, 1), np.repeat(codes, T), np.array([1.0]), panel_shape=(N, T))
+    assert prob.G == 200 and prob.factored
+    Y = demean_two_way(rng.normal(size=(N, T, 3)) + 0.2 * D[:, :, None]).reshape(N * T, 3)
+    V, _ = bootstrap_weights(prob.G, 499, "webb", seed=3)
+    for restricted in (True, False):
+        fast = prob.bootstrap(Y, V, restricted=restricted)
+        prob.factored = False
+        dense = prob.bootstrap(Y, V, restricted=restricted)
+        prob.factored = True
+        for a, b in zip(fast, dense):
+            for f in ("n1", "n2", "A", "C", "D"):
+                x, z = getattr(a, f), getattr(b, f)
+                assert np.abs(x - z).max() <= 1e-10 * max(1.0, np.abs(z).max()), f
+            assert a.p_value(0.0) == b.p_value(0.0)

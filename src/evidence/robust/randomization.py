@@ -358,6 +358,7 @@ def randomization_inference(
             raise EstimationError("no post-treatment cell has a pre-period and comparison units; randomisation inference for Callaway-Sant'Anna cannot run on this design.")
         w = np.array([sizes[c] for c, _ in cells], dtype=float)
         arrs = np.stack([y, D_obs])
+        per_assignment = 4 * N  # a block's arrays are assignments x units (a loop over the cells)
 
         def stats_of(gu: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
             return _cs_simple_stats(gu, arrs, cells, w, cs_control, anticipation), None
@@ -368,6 +369,7 @@ def randomization_inference(
         deltas = np.stack(
             [np.stack([a[:, t >= c].mean(axis=1) - a[:, t < c].mean(axis=1) for c in cvals], axis=1) for a in (y, D_obs)]
         )
+        per_assignment = 4 * N  # a block's arrays are assignments x units
 
         def stats_of(gu: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
             return _did2x2_stats(gu, deltas, cvals.astype(float)), None
