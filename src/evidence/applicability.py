@@ -361,7 +361,7 @@ def plan(params: Any, design: Design) -> list[Verdict]:
         if why is None and params["methods.synth.per_unit"]:
             why = per_unit_size(sd, int(params["methods.synth.max_units"]))
         add(_v("03_synthetic_control", "synth", "synthetic control / SDID", why, (note.rstrip("."), "") if note else None))
-        if sd is not None:
+        if sd is not None and why is None:
             inf, inote = synth_inference(sd, params["methods.synth.inference"])
             if inote:
                 add(_v("03_synthetic_control", "synth_inference", "synthetic-control inference", None, (inote.split(" (parameter")[0], "methods.synth.inference")))

@@ -221,3 +221,10 @@ def test_twfe_coefficient_from_suffix_sums_equals_the_dense_statistic():
     assert np.abs(_twfe_coef_suffix(A, S, T) - _twfe_stats(A, ys, None, T)[0]).max() < 1e-12
     # and the statistic of the observed assignment is the TWFE coefficient
     assert _twfe_coef_suffix(g[None], S, T)[0, 0] == pytest.approx(dummy_ols_coef(y, D), abs=1e-10)
+
+
+def test_assignment_counts_too_long_to_print_are_powers_of_ten():
+    from evidence.robust.randomization import count_text
+
+    m = n_assignments([6000, 6000, 6000, 12000])  # 30,000 small areas: over 17,000 digits
+    assert count_text(m).startswith("about 10^17,") and count_text(120) == "120"

@@ -59,6 +59,15 @@ def n_assignments(counts: list[int] | np.ndarray) -> int:
     return out
 
 
+def count_text(m: int) -> str:
+    """A count of assignments for a sentence: with thousands separators, or as a power of ten when it has more than
+    15 digits (30,000 units in four cohorts have a multinomial coefficient of over 17,000 digits, more than Python
+    converts to a string by default)."""
+    if m < 10**15:
+        return f"{m:,}"
+    return f"about 10^{int(math.log10(m)):,}"
+
+
 def enumerate_assignments(counts: list[int] | np.ndarray) -> np.ndarray:
     """Every distinct assignment of labels 0..K-1 to ``sum(counts)`` positions with ``counts[k]`` positions each.
 
@@ -184,7 +193,7 @@ class RandomizationResult(EstimateResult):
 
     def summary(self, digits: int = 4) -> str:
         d = self.details
-        how = f"all {d['n_assignments']:,} assignments enumerated (exact)" if d["exact"] else f"{d['permutations']:,} random assignments of {d['n_assignments']:,} (seed {d['seed']})"
+        how = f"all {count_text(d['n_assignments'])} assignments enumerated (exact)" if d["exact"] else f"{d['permutations']:,} random assignments of {count_text(d['n_assignments'])} (seed {d['seed']})"
         return super().summary(digits) + f"\nRandomisation inference over {d['level'].split(' (')[0]}s{' (treatment timing varies within clusters)' if '(' in d['level'] else ''}, statistic {d['statistic']}: {how}; observed {d['statistic']} = {d['stat_obs']:.4g}, p = {d['p_value']:.4g}."
 
     def plot(self, ax=None):  # noqa: ANN001 - matplotlib Axes
@@ -316,10 +325,10 @@ def randomization_inference(
     M = n_assignments(counts)
     n_perm_units = first.size
     if exact is True and int(permutations) > M:
-        raise EstimationError(f"permutations={permutations} with exact=True asks for more assignments than exist: only {M:,} distinct assignments of the cohorts to the {n_perm_units} {lev}s exist; set permutations={M} or fewer (or leave exact unset, which enumerates them when there are at most permutations).")
+        raise EstimationError(f"permutations={permutations} with exact=True asks for more assignments than exist: only {count_text(M)} distinct assignments of the cohorts to the {n_perm_units} {lev}s exist; set permutations={M} or fewer (or leave exact unset, which enumerates them when there are at most permutations).")
     enumerate_all = exact is True or (exact is None and M <= int(permutations))
     if enumerate_all and M > MAX_EXACT:
-        raise EstimationError(f"exact=True would enumerate {M:,} assignments, more than {MAX_EXACT:,}; use exact=None to sample them.")
+        raise EstimationError(f"exact=True would enumerate {count_text(M)} assignments, more than {MAX_EXACT:,}; use exact=None to sample them.")
     if enumerate_all:
         A = values[enumerate_assignments(counts)]  # every assignment, the observed one among them
     else:
@@ -413,7 +422,7 @@ def randomization_inference(
                 ci_info = "The set of constant effects not rejected is not an interval; the interval reported is its part around the estimate."
         lo, hi = ends
         if not (np.isfinite(lo) and np.isfinite(hi)):
-            ci_info = (ci_info + " " if ci_info else "") + f"Some constant effects are never rejected at alpha = {alpha}: with {M:,} assignments the smallest attainable p-value is {1 / M if enumerate_all else 1 / (1 + P):.3g}."
+            ci_info = (ci_info + " " if ci_info else "") + f"Some constant effects are never rejected at alpha = {alpha}: with {count_text(M)} assignments the smallest attainable p-value is {1 / M if enumerate_all else 1 / (1 + P):.3g}."
     row = {
         "method": "randomization",
         "outcome": label_,
@@ -427,7 +436,7 @@ def randomization_inference(
         "n_units": N,
         "n_clusters": G,
     }
-    how = f"all {M:,} assignments" if enumerate_all else f"{P:,} random assignments of {M:,}"
+    how = f"all {count_text(M)} assignments" if enumerate_all else f"{P:,} random assignments of {count_text(M)}"
     details = {
         "estimator": estimator,
         "statistic": statistic,
