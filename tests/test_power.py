@@ -314,3 +314,14 @@ def test_simulations_are_sized_to_the_panel(real_design, operators, monkeypatch)
     assert n == 30 and "30 simulated panels instead of 200 (power.validation_reps)" in note
     pr = power_curve(real_design, "attendances", reps=200, seed=2, estimators=operators, effects=[1.0, 0.95])
     assert pr.reps == 30 and pr.estimates.groupby(["method", "effect"]).size().eq(30).all() and "power.reps" in pr.notes[0]
+
+
+@pytest.mark.skipif(not sdid_available(), reason="evidence.synth not importable")
+def test_sdid_validation_on_a_large_design_uses_a_stated_subsample(real_design, monkeypatch):
+    from evidence import power
+
+    monkeypatch.setattr(power, "SDID_MAX_UNITS", 30)
+    v = validate_methods(real_design, "attendances", reps=2, seed=4, methods=("sdid",))
+    assert v.n_units < real_design.panel.n_units and v.n_units >= 28
+    assert any(f"subsample of {v.n_units} of the design's {real_design.panel.n_units} units" in n for n in v.notes)
+    assert set(v.estimates["method"]) == {"sdid"} and len(v.estimates) == 2

@@ -264,16 +264,22 @@ def per_unit_size(design: Design, max_units: int) -> tuple[str, str] | None:
 
 def power_size(params: Any, design: Design) -> tuple[str, str] | None:
     """The fallback sentence when 06_power's simulations are sized down to the panel (:func:`evidence.power.sized_reps`)."""
-    from .power import SIMULATION_CELLS, sized_reps
+    from .power import SDID_MAX_UNITS, SIMULATION_CELLS, sized_reps
 
-    sdid_design = design.only_cohort(params["methods.synth.cohort"]) if design.cohort_labels else design  # 06_power validates SDID on one cohort
-    cut = [(key, int(params[key]), sized_reps(int(params[key]), sdid_design if key == "power.sdid_reps" else design, key)[0]) for key in ("power.reps", "power.validation_reps", "power.sdid_reps") if int(params[key])]
-    cut = [c for c in cut if c[2] < c[1]]
-    if not cut:
-        return None
+    parts, keys = [], []
     cells = design.panel.n_units * design.panel.n_periods
-    return (f"simulations sized to the panel: {'; '.join(f'{used} simulated panels instead of {asked} ({key})' for key, asked, used in cut)}, as replicates x {cells:,} unit-periods "
-            f"would exceed the budget of {SIMULATION_CELLS:,}", ", ".join(c[0] for c in cut))
+    cut = [(key, int(params[key]), sized_reps(int(params[key]), design, key)[0]) for key in ("power.reps", "power.validation_reps") if int(params[key])]
+    cut = [c for c in cut if c[2] < c[1]]
+    if cut:
+        parts.append(f"{'; '.join(f'{used} simulated panels instead of {asked} ({key})' for key, asked, used in cut)}, as replicates x {cells:,} unit-periods would exceed the budget of {SIMULATION_CELLS:,}")
+        keys += [c[0] for c in cut]
+    n_sdid = design.only_cohort(params["methods.synth.cohort"]).panel.n_units if design.cohort_labels else design.panel.n_units  # 06_power validates SDID on one cohort
+    if int(params["power.sdid_reps"]) and n_sdid > SDID_MAX_UNITS:
+        parts.append(f"SDID is validated on a random subsample of about {SDID_MAX_UNITS:,} of the cohort design's {n_sdid:,} units (its weights are re-fitted on every replicate at a cost growing with the square of the donors)")
+        keys.append("power.sdid_reps")
+    if not parts:
+        return None
+    return "simulations sized to the panel: " + "; ".join(parts), ", ".join(keys)
 
 
 def honest_window(design: Design, window: tuple[int, int]) -> tuple[tuple[int, int] | None, str]:

@@ -229,7 +229,9 @@ def _series(design: Design, outcome: str, units: Any, control: str) -> tuple[Ser
     """Pool the chosen units (and the comparison units) into one series each."""
     panel = design.panel
     y_all, _ = outcome_matrix(design, outcome)
-    all_units = [str(u) for u in panel.units]
+    # unit ids as one string array (vectorised lookups: a per-unit ITS on thousands of small areas calls this once
+    # per unit, so nothing here loops over the units in Python)
+    all_units = np.asarray(panel.units).astype(str)
     if units is None:
         sel = design.treated.copy()
         group = "pooled"
@@ -237,10 +239,10 @@ def _series(design: Design, outcome: str, units: Any, control: str) -> tuple[Ser
         wanted = [units] if isinstance(units, str) else [str(u) for u in units]
         if not wanted:
             raise EstimationError("methods.its.units is an empty list; give unit ids, or leave it unset to pool all treated units.")
-        unknown = [u for u in wanted if u not in all_units]
+        unknown = [u for u, ok in zip(wanted, np.isin(wanted, all_units)) if not ok]
         if unknown:
             raise EstimationError(f"methods.its.units: unit {unknown[0]!r} is not in the analysis panel; choose units such as {', '.join(all_units[:3])}.")
-        sel = np.isin(np.asarray(all_units, dtype=object), wanted)
+        sel = np.isin(all_units, wanted)
         group = wanted[0] if len(wanted) == 1 else "+".join(wanted)
     if not sel.any():
         raise EstimationError("methods.its.units selects no treated unit: the design has none; give unit ids with methods.its.units.")
@@ -251,7 +253,7 @@ def _series(design: Design, outcome: str, units: Any, control: str) -> tuple[Ser
     data = SeriesData(
         y=agg(y_all[sel], axis=0),
         population=None if pop is None else pop[sel].sum(axis=0),
-        units=[u for u, s in zip(all_units, sel) if s],
+        units=all_units[sel].tolist(),
         pooling=pooling,
     )
     if control == "pooled":
@@ -260,7 +262,7 @@ def _series(design: Design, outcome: str, units: Any, control: str) -> tuple[Ser
             raise EstimationError("methods.its.control is 'pooled' but no unit is untreated throughout the window; use control: none or a design with comparison units (widen the window or change treatment.waves).")
         data.control_y = agg(y_all[ctrl], axis=0)
         data.control_population = None if pop is None else pop[ctrl].sum(axis=0)
-        data.control_units = [u for u, c in zip(all_units, ctrl) if c]
+        data.control_units = all_units[ctrl].tolist()
     return data, group, design.g[sel]
 
 
