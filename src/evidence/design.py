@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DesignError, EvidenceError
-from .panel import Panel
+from .panel import Panel, int_codes
 from .periods import FREQ_CODES, first_treated_period, label, read_dates
 
 
@@ -303,6 +303,17 @@ def _labels_of(ordinals: np.ndarray, freq: str) -> np.ndarray:
     return out
 
 
+def _unit_names(panel: Panel) -> Any:
+    """The panel's units as a text array (``str``), in panel order, taken from the period-0 rows without converting
+    Python objects."""
+    return panel.data.loc[panel.data["t"].to_numpy() == 0, "unit"].array.astype("str")
+
+
+def _same_order(index: pd.Index, units: np.ndarray) -> bool:
+    """Whether an index already lists the panel's units in order (so a reindex would change nothing)."""
+    return len(index) == len(units) and bool(np.array_equal(index.to_numpy(dtype=object), units))
+
+
 def _finalise(panel: Panel, unit_info: pd.DataFrame, first: pd.Series, comparison: str, start: Any, end: Any, notes: list[str], source: str, settings: dict[str, Any]) -> Design:
     """Common last step: window, status, first-period drops, comparison-group checks.
 
@@ -316,17 +327,18 @@ def _finalise(panel: Panel, unit_info: pd.DataFrame, first: pd.Series, compariso
     freq = panel.frequency
     t_first = periods[0]
     t_last = periods[-1]
-    info = unit_info.set_index("unit").reindex(panel.units)
-    info["status"] = info.get("status", pd.Series(pd.NA, index=info.index)).astype("object")
-    info["reason"] = info.get("reason", pd.Series("", index=info.index)).fillna("")
-    f = first.reindex(panel.units)
+    units = panel.units
+    info = unit_info.set_index("unit")
+    info = info if _same_order(info.index, units) else info.reindex(units)
+    reason = (info["reason"].fillna("") if "reason" in info else pd.Series("", index=info.index)).to_numpy(dtype=object)
+    f = first if _same_order(first.index, units) else first.reindex(units)
     # per-unit arrays (no Series alignment: thousands of units at every step)
     has = f.notna().to_numpy()
-    excluded = info["status"].isin(["excluded"]).to_numpy()
+    excluded = info["status"].isin(["excluded"]).to_numpy() if "status" in info else np.zeros(len(info), dtype=bool)
     status = np.where(excluded, "excluded", np.where(has, "treated", "never_treated")).astype(object)
     f_ord = np.full(len(f), np.nan)
     if freq == "integer":
-        f_ord[has] = f[has].astype(float)
+        f_ord[has] = np.asarray(f.to_numpy()[has], dtype=float)
         first_ord, last_ord = float(t_first), float(t_last)
         win_ord = periods.astype(float)
     else:
@@ -338,7 +350,7 @@ def _finalise(panel: Panel, unit_info: pd.DataFrame, first: pd.Series, compariso
     at_start = has & (f_ord <= first_ord) & (status == "treated")
     if at_start.any():
         status[at_start] = "excluded"
-        info.loc[at_start, "reason"] = "treated in or before the first period of the window (no pre-period)"
+        reason[at_start] = "treated in or before the first period of the window (no pre-period)"
         names = ", ".join(info.index[at_start][:4])
         notes.append(f"Dropped {int(at_start.sum())} unit(s) treated in or before the first period of the window ({label(t_first, freq)}), which leaves them no pre-period: {names}{' ...' if at_start.sum() > 4 else ''}.")
     in_win = status == "treated"
@@ -354,7 +366,7 @@ def _finalise(panel: Panel, unit_info: pd.DataFrame, first: pd.Series, compariso
             "designation_date": info["designation_date"] if "designation_date" in info else pd.NA,
             "scope": info["scope"] if "scope" in info else pd.NA,
             "confidence": info["confidence"] if "confidence" in info else pd.NA,
-            "reason": info["reason"].to_numpy(),
+            "reason": reason,
         }
     ).reset_index(drop=True)
     kept = status != "excluded"
@@ -461,12 +473,13 @@ def design_from_designations(
 def _unit_constant(panel: Panel, column: str, what: str) -> pd.Series:
     grid = panel.layout()
     if grid is not None:  # validated layout: compare each unit's row of codes (missing = -1, a value of its own)
-        codes = pd.factorize(panel.data[column])[0].reshape(grid)
+        col = panel.data[column]
+        codes = (int_codes(col.to_numpy()) if pd.api.types.is_integer_dtype(col.dtype) and not col.hasnans else pd.factorize(col))[0].reshape(grid)
         varies = (codes != codes[:, :1]).any(axis=1)
-        first = panel.data.loc[panel.data["t"].to_numpy() == 0, column]
+        rows = panel.data.loc[panel.data["t"].to_numpy() == 0, ["unit", column]]
         if varies.any():
             raise DesignError(f"column '{column}' ({what}) changes over time for unit {panel.units[int(np.argmax(varies))]}; give each unit one first-treated period on every row.")
-        return pd.Series(first.array, index=pd.Index(panel.units, name="unit"), name=column)
+        return pd.Series(rows[column].array, index=pd.Index(rows["unit"].array.astype("str"), name="unit"), name=column)
     vals = panel.data[[ "unit", column]]
     nun = vals.groupby("unit", sort=False)[column].nunique(dropna=False)
     if (nun > 1).any():
@@ -489,7 +502,9 @@ def design_from_cohort_column(panel: Panel, column: str, *, start: Any, end: Any
         vals = pd.to_numeric(raw[~never], errors="coerce")
         if vals.isna().any() or (vals % 1 != 0).any():
             raise DesignError(f"column '{column}' (treatment.cohort) has {_plain(raw[~never][vals.isna() | (vals % 1 != 0)].iloc[0])!r}; give the first treated period as a whole number like the time column, or 0 for never treated.")
-        first[~never] = vals.astype(int).to_numpy()
+        values = first.to_numpy(copy=True)  # filled as an array: a masked assignment to an object Series is slow
+        values[~never.to_numpy()] = vals.astype(int).to_numpy()
+        first = pd.Series(values, index=raw.index, dtype="object")
         periods = panel.periods.astype(int)
         off = ~np.isin(vals.astype(int), periods) & (vals.astype(int) >= periods.min()) & (vals.astype(int) <= periods.max())
         if off.any():
@@ -510,7 +525,7 @@ def design_from_cohort_column(panel: Panel, column: str, *, start: Any, end: Any
                 raise DesignError(f"column '{column}' (treatment.cohort) has dates inside {panel.frequency} periods (for example {_plain(example)}); set treatment.first_period to first_full (the first whole period after the date) or containing (the period containing it).")
             per = first_treated_period(dates, pd.Series("day", index=dates.index), panel.frequency, first_period)
         first[~never] = list(per)
-    info = pd.DataFrame({"unit": panel.units})
+    info = pd.DataFrame({"unit": _unit_names(panel)})
     if "unit_name" in panel.data:
         info["unit_name"] = panel.unit_table().set_index("unit").reindex(panel.units)["unit_name"].to_numpy()
     return _finalise(panel, info, first, comparison, start, end, notes, "cohort column", {"cohort": column})
@@ -532,7 +547,7 @@ def design_from_indicator(panel: Panel, column: str, *, start: Any, end: Any, co
     first_idx = np.argmax(mat == 1, axis=1)
     periods = panel.periods
     first = pd.Series([periods[k] if e else pd.NA for k, e in zip(first_idx, ever)], index=panel.units, dtype="object")
-    info = pd.DataFrame({"unit": panel.units})
+    info = pd.DataFrame({"unit": _unit_names(panel)})
     if "unit_name" in panel.data:
         info["unit_name"] = panel.unit_table().set_index("unit").reindex(panel.units)["unit_name"].to_numpy()
     notes = []

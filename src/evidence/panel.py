@@ -72,8 +72,12 @@ class Panel:
         Context: the per-unit properties and :meth:`subset` were group-bys and membership tests on the unit names of
         every row, seconds at millions of rows. Decision: when the ``t`` column shows the validated layout (one integer
         check), unit ``i``'s rows are ``i*T .. i*T+T-1`` and the per-unit work is done on the ``t == 0`` rows and
-        repeated. Consequences: the same results as the group-bys (which remain for frames not in this layout).
+        repeated. Consequences: the same results as the group-bys (which remain for frames not in this layout). The
+        layout and the units are remembered for the frame they were computed on (:meth:`_memo`).
         """
+        return self._memo("layout", self._layout)
+
+    def _layout(self) -> tuple[int, int] | None:
         t = self.data["t"].to_numpy()
         if not len(t):
             return None
@@ -82,6 +86,18 @@ class Panel:
         if N * T != len(t) or not np.array_equal(t.reshape(N, T), np.broadcast_to(np.arange(T), (N, T))):
             return None
         return N, T
+
+    def _memo(self, key: str, compute: Any) -> Any:
+        """A per-frame derived value, recomputed when ``data`` is another frame.
+
+        The frame's ``unit`` and ``t`` columns are never changed in place (every restriction builds a new frame,
+        :meth:`subset`), so the frame's identity is the key.
+        """
+        memo = self.__dict__.setdefault("_memo_cache", {})
+        hit = memo.get(key)
+        if hit is None or hit[0] is not self.data:
+            hit = memo[key] = (self.data, compute())
+        return hit[1]
 
     @property
     def periods(self) -> np.ndarray:
@@ -98,7 +114,7 @@ class Panel:
     @property
     def units(self) -> np.ndarray:
         # each unit has exactly one row in period 0 (validated panels are complete grids), in the order of the rows
-        return self.data.loc[self.data["t"].to_numpy() == 0, "unit"].to_numpy()
+        return self._memo("units", lambda: self.data.loc[self.data["t"].to_numpy() == 0, "unit"].to_numpy()).copy()
 
     @property
     def n_units(self) -> int:
@@ -280,12 +296,13 @@ def validate_panel(
     is_int_time = pd.api.types.is_integer_dtype(tcol) or (
         pd.api.types.is_float_dtype(tcol) and bool(np.all(np.mod(tcol.to_numpy(dtype=float), 1) == 0))
     )
-    if frequency == "integer" or (frequency is None and is_int_time and not excel_serials(tcol)):  # 42491 = 2016-05-01 is a date
+    tvals = tcol.to_numpy(dtype="int64") if is_int_time else None
+    whole = int_codes(tvals) if is_int_time else None  # excel_serials needs the distinct values only
+    if frequency == "integer" or (frequency is None and is_int_time and not excel_serials(whole[1])):  # 42491 = 2016-05-01 is a date
         if not is_int_time:
             raise DataError(f"{name}: column '{time}' must hold whole numbers when data.frequency is integer; found {_fmt(tcol.iloc[0])}.")
-        tvals = tcol.to_numpy(dtype="int64")
         freq = "integer"
-        tcodes, t_u = pd.factorize(tvals)
+        tcodes, t_u = whole
         uniq = np.sort(t_u)
         step = int(np.min(np.diff(uniq))) if len(uniq) > 1 else 1
         if len(uniq) > 1 and np.any(np.diff(uniq) % step):
@@ -340,17 +357,14 @@ def validate_panel(
         n = int(same_key.sum())
         raise DataError(f"{name}: {n} duplicate unit-period row{'s' if n != 1 else ''} in columns '{unit}' and '{time}' (first: {ulabels.iloc[ucodes[row]]} at {_fmt(time_u[tcodes[row]])}); keep one row per unit and period.")
     pos = np.arange(len(df)) if order is None else order
-    # the standard table is labelled by the input's row positions (its own labels play no part from here)
-    out = pd.DataFrame(index=pd.RangeIndex(len(df)) if order is None else pd.Index(order))
-    if isinstance(ucol.dtype, pd.StringDtype) and order is None:
-        out["unit"] = ucol.astype("string").array
-    else:
-        out["unit"] = ulabels.array.take(ucodes[pos])
-    out["time"] = time_u.take(tcodes[pos]) if freq != "integer" else tvals[pos]
-    out["_k"] = krow[pos]
+    u_arr, k_arr = urow[pos], krow[pos]
+    # the standard table is labelled by the input's row positions (its own labels play no part from here); built in
+    # one constructor call, as adding columns one by one copies them
+    unit_col = ucol.astype("string").array if isinstance(ucol.dtype, pd.StringDtype) and order is None else ulabels.array.take(ucodes[pos])
+    time_col = time_u.take(tcodes[pos]) if freq != "integer" else tvals[pos]
+    out = pd.DataFrame({"unit": unit_col, "time": time_col, "_k": k_arr}, index=pd.RangeIndex(len(df)) if order is None else pd.Index(order), copy=False)
 
     # --- mixed frequencies and gaps, per unit (neighbouring rows of the sorted table) ----------------------------
-    u_arr, k_arr = urow[pos], krow[pos]
     same = u_arr[1:] == u_arr[:-1]
     if bool(np.any(same & (np.diff(k_arr) > 1))):
         steps = pd.Series(np.concatenate([[np.nan], np.where(same, np.diff(k_arr), np.nan)]), index=out.index).dropna()
@@ -378,8 +392,8 @@ def validate_panel(
             raise DataError(f"{name}: column '{time}' has a gap for unit {u}: no row for {missing} (and {int(steps.loc[gap_idx]) - 1} period(s) in all); fill the missing periods, or set data.missing: drop_units to drop such units.")
 
     # --- balance -----------------------------------------------------------------------------------------------
-    n_k = int(out["_k"].max()) + 1
-    sizes = np.bincount(urow[out.index.to_numpy()])
+    n_k = int(out["_k"].to_numpy().max()) + 1
+    sizes = np.bincount(u_arr if len(out) == len(u_arr) else urow[out.index.to_numpy()])
     if bool(np.any(sizes[sizes > 0] < n_k)):
         counts = out.groupby("unit", sort=False)["_k"].agg(["size", "min", "max"])
         short = counts[counts["size"] < n_k]
@@ -426,25 +440,28 @@ def validate_panel(
             if out.empty:
                 raise DataError(f"{name}: every unit has missing outcome values; fill them (data.missing: drop_units leaves nothing).")
             src = _Rows(df, out)
-    u_arr = urow[out.index.to_numpy()]  # unit order codes of the rows, for the within-unit checks
+    if len(out) != len(u_arr):  # rows dropped or added: unit order codes of the rows, for the within-unit checks
+        u_arr = urow[out.index.to_numpy()]
     # every problem the checks below can see is collected and reported together, one line each
     problems: list[str] = []
+    add: dict[str, Any] = {}  # the standard table's further columns, in order
     if unit_name is not None:
-        out["unit_name"] = src[unit_name].astype("string")
+        add["unit_name"] = src[unit_name].astype("string").array
     if cluster is not None:
-        out["cluster"] = src[cluster].astype("string")
-        if out["cluster"].isna().any():
+        clusters = src[cluster].astype("string")
+        add["cluster"] = clusters.array
+        if clusters.isna().any():
             problems.append(f"column '{cluster}' (data.cluster) has empty values; every unit needs a cluster.")
         else:
-            row = _first_change_within(_text_codes(out["cluster"])[0], u_arr)
+            row = _first_change_within(_text_codes(clusters)[0], u_arr)
             if row is not None:
                 problems.append(f"column '{cluster}' (data.cluster) changes over time for unit {out['unit'].iloc[row]}; clusters must contain whole units.")
     else:
-        out["cluster"] = out["unit"]
+        add["cluster"] = out["unit"].array
 
     # --- outcomes -----------------------------------------------------------------------------------------------
     for col in ([population] if population else []) + outcomes:
-        vals = pd.to_numeric(src[col], errors="coerce")
+        vals = _numeric(src[col])
         bad = vals.isna() & src[col].notna()
         if bad.any():
             problems.append(f"column '{col}' has non-numeric values such as {_fmt(src[col][bad].iloc[0])}; give numbers only.")
@@ -469,9 +486,9 @@ def validate_panel(
             problems.append(f"column '{col}' is a proportion outcome but has values above 1; give proportions 0-1 or declare it as percent in data.outcome_kinds.")
         elif col == population and (v <= 0).any():
             problems.append(f"column '{col}' (data.population) has zero or negative values; populations must be positive.")
-        out["population" if col == population else col] = v
+        add["population" if col == population else col] = v
     for col in covariates:
-        vals = pd.to_numeric(src[col], errors="coerce")
+        vals = _numeric(src[col])
         if (vals.isna() & src[col].notna()).any():
             problems.append(f"covariate column '{col}' has non-numeric values such as {_fmt(src[col][vals.isna() & src[col].notna()].iloc[0])}; encode categories as numbers (dummies).")
             continue
@@ -483,9 +500,9 @@ def validate_panel(
         if row is not None:
             problems.append(f"covariate column '{col}' varies over time for unit {out['unit'].iloc[row]}; data.covariates must be baseline (time-invariant) values — use the value in the first period, or list the column in data.controls (time-varying controls).")
             continue
-        out[col] = v
+        add[col] = v
     for col in controls or []:
-        vals = pd.to_numeric(src[col], errors="coerce")
+        vals = _numeric(src[col])
         if (vals.isna() & src[col].notna()).any():
             problems.append(f"control column '{col}' (data.controls) has non-numeric values such as {_fmt(src[col][vals.isna() & src[col].notna()].iloc[0])}; encode categories as numbers (dummies).")
             continue
@@ -497,7 +514,7 @@ def validate_panel(
         if _constant_within(v, u_arr):
             problems.append(f"control column '{col}' (data.controls) is constant within every unit, so the unit effects absorb it; list it in data.covariates (baseline) instead.")
             continue
-        out[col] = v
+        add[col] = v
     if len(problems) == 1:
         raise DataError(f"{name}: {problems[0]}")
     if problems:
@@ -505,8 +522,14 @@ def validate_panel(
     for col in extra:
         s = src[col]
         # text columns are handed over as they are (converting them to Python objects and back gives the same column)
-        out[col] = s.array if isinstance(s.dtype, pd.StringDtype) and s.dtype.na_value is np.nan else s.to_numpy()
-    return out.reset_index(drop=True), freq, notes
+        add[col] = s.array if isinstance(s.dtype, pd.StringDtype) and s.dtype.na_value is np.nan else s.to_numpy()
+    if len(out) == len(pos):  # no row dropped or added: the arrays the table was built from are ours already
+        cols = {"unit": unit_col, "time": time_col, "t": k_arr, **add}
+    else:
+        cols = {"unit": out["unit"].array, "time": out["time"].array, "t": out["t"].to_numpy(), **add}
+    # the table owns its columns: no view of the input or of intermediate frames (text arrays are copied in O(1))
+    table = pd.DataFrame({k: _own(v) for k, v in cols.items()}, copy=False)
+    return table, freq, notes
 
 
 class _Rows:
@@ -533,11 +556,31 @@ def _text_codes(col: pd.Series) -> tuple[np.ndarray, pd.Series]:
     converted to text first.
     """
     dtype = col.dtype
+    if pd.api.types.is_integer_dtype(dtype) and not col.hasnans:
+        codes, uniq = int_codes(col.to_numpy(dtype="int64"))
+        return codes, pd.Series(uniq).astype("string")
     if pd.api.types.is_integer_dtype(dtype) or isinstance(dtype, pd.StringDtype) or (dtype == object and pd.api.types.infer_dtype(col, skipna=True) == "string"):
         codes, uniq = pd.factorize(col)
         return codes.astype("int64", copy=False), pd.Series(uniq).astype("string")
     codes, uniq = pd.factorize(col.astype("string"))
     return codes.astype("int64", copy=False), pd.Series(uniq, dtype="string")
+
+
+def int_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..k-1 and the distinct values of whole numbers: by direct addressing when they span a compact range
+    (ids, periods, cohorts: no hashing), else :func:`pandas.factorize`. Codes follow the values' order in the first
+    case and first appearance in the second; callers use them only to compare and group."""
+    if not len(values):
+        return np.zeros(0, dtype="int64"), values[:0]
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo < 2 * len(values) + 1024:
+        offset = values - lo
+        seen = np.zeros(hi - lo + 1, dtype=bool)
+        seen[offset] = True
+        code_of = np.cumsum(seen) - 1
+        return code_of[offset], np.flatnonzero(seen) + lo
+    codes, uniq = pd.factorize(values)
+    return codes.astype("int64", copy=False), uniq
 
 
 def _first_change_within(values: np.ndarray, unit_codes: np.ndarray) -> int | None:
@@ -554,6 +597,21 @@ def _constant_within(values: np.ndarray, unit_codes: np.ndarray) -> bool:
     with np.errstate(invalid="ignore"):
         lo, hi = np.fmin.reduceat(values, starts), np.fmax.reduceat(values, starts)
     return bool(np.all((lo == hi) | np.isnan(lo)))
+
+
+def _numeric(s: pd.Series) -> pd.Series:
+    """The column as numbers (``pd.to_numeric(errors='coerce')``; numeric columns as they are, without a copy)."""
+    return s if s.dtype.kind in "iuf" and isinstance(s.dtype, np.dtype) else pd.to_numeric(s, errors="coerce")
+
+
+def _own(values: Any) -> Any:
+    """``values`` if it is a numpy array owning its writable memory, else a copy (pandas extension arrays: always a new
+    array object, so no two columns share one; pyarrow-backed copies share the immutable buffers)."""
+    if isinstance(values, np.ndarray):
+        return values if values.flags.owndata and values.flags.writeable else values.copy()
+    if isinstance(values, pd.arrays.NumpyExtensionArray):
+        return _own(values.to_numpy())
+    return values.copy()
 
 
 def _blank(s: pd.Series) -> pd.Series:
