@@ -139,27 +139,38 @@ def _cap(gb: float | None):  # noqa: ANN202
 
 
 SITECUSTOMIZE = """
-# written by bench/bench_workbook_scale.py: at exit, a notebook kernel records its peak resident memory (ru_maxrss)
-# under the name of the notebook its run context was opened for
-import atexit, json, os, resource
+# written by bench/bench_workbook_scale.py: a notebook kernel records its peak resident memory (ru_maxrss) at exit,
+# under the name of the notebook whose run context it opened (found by a light polling thread, because IPython
+# clears the user namespace at exit before this hook runs)
+import atexit, json, os, resource, sys, threading
+
+_name = []
+
+
+def _watch():
+    import time
+
+    while not _name:
+        try:
+            ip = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+            ctx = ip.user_ns.get("ctx") if ip is not None else None
+            if getattr(ctx, "notebook", None):
+                _name.append(ctx.notebook)
+                return
+        except Exception:
+            pass
+        time.sleep(0.5)
 
 
 def _evidence_bench_peak():
-    try:
-        from IPython import get_ipython
-
-        ip = get_ipython()
-        ctx = ip.user_ns.get("ctx") if ip is not None else None
-        name = getattr(ctx, "notebook", None)
-        if name:
-            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-            with open(os.path.join(os.environ["EVIDENCE_BENCH_PEAKS"], name + ".json"), "w") as fh:
-                json.dump({"notebook": name, "peak_bytes": peak}, fh)
-    except Exception:
-        pass
+    if _name:
+        with open(os.path.join(os.environ["EVIDENCE_BENCH_PEAKS"], _name[0] + ".json"), "w") as fh:
+            json.dump({"notebook": _name[0], "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}, fh)
 
 
-atexit.register(_evidence_bench_peak)
+if "ipykernel" in " ".join(getattr(sys, "orig_argv", sys.argv)):
+    threading.Thread(target=_watch, daemon=True).start()
+    atexit.register(_evidence_bench_peak)
 """
 
 
@@ -187,7 +198,8 @@ def run_once(n_units: int, keep: Path | None, only: list[str], max_gb: float | N
         sampler.join()
         maxrss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
         name = f"scale_{n_units}"
-        folder = reports / name if (reports / name).is_dir() else reports / ".failed" / name
+        found = sorted(reports.glob(f"{name}*")) + sorted((reports / ".failed").glob(f"{name}*"))  # --only runs publish to name--only-...
+        folder = found[0] if found else reports / name
         log = folder / "run.log"
         per_nb_mem = {f.stem: json.loads(f.read_text())["peak_bytes"] for f in peaks.glob("*.json")}  # each kernel's own ru_maxrss
         seconds: dict[str, float] = {}
