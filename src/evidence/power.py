@@ -5,13 +5,15 @@ Callaway-Sant'Anna without covariates (ATT(g,t) are differences of cohort means;
 combination of them), Sun-Abraham (coefficients ``A @ y`` for a fixed regressor matrix) and the imputation estimator
 (a fixed linear operator) are all linear in the outcomes ``y``; their cluster-robust or influence-function standard
 errors are norms of linear maps of ``y`` (cluster sums of scores). :class:`LinearEstimators` builds, once per
-design and in closed form, a vector ``a`` and a matrix ``B`` (unit-periods x clusters) for each method such that,
+design and in closed form, a vector ``a`` and a score map ``S`` (replicates -> clusters) for each method such that,
 for every replicate at once,
 
-    estimate = Y a            standard error = ||Y B||   (Y: replicates x unit-periods)
+    estimate = Y a            standard error = ||S(Y)||   (Y: replicates x unit-periods)
 
-so a power grid is one matrix product per effect size. The conventions are those of the package's estimators, and
-the tests check the two agree to 1e-8 on single replicates:
+where ``S(Y) = Y B`` for a unit-periods x clusters matrix ``B`` that is never formed: the scores come from cohort
+totals, two-way demeaning and cluster sums in O(replicates x unit-periods) (see the operators' section), and the
+replicates are simulated and estimated in blocks, so memory is linear in the panel. The conventions are those of the
+package's estimators, and the tests check the two agree to 1e-8 on single replicates:
 
 =================  =========================================================================================
 method             as in the package
@@ -22,7 +24,8 @@ method             as in the package
                    ``aggregate("simple")`` — influence functions clustered as the package does, normal intervals
 ``sun_abraham``    :func:`evidence.staggered.sun_abraham`, ``simple`` row — CR1, t(G-1)
 ``imputation``     :func:`evidence.staggered.imputation`, ``simple`` row — BJS conservative variance, t(G-1)
-``sdid``           :func:`evidence.synth.sdid` (optional, not linear): a loop over replicates with placebo draws
+``sdid``           :func:`evidence.synth.sdid` (optional, not linear): a loop over replicates (on a stated subsample
+                   of :data:`SDID_MAX_UNITS` units in :func:`validate_methods` on larger designs)
 =================  =========================================================================================
 
 :func:`power_curve` simulates on the design (with noise calibrated on its real pre-period by
