@@ -181,6 +181,7 @@ def run_once(n_units: int, keep: Path | None, only: list[str], max_gb: float | N
         reports = base / "reports"
         cmd = ["/usr/bin/time", "-v", str(ROOT / ".venv" / "bin" / "evidence"), "run", str(params), "--reports", str(reports), "--quiet"]
         cmd += [a for nb in only for a in ("--only", nb)]
+        load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
         hook, peaks = base / "hook", base / "peaks"
         hook.mkdir(exist_ok=True)
@@ -197,6 +198,8 @@ def run_once(n_units: int, keep: Path | None, only: list[str], max_gb: float | N
         sampler.stop.set()
         sampler.join()
         maxrss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
+        cpu = sum(float(m) for m in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", err))  # every process of the run
+        load = os.getloadavg()[0]
         name = f"scale_{n_units}"
         found = sorted(reports.glob(f"{name}*")) + sorted((reports / ".failed").glob(f"{name}*"))  # --only runs publish to name--only-...
         folder = found[0] if found else reports / name
@@ -216,7 +219,7 @@ def run_once(n_units: int, keep: Path | None, only: list[str], max_gb: float | N
         if log.is_file():
             m = re.search(r"design: .*\(([\d.]+) s\)", log.read_text())
             prep = m.group(1) if m else ""
-        return {"units": n_units, "rows": n_units * MONTHS, "wall": wall, "ok": not failed, "error": tail, "maxrss": int(maxrss.group(1)) * 1024 if maxrss else 0,
+        return {"units": n_units, "rows": n_units * MONTHS, "wall": wall, "cpu": cpu, "load0": load0, "load1": load, "ok": not failed, "error": tail, "maxrss": int(maxrss.group(1)) * 1024 if maxrss else 0,
                 "peak_total": sampler.peak_total, "seconds": seconds, "status": status, "memory": per_nb_mem, "prepare": prep}
     finally:
         if keep is None:
@@ -239,6 +242,7 @@ def render(results: list[dict], label: str) -> list[str]:
             cells += [f"{s:.1f}{st}" if s is not None else "-", _gb(r["memory"].get(nb, 0))]
         lines.append(f"| {nb} | " + " | ".join(cells) + " |")
     lines.append("| **whole run (wall)** | " + " | ".join(f"**{r['wall']:.0f}** | largest process {_gb(r['maxrss'])}, all processes {_gb(r['peak_total'])}" for r in results) + " |")
+    lines.append("| whole run: CPU seconds (all processes); machine load at start / end | " + " | ".join(f"{r['cpu']:.0f} | load {r['load0']:.1f} / {r['load1']:.1f}" for r in results) + " |")
     for r in results:
         if not r["ok"]:
             lines.append(f"\n{r['units']:,} units ({label}): the run failed: `{r['error']}`")

@@ -86,15 +86,18 @@ def sdid_available() -> bool:
 # unit-periods) time and memory, with nothing of size rows x clusters. Consequences: memory is linear in the panel
 # (the replicates are processed in blocks by the callers); the estimates and standard errors are the package's
 # estimators' to 1e-8 (tests/test_power.py), and equal to the dense operators they replace to rounding.
-def _cluster_matrix(codes: np.ndarray, G: int | None = None) -> sp.csr_matrix:
-    """Sparse units x clusters indicator (``X @ C`` sums the columns of X within clusters)."""
+def _cluster_matrix(codes: np.ndarray, G: int | None = None) -> sp.csr_matrix | None:
+    """Sparse units x clusters indicator (``X @ C`` sums the columns of X within clusters); None when every unit is
+    its own cluster, in order (the sums are the values)."""
     G = int(codes.max()) + 1 if G is None else G
+    if G == codes.size and np.array_equal(codes, np.arange(G)):
+        return None
     return sp.csr_matrix((np.ones(codes.size), (np.arange(codes.size), codes)), shape=(codes.size, G))
 
 
-def _cluster_sums(X: np.ndarray, C: sp.csr_matrix) -> np.ndarray:
+def _cluster_sums(X: np.ndarray, C: sp.csr_matrix | None) -> np.ndarray:
     """Cluster sums (R x G) of per-unit values X (R x N)."""
-    return np.asarray((C.T @ X.T).T)
+    return X if C is None else np.asarray((C.T @ X.T).T)
 
 
 def _cohort_totals(Y: np.ndarray, coh: np.ndarray, n_coh: int) -> np.ndarray:
@@ -646,7 +649,7 @@ def _poisson_batch(Y: np.ndarray, design: Design, tol: float = 1e-10, max_iter: 
     G = int(groups.max()) + 1
     Cm = _cluster_matrix(groups, G)
     # cluster sums of the unit scores [r_i (periods 1..T-1), sum_t r_it D_it] at the optimum, r_it = y_it - n_i p_c(i),t
-    yg = np.asarray(Cm.T @ Y.transpose(1, 0, 2).reshape(N, -1)).reshape(G, r_, T).transpose(1, 0, 2)  # R x G x T
+    yg = Y if Cm is None else np.asarray(Cm.T @ Y.transpose(1, 0, 2).reshape(N, -1)).reshape(G, r_, T).transpose(1, 0, 2)  # R x G x T
     n_gc = np.stack([_cluster_sums(ni * (coh == c)[None, :], Cm) for c in range(C)], axis=2)  # R x G x C
     scores = np.empty((r_, G, T))
     scores[:, :, : T - 1] = (yg - n_gc @ p)[:, :, 1:]
