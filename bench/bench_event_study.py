@@ -122,7 +122,7 @@ def main() -> None:
     ap.add_argument("--worker", nargs=2, metavar=("PACKAGE", "SIZE"), help=argparse.SUPPRESS)
     ap.add_argument("--sizes", nargs="*", choices=list(SIZES), default=list(SIZES))
     ap.add_argument("--peer-python", default=peer_python_default(), help="interpreter of the peers' environment (default: $EVIDENCE_BENCH_PYTHON, else this one)")
-    ap.add_argument("--peers-at-5m", action="store_true", help="run pyfixest at 5M rows too (about 25 GB for pyfixest)")
+    ap.add_argument("--peers-at-5m", action="store_true", help="run pyfixest (and --before-src) at 5M rows too (pyfixest about 20 GB, the older tree over 8 GB)")
     ap.add_argument("--before-src", type=Path, help="source tree of an older evidence (git archive <commit> src), timed as 'evidence-before'")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=1800.0)
@@ -149,7 +149,8 @@ def main() -> None:
     ]
     for size in args.sizes:
         print(f"== {size}", flush=True)
-        packages = ["evidence"] + (["pyfixest"] if size != "5M" or args.peers_at_5m else []) + (["evidence-before"] if args.before_src else [])
+        big_ok = size != "5M" or args.peers_at_5m
+        packages = ["evidence"] + (["pyfixest"] if big_ok else []) + (["evidence-before"] if args.before_src and big_ok else [])
         runs: dict[str, list[dict]] = {p: [] for p in packages}
         load_before = os.getloadavg()
         for rnd in range(args.rounds):

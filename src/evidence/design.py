@@ -342,7 +342,7 @@ def _finalise(panel: Panel, unit_info: pd.DataFrame, first: pd.Series, compariso
         first_ord, last_ord = float(t_first), float(t_last)
         win_ord = periods.astype(float)
     else:
-        f_ord[has] = [p.ordinal for p in f[has]]
+        f_ord[has] = f.array.asi8[has] if isinstance(f.dtype, pd.PeriodDtype) else [p.ordinal for p in f[has]]
         first_ord, last_ord = float(t_first.ordinal), float(t_last.ordinal)
         win_ord = np.asarray([p.ordinal for p in periods], dtype=float)
     after = has & (f_ord > last_ord) & ~excluded
@@ -524,7 +524,7 @@ def design_from_cohort_column(panel: Panel, column: str, *, start: Any, end: Any
                 example = raw[~never][inside].iloc[0]
                 raise DesignError(f"column '{column}' (treatment.cohort) has dates inside {panel.frequency} periods (for example {_plain(example)}); set treatment.first_period to first_full (the first whole period after the date) or containing (the period containing it).")
             per = first_treated_period(dates, pd.Series("day", index=dates.index), panel.frequency, first_period)
-        first[~never] = list(per)
+        first = per.reindex(raw.index)  # period dtype, NaT where never treated (no Period objects per unit)
     info = pd.DataFrame({"unit": _unit_names(panel)})
     if "unit_name" in panel.data:
         info["unit_name"] = panel.unit_table().set_index("unit").reindex(panel.units)["unit_name"].to_numpy()
@@ -546,7 +546,13 @@ def design_from_indicator(panel: Panel, column: str, *, start: Any, end: Any, co
     ever = mat.max(axis=1) == 1
     first_idx = np.argmax(mat == 1, axis=1)
     periods = panel.periods
-    first = pd.Series([periods[k] if e else pd.NA for k, e in zip(first_idx, ever)], index=panel.units, dtype="object")
+    if panel.frequency == "integer":
+        values = np.full(len(ever), pd.NA, dtype=object)
+        values[ever] = periods[first_idx[ever]]
+        first = pd.Series(values, index=panel.units, dtype="object")
+    else:  # period dtype, NaT where never 1
+        ordinals = pd.PeriodIndex(periods).asi8[first_idx]
+        first = pd.Series(pd.PeriodIndex.from_ordinals(np.where(ever, ordinals, np.iinfo(np.int64).min), freq=FREQ_CODES[panel.frequency]), index=panel.units)
     info = pd.DataFrame({"unit": _unit_names(panel)})
     if "unit_name" in panel.data:
         info["unit_name"] = panel.unit_table().set_index("unit").reindex(panel.units)["unit_name"].to_numpy()
