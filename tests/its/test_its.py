@@ -537,3 +537,23 @@ def test_bad_data(small):
     with pytest.raises(EstimationError, match="population .* methods.its.offset: false"):
         its(dz, "n", family="poisson")
     assert its(dz, "n", family="poisson", offset=False).offset is None
+
+
+def test_a_per_unit_series_reads_only_its_own_cells():
+    """A per-unit ITS (control none) uses the unit's own rows: missing cells elsewhere neither change it nor stop it,
+    and missing cells of the unit itself are refused in one line naming it."""
+    rng = np.random.default_rng(5)
+    T = 48
+    y = rng.poisson(200, size=(4, T)).astype(float)
+    pop = np.full((4, T), 10_000.0)
+    d = make_design({"y": y}, [30, 30, -1, -1], population=pop)
+    full = numbers(its(d, "y", units=["U000"], family="quasipoisson"))
+    y2 = y.copy()
+    y2[1, 5] = np.nan  # another treated unit with a missing cell
+    set_outcome(d, "y", y2)
+    part = its(d, "y", units=["U000"], family="quasipoisson")
+    for k, v in numbers(part).items():
+        np.testing.assert_allclose(v, full[k], rtol=1e-12)
+    assert part.details.get("missing") is None
+    with pytest.raises(EstimationError, match="U001 has missing cells"):
+        its(d, "y", units=["U001"], family="quasipoisson")

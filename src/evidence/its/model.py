@@ -88,7 +88,7 @@ from ..errors import EstimationError
 from ..periods import FREQ_CODES, label
 from ..periods import labels as period_labels
 from ..results import normal_inference
-from ..missing import balanced_only
+from ..missing import attach, complete_units
 
 FAMILIES: tuple[str, ...] = ("gaussian", "poisson", "quasipoisson", "negbin")
 SEASONALITIES: tuple[str, ...] = ("fourier", "dummies", "none")
@@ -228,9 +228,8 @@ def intervention_index(design: Design, intervention: Any, units_treated_g: np.nd
 def _series(design: Design, outcome: str, units: Any, control: str) -> tuple[SeriesData, str, np.ndarray]:
     """Pool the chosen units (and the comparison units) into one series each."""
     panel = design.panel
-    y_all, _ = outcome_matrix(design, outcome)
     # unit ids as one string array (vectorised lookups: a per-unit ITS on thousands of small areas calls this once
-    # per unit, so nothing here loops over the units in Python)
+    # per unit, so nothing here loops over the units in Python, and a per-unit series reads only its own rows)
     all_units = np.asarray(panel.units).astype(str)
     if units is None:
         sel = design.treated.copy()
@@ -239,17 +238,39 @@ def _series(design: Design, outcome: str, units: Any, control: str) -> tuple[Ser
         wanted = [units] if isinstance(units, str) else [str(u) for u in units]
         if not wanted:
             raise EstimationError("methods.its.units is an empty list; give unit ids, or leave it unset to pool all treated units.")
-        unknown = [u for u, ok in zip(wanted, np.isin(wanted, all_units)) if not ok]
+        if len(wanted) <= 8:  # a few units (one per call in 04_its): comparisons, no sort of every unit id
+            hits = [all_units == w for w in wanted]
+            unknown = [w for w, h in zip(wanted, hits) if not h.any()]
+            sel = np.logical_or.reduce(hits)
+        else:
+            unknown = [u for u, ok in zip(wanted, np.isin(wanted, all_units)) if not ok]
+            sel = np.isin(all_units, wanted)
         if unknown:
             raise EstimationError(f"methods.its.units: unit {unknown[0]!r} is not in the analysis panel; choose units such as {', '.join(all_units[:3])}.")
-        sel = np.isin(all_units, wanted)
         group = wanted[0] if len(wanted) == 1 else "+".join(wanted)
     if not sel.any():
         raise EstimationError("methods.its.units selects no treated unit: the design has none; give unit ids with methods.its.units.")
     kind = panel.outcome_kinds.get(outcome, "count")
     pooling = "sum" if kind == "count" else "mean"
     agg = np.sum if pooling == "sum" else np.mean
-    pop = panel.matrix("population") if panel.has_population else None
+    if control == "none":  # the selected units' rows of the (unit-major) panel only
+        if outcome not in panel.outcomes:
+            raise EstimationError(f"outcome '{outcome}' is not in the panel; choose from {', '.join(panel.outcomes)} (data.outcomes).")
+        idx = np.flatnonzero(sel)
+        T = len(panel.period_labels)
+        rows = (idx[:, None] * T + np.arange(T)[None, :]).ravel()
+        y_all = np.zeros((sel.size, T))
+        y_all[idx] = panel.data[outcome].to_numpy(dtype=float)[rows].reshape(idx.size, T)
+        if np.isnan(y_all[idx]).any():
+            bad = all_units[idx[np.isnan(y_all[idx]).any(axis=1)]][0]
+            raise EstimationError(f"unit {bad} has missing cells of '{outcome}', and an interrupted time series needs its full series; leave it out (or set data.missing: drop_units).")
+        pop = None
+        if panel.has_population:
+            pop = np.zeros((sel.size, T))
+            pop[idx] = panel.data["population"].to_numpy(dtype=float)[rows].reshape(idx.size, T)
+    else:
+        y_all, _ = outcome_matrix(design, outcome)
+        pop = panel.matrix("population") if panel.has_population else None
     data = SeriesData(
         y=agg(y_all[sel], axis=0),
         population=None if pop is None else pop[sel].sum(axis=0),
@@ -333,7 +354,9 @@ def _fit(y: np.ndarray, X: np.ndarray, offset: np.ndarray | None, family: str, r
 
 
 # --------------------------------------------------------------------------------------------------------------
-@balanced_only("interrupted time series (a summed series)")
+WHAT = "interrupted time series (a summed series)"
+
+
 def its(
     design: Design,
     outcome: str,
@@ -436,6 +459,13 @@ def its(
     control = _choice(control, CONTROLS, "control", "the comparison series")
     if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 < alpha < 1:
         raise EstimationError(f"methods.its.alpha is {alpha!r}; give a number between 0 and 1 such as 0.05.")
+    # data.missing: allow — pooled series need complete units (the design restricted to them, and a sentence); a
+    # per-unit series (control "none") checks only its own units' cells. Context: the check over the whole panel
+    # cost O(units x periods) per call, and 04_its calls this once per treated unit (6,000 calls on 30,000 areas).
+    if units is None or control == "pooled":
+        design, missing_note = complete_units(design, [outcome], WHAT)
+    else:
+        missing_note = ""
     panel = design.panel
     periods = panel.periods
     labels = period_labels(periods, panel.frequency)
@@ -652,7 +682,7 @@ def its(
         "frequency": panel.frequency,
     }
     exog = pd.DataFrame(X, columns=names)
-    return ItsResult(
+    result = ItsResult(
         tidy,
         outcome=outcome,
         description=description,
@@ -668,6 +698,7 @@ def its(
         info=info,
         notes=notes,
     )
+    return attach(result, missing_note) if missing_note else result
 
 
 def _description(family: str, seasonality: str, harmonics: int, controlled: bool, robust: bool, lags: int, use_offset: bool, fit: FitOutput, alpha: float) -> str:
