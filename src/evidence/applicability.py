@@ -9,6 +9,15 @@ Fall back where the field has a fallback, say so
     leave-one-wave-out needs two cohorts — otherwise only leave-one-unit-out runs; the controlled ITS needs comparison
     units — otherwise only the single-series ITS runs. Each choice is returned with a sentence naming the parameter
     that would change it. Consequences: every run publishes; the report says what was substituted or left out.
+Size down what cannot scale, say so
+    Context: a residence-level panel (3,000 or 30,000 small areas x 48 months) made analyses whose cost grows faster
+    than the panel run for hours or out of memory: per-unit classic synthetic controls with placebo inference
+    (treated x donors fits), SDID's per-replicate weights, power simulations of 200 panels of 1.4 million cells.
+    Decision: the same verdicts carry size rules — placebo gives way to the jackknife beyond ``PLACEBO_MAX_FITS``
+    classic fits (:func:`synth_inference`), 03_synthetic_control is not applicable beyond
+    ``methods.synth.max_units`` treated units with per-unit fits (:func:`per_unit_size`), and 06_power's simulations
+    are sized to the panel (:func:`power_size`, :func:`evidence.power.sized_reps`), each with one sentence and the
+    parameter. Consequences: the workbook finishes on 30,000 areas; the default design is below every threshold.
 """
 
 from __future__ import annotations
