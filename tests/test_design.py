@@ -167,3 +167,29 @@ def test_from_frame_reports_bad_input_in_one_line():
         from_frame(pd.concat([frame, frame.iloc[[0]]]), unit="id", time="year", outcome="y", cohort="g", name="my table")
     with pytest.raises(ParamsError, match="missing='skip' is not one of error, drop_units, allow"):
         from_frame(frame, unit="id", time="year", outcome="y", cohort="g", missing="skip")
+
+
+# --- the vectorised design step: its shortcuts keep the row-wise semantics -----------------------------------------
+def test_standard_table_owns_its_columns_and_the_panel_remembers_units_per_frame():
+    import numpy as np
+    import pandas as pd
+
+    from evidence.panel import Panel, int_codes, validate_panel
+
+    df = pd.DataFrame({"u": np.repeat([12, 3], 3), "t": np.tile([2000, 2001, 2002], 2), "y": np.arange(6.0), "x": [1.0, 2, 4, 8, 16, 32], "g": np.repeat([2001, 0], 3), "n": ["a"] * 6})
+    before = df.copy()
+    out, freq, _ = validate_panel(df, name="t", unit="u", time="t", outcomes=["y"], outcome_kinds={"y": "continuous"}, controls=["x"], extra=["g", "n"], unit_name="n")
+    assert list(out["unit"]) == ["12"] * 3 + ["3"] * 3  # units in the order of their text
+    out.loc[0, ["y", "x", "g", "t", "time", "n"]] = [99.0, 99.0, 99, 7, 1999, "q"]
+    out.loc[0, "unit"] = "z"
+    pd.testing.assert_frame_equal(df, before)  # no column of the input is shared
+    assert out.loc[0, "cluster"] == "12"  # nor one column of the table with another
+    panel = Panel(out.assign(t=np.tile(np.arange(3), 2), unit=["a"] * 3 + ["b"] * 3), ["y"], {"y": "continuous"}, freq)
+    assert panel.layout() == (2, 3) and list(panel.units) == ["a", "b"]
+    panel.data = panel.data.iloc[3:].assign(t=np.arange(3))  # another frame: layout and units recomputed
+    assert panel.layout() == (1, 3) and list(panel.units) == ["b"] and panel.n_units == 1
+    # integer codes by direct addressing and, over a wide range, by hashing: the same grouping as factorize
+    for values in (np.array([5, 3, 5, 9, 3, -2]), np.array([10**12, 3, 10**12, -(10**12)])):
+        codes, uniq = int_codes(values)
+        np.testing.assert_array_equal(uniq[codes], values)
+        assert len(uniq) == len(np.unique(values))
