@@ -156,10 +156,12 @@ def _watch():
             ctx = ip.user_ns.get("ctx") if ip is not None else None
             if getattr(ctx, "notebook", None):
                 _name.append(ctx.notebook)
-                return
         except Exception:
             pass
         time.sleep(0.5)
+    while True:  # and every 2 s (a kernel killed at shutdown runs no atexit hook)
+        _evidence_bench_peak()
+        time.sleep(2)
 
 
 def _evidence_bench_peak():
