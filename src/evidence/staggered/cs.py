@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
-from scipy.special import ndtri
+from scipy import sparse
+from scipy.special import chdtrc, ndtri
 
 from .._blas import blas_threads, limit_blas_threads
 from ..errors import EstimationError
@@ -473,7 +473,7 @@ def _pretest(
         return Pretest(float("nan"), int(pre.size), float("nan"))
     b = att[pre]
     W = float(b @ np.linalg.solve(Vp, b))
-    return Pretest(W, int(pre.size), float(stats.chi2.sf(W, pre.size)))
+    return Pretest(W, int(pre.size), float(chdtrc(pre.size, W)))
 
 
 def _fit(
