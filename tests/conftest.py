@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from background import BackgroundRuns, Run
 from simdata import design_of, simulate_panel
 
 
@@ -30,15 +30,40 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("EVIDENCE_LAB_REPORTS", "off")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def background_runs(request, tmp_path_factory):
+    """The end-to-end runs the selected tests need, queued when the session starts (see tests/background.py): every
+    foreign design (tests/foreign_designs.py), then the default run, in the order the tests need them."""
+    needed = {name for item in request.session.items for name in getattr(item, "fixturenames", ())}
+    runs = BackgroundRuns()
+    env = dict(os.environ, MPLBACKEND="Agg")
+    if "matrix" in needed:
+        from foreign_designs import DESIGNS, write_design
+
+        base = tmp_path_factory.mktemp("foreign")
+        jobs = os.environ.get("EVIDENCE_MATRIX_JOBS", "1")
+        for d in DESIGNS:
+            params = write_design(d, base / d.name)
+            argv = [sys.executable, "-m", "evidence.cli", "run", str(params), "--reports", str(base / "reports"), "--quiet", "--jobs", jobs]
+            runs.submit(Run(f"foreign:{d.name}", argv, ROOT, env, weight=int(jobs)))
+        runs.matrix_reports = base / "reports"
+    if "default_run" in needed:
+        reports = tmp_path_factory.mktemp("reports")
+        argv = [sys.executable, "-m", "evidence.cli", "run", "params/default.yaml", "--reports", str(reports), "--set", "run_name=e2e"]
+        runs.submit(Run("default", argv, ROOT, env, weight=2, timeout=600))
+        runs.default_reports = reports
+    runs.start()
+    yield runs
+    runs.close()
+
+
 @pytest.fixture(scope="session")
-def default_run(tmp_path_factory):
+def default_run(background_runs):
     """The default workbook run once per test session into a temporary reports folder (run_name e2e)."""
-    reports = tmp_path_factory.mktemp("reports")
-    t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "evidence.cli", "run", "params/default.yaml", "--reports", str(reports), "--set", "run_name=e2e"], cwd=ROOT, capture_output=True, text=True, timeout=600, env=dict(os.environ, MPLBACKEND="Agg"))
-    seconds = time.perf_counter() - t0
-    assert proc.returncode == 0, proc.stderr
-    return reports, reports / "e2e", proc, seconds
+    code, out, err, seconds = background_runs.result("default")
+    assert code == 0, err
+    reports = background_runs.default_reports
+    return reports, reports / "e2e", subprocess.CompletedProcess([], code, out, err), seconds
 
 
 # Under CI (CI=true) the browser test and the Spark tests must run: a skip there (Chromium, Playwright, pyspark or

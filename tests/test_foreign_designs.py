@@ -14,33 +14,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from foreign_designs import DESIGNS, write_design
+from foreign_designs import DESIGNS
 from evidence.params import NOTEBOOK_ORDER
 
 ROOT = Path(__file__).resolve().parents[1]
-# runs at a time, one notebook process each (two cores: three at a time measured no faster, 215 s against 217 s)
+# papermill processes at a time in the papermill test (two cores: three at a time measured no faster)
 PARALLEL_RUNS = int(os.environ.get("EVIDENCE_MATRIX_RUNS", "2"))
 
 
-def _start(params: Path, reports: Path, jobs: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "evidence.cli", "run", str(params), "--reports", str(reports), "--quiet", "--jobs", str(jobs)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, MPLBACKEND="Agg"))
-
-
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory):
-    """Every design run through `evidence run`, two runs at a time with one notebook process each (the runs' serial
-    phases — building the panel, the summary notebook — then overlap with the other run's notebooks)."""
-    base = tmp_path_factory.mktemp("foreign")
-    todo = [(d, write_design(d, base / d.name)) for d in DESIGNS]
+def matrix(background_runs):
+    """Every design run through `evidence run` with one notebook process each, started in the background when the
+    session starts (tests/background.py); design name -> (return code, stderr, its report folder)."""
     done: dict[str, tuple[int, str, Path]] = {}
-    running: list[tuple] = []
-    while todo or running:
-        while todo and len(running) < PARALLEL_RUNS:
-            d, params = todo.pop(0)
-            running.append((d, _start(params, base / "reports", jobs=1)))
-        d, proc = running.pop(0)
-        _, err = proc.communicate(timeout=900)
-        done[d.name] = (proc.returncode, err, base / "reports" / d.name)
+    for d in DESIGNS:
+        code, _, err, _ = background_runs.result(f"foreign:{d.name}")
+        done[d.name] = (code, err, background_runs.matrix_reports / d.name)
     return done
 
 
