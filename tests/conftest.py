@@ -47,6 +47,19 @@ def background_runs(request, tmp_path_factory):
             argv = [sys.executable, "-m", "evidence.cli", "run", str(params), "--reports", str(base / "reports"), "--quiet", "--jobs", jobs]
             runs.submit(Run(f"foreign:{d.name}", argv, ROOT, env, weight=int(jobs)))
         runs.matrix_reports = base / "reports"
+        if "papermill_f" in needed:  # papermill -f on one design's notebooks, and its summary notebook run alone
+            from foreign_designs import PAPERMILL_DESIGN, PAPERMILL_NOTEBOOKS
+
+            params = base / PAPERMILL_DESIGN / "params.yaml"
+            work, labs, only = base / "papermill-work", base / "papermill-labs", base / "papermill-only"
+            work.mkdir()
+            pm_env = dict(env, EVIDENCE_LAB_REPORTS=str(labs))
+            for nb in PAPERMILL_NOTEBOOKS:
+                argv = [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / f"{nb}.ipynb"), str(work / f"{nb}.ipynb"), "-k", "python3", "--no-progress-bar", "-f", str(params)]
+                runs.submit(Run(f"papermill:{nb}", argv, work, pm_env, timeout=600))
+            argv = [sys.executable, "-m", "evidence.cli", "run", str(params), "--only", "07_evidence", "--reports", str(only), "--quiet", "--jobs", "1"]
+            runs.submit(Run("papermill:only", argv, ROOT, env, timeout=600))
+            runs.papermill = {"labs": labs, "only": only, "params": params}
     if "default_run" in needed:
         reports = tmp_path_factory.mktemp("reports")
         argv = [sys.executable, "-m", "evidence.cli", "run", "params/default.yaml", "--reports", str(reports), "--set", "run_name=e2e"]

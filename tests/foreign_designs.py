@@ -224,6 +224,10 @@ DESIGNS: list[ForeignDesign] = [
                   error="data.covariates must be baseline"),
 ]
 BY_NAME = {d.name: d for d in DESIGNS}
+PAPERMILL_DESIGN = "annual_staggered"
+"""The design whose notebooks also run through papermill's ``-f`` (tests/test_foreign_designs.py)."""
+PAPERMILL_NOTEBOOKS = ("00_primary", "01_did", "02_staggered", "03_synthetic_control", "05_robustness", "06_power", "07_evidence", "08_costs_satisfaction")
+"""Its notebooks that record rows (the test checks this list against its run)."""
 
 
 def _merge(a: dict, b: dict) -> dict:

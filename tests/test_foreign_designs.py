@@ -4,22 +4,17 @@ applicable or ran in a fallback form — decided from the design, before any not
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from foreign_designs import DESIGNS
+from foreign_designs import DESIGNS, PAPERMILL_DESIGN, PAPERMILL_NOTEBOOKS
 from evidence.params import NOTEBOOK_ORDER
 
 ROOT = Path(__file__).resolve().parents[1]
-# papermill processes at a time in the papermill test (two cores: three at a time measured no faster)
-PARALLEL_RUNS = int(os.environ.get("EVIDENCE_MATRIX_RUNS", "2"))
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +127,6 @@ def test_foreign_design_with_an_impossible_request_stops_with_one_line(design, m
 
 # --- papermill's own options against `evidence run` (issue 18, item 1) ------------------------------------------------
 
-PAPERMILL_DESIGN = "annual_staggered"
 _KEYS = ["notebook", "method", "outcome", "estimand", "group", "period", "event_time"]
 
 
@@ -142,36 +136,33 @@ def _estimates(path: Path) -> pd.DataFrame:
     return est
 
 
-def _papermill(notebook: str, out: Path, args: list[str], labs: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "papermill", str(ROOT / "notebooks" / f"{notebook}.ipynb"), str(out / f"{notebook}.ipynb"), "-k", "python3", "--no-progress-bar", *args]
-    return subprocess.Popen(cmd, cwd=out, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, MPLBACKEND="Agg", EVIDENCE_LAB_REPORTS=str(labs)))
+@pytest.fixture(scope="module")
+def papermill_f(background_runs):
+    """`papermill NOTEBOOK OUT -f params.yaml` for the design's notebooks and `evidence run params.yaml --only
+    07_evidence`, started in the background when the session starts (tests/conftest.py)."""
+    failed = []
+    for nb in PAPERMILL_NOTEBOOKS:
+        code, _, err, _ = background_runs.result(f"papermill:{nb}")
+        if code != 0:
+            failed.append((nb, err[-600:]))
+    code, _, err, _ = background_runs.result("papermill:only")
+    assert code == 0, err
+    assert not failed, failed
+    return background_runs.papermill
 
 
 @pytest.mark.e2e
-def test_papermill_f_gives_the_numbers_of_evidence_run_on_every_notebook(matrix, tmp_path):
+def test_papermill_f_gives_the_numbers_of_evidence_run_on_every_notebook(matrix, papermill_f):
     """`papermill NOTEBOOK OUT -f params.yaml` (a lab run with its own run folder) and `evidence run params.yaml`
     record the same rows with the same numbers, notebook by notebook. 07_evidence synthesises the run's other
     notebooks' estimates, so it is compared with `evidence run --only 07_evidence`, its run on its own."""
     rc, err, out = matrix[PAPERMILL_DESIGN]
     assert rc == 0, err
-    params = out.parent.parent / PAPERMILL_DESIGN / "params.yaml"
     full = _estimates(out / "estimates.csv")
-    alone = subprocess.Popen([sys.executable, "-m", "evidence.cli", "run", str(params), "--only", "07_evidence", "--reports", str(tmp_path / "only"), "--quiet", "--jobs", "1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, MPLBACKEND="Agg"))
-    labs, work = tmp_path / "labs", tmp_path / "work"
-    work.mkdir()
-    todo, running, failed = [n for n in NOTEBOOK_ORDER if n in set(full["notebook"]) | {"07_evidence"}], [], []
-    while todo or running:
-        while todo and len(running) < PARALLEL_RUNS:
-            nb = todo.pop(0)
-            running.append((nb, _papermill(nb, work, ["-f", str(params)], labs)))
-        nb, proc = running.pop(0)
-        _, e = proc.communicate(timeout=600)
-        if proc.returncode != 0:
-            failed.append((nb, e[-600:]))
-    assert not failed, failed
-    _, e = alone.communicate(timeout=600)
-    assert alone.returncode == 0, e
-    (only_dir,) = [p for p in (tmp_path / "only").iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert set(PAPERMILL_NOTEBOOKS) == set(full["notebook"]) | {"07_evidence"}  # every notebook that records rows
+    labs = papermill_f["labs"]
+    assert sorted(lab.name[len("lab-"):].rsplit("-", 2)[0] for lab in labs.iterdir()) == sorted(PAPERMILL_NOTEBOOKS)  # one run folder each
+    (only_dir,) = [p for p in papermill_f["only"].iterdir() if p.is_dir() and not p.name.startswith(".")]
     reference = {"07_evidence": _estimates(only_dir / "estimates.csv")}
     compared = 0
     for lab in sorted(labs.iterdir()):
