@@ -7,6 +7,8 @@ switching the compiled loop off for the duration of a call.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -88,4 +90,19 @@ def test_evidence_numba_0_switches_the_compiled_loop_off(monkeypatch):
         assert np.allclose(r.x.sum(axis=1), 1.0) and (r.iterations > 0).all()
     finally:
         monkeypatch.delenv("EVIDENCE_NUMBA")
+        _fw_compiled._kernel.cache_clear()
+
+
+def test_a_kernel_that_cannot_load_falls_back_to_the_numpy_loop(monkeypatch):
+    """numba missing, or unable to cache or compile (a read-only installation): the numpy loop runs, same weights."""
+    g = _problems(5, True)
+    before = W.fw_solve([g], 300)[0]
+    _fw_compiled._kernel.cache_clear()
+    try:
+        monkeypatch.setitem(sys.modules, "evidence.synth._fw_kernels", None)  # import fails
+        assert not _fw_compiled.available()
+        r = W.fw_solve([g], 300)[0]
+        assert np.allclose(r.x, before.x, rtol=0, atol=1e-10) and np.array_equal(r.iterations, before.iterations)
+    finally:
+        monkeypatch.undo()
         _fw_compiled._kernel.cache_clear()

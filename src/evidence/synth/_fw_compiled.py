@@ -36,10 +36,9 @@ def _kernel() -> Any:
     if os.environ.get("EVIDENCE_NUMBA", "1").strip() == "0":
         return None
     try:
-        import numba  # noqa: F401
-    except ImportError:
+        from evidence.synth._fw_kernels import fw_batch  # imports numba
+    except Exception:  # noqa: BLE001 - numba missing, or unable to cache or compile here: the numpy loop runs instead
         return None
-    from evidence.synth._fw_kernels import fw_batch
     from evidence.synth.weights import RESYNC
 
     return lambda *a: fw_batch(*a, RESYNC)
