@@ -24,6 +24,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+SLOTS = int(os.environ.get("EVIDENCE_TEST_BACKGROUND_SLOTS", "2"))
+"""Runs at a time while tests run (2: the machine's two cores stay busy; measured below)."""
+
 
 @dataclass
 class Run:
@@ -64,7 +67,7 @@ class BackgroundRuns:
 
     @property
     def _slots(self) -> int:
-        return 2 if self._waiting else (1 if self.eager else 0)
+        return 2 if self._waiting else (SLOTS if self.eager else 0)
 
     def _schedule(self) -> None:
         with self._cond:
