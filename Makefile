@@ -7,7 +7,7 @@ PARAMS ?= params/default.yaml
 
 .PHONY: workbook test install notebooks docs bench clean chromium java records-example lab
 
-$(STAMP): pyproject.toml requirements.lock
+$(STAMP): pyproject.toml requirements.lock setup.py src/evidence/synth/_fw_c.c
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[test]"
 	@touch $(STAMP)

@@ -194,6 +194,13 @@ def context_problems() -> list[tuple[str, object, str]]:
     ]
 
 
+def _engine() -> str:
+    """The Frank-Wolfe engine the evidence workers used (the same interpreter and environment as this one)."""
+    from evidence.synth._fw_compiled import engine
+
+    return engine()
+
+
 def machine() -> str:
     cpu = "?"
     with contextlib.suppress(OSError):
@@ -312,10 +319,8 @@ def main() -> None:  # noqa: C901 - one report
         "sparsification, second pass of at most 10,000 steps, stopping once a step lowers the objective by no more",
         "than (1e-5 sigma)^2) and start each placebo fit from the estimated weights. Many placebo fits run the full",
         "10,000 steps, so the cost is that of ~10,000 sequential Frank-Wolfe steps per draw: diff-diff runs them in",
-        "compiled Rust, `evidence` in a loop compiled with numba (`evidence/synth/_fw_compiled.py`; with",
-        "`EVIDENCE_NUMBA=0` it runs its vectorised numpy loop instead, one step for all draws at a time, whose cost",
-        "per step has a floor of a few dozen numpy calls). numba's compiler runtime (imported on the first batch of",
-        "draws, about 100 MB resident) is part of `evidence`'s whole-process peak; it does not grow with the panel.",
+        f"compiled Rust, `evidence` (engine here: {_engine()}) in its C extension (`src/evidence/synth/_fw_c.c`), else",
+        "numba, else its vectorised numpy loop (`EVIDENCE_FW_ENGINE`; `evidence/synth/_fw_compiled.py`).",
         "`evidence` runs its BLAS single-threaded inside `sdid` (`evidence._blas`).",
         "",
     ]

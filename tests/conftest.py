@@ -79,9 +79,10 @@ def default_run(background_runs):
     return reports, reports / "e2e", subprocess.CompletedProcess([], code, out, err), seconds
 
 
-# Under CI (CI=true) the browser test and the Spark tests must run: a skip there (Chromium, Playwright, pyspark or
-# Java missing) is turned into a failure that says what is missing, so a green CI always includes them.
-MUST_RUN_IN_CI = ("tests/test_reports_browser.py", "tests/records/test_records_spark.py")
+# Under CI (CI=true) the browser test, the Spark tests and the C Frank-Wolfe loop's tests must run: a skip there
+# (Chromium, Playwright, pyspark, Java or a C compiler missing) is turned into a failure that says what is missing,
+# so a green CI always includes them.
+MUST_RUN_IN_CI = ("tests/test_reports_browser.py", "tests/records/test_records_spark.py", "tests/synth/test_fw_compiled.py")
 
 
 @pytest.hookimpl(hookwrapper=True)

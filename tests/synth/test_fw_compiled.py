@@ -1,8 +1,9 @@
-"""The compiled Frank-Wolfe loop (numba) against the numpy loops it replaces: same weights, steps and objective.
+"""The compiled Frank-Wolfe loops (C, numba) against the numpy loops they replace: same weights, steps and objective.
 
 The numpy paths are the batched loop (:func:`evidence.synth.weights._fw_loop`) and the single-problem loop
-(``_fw_single``); both were checked against R ``synthdid`` (tests/synth/test_prop99.py). Here they are forced by
-switching the compiled loop off for the duration of a call.
+(``_fw_single``); both were checked against R ``synthdid`` (tests/synth/test_prop99.py). ``EVIDENCE_FW_ENGINE``
+chooses the engine for the duration of a call. The C extension is built by ``pip install`` where a C compiler is
+found: a test that needs it skips without it, except under ``CI=true`` (tests/conftest.py), where it must run.
 """
 
 from __future__ import annotations
@@ -17,14 +18,19 @@ from evidence.synth import weights as W
 from simdata import design_of, simulate_panel
 
 
-@pytest.fixture
-def numpy_only(monkeypatch):
-    """A context in which fw_solve runs its numpy loops."""
+def _on(engine: str) -> None:
+    if engine == "c" and not _fw_compiled._c_built():
+        pytest.skip("the C extension evidence.synth._fw_c is not built (no C compiler at install time; `make install` builds it)")
 
-    def run(fn, *a, **k):
+
+@pytest.fixture
+def use(monkeypatch):
+    """Run a call on one engine: use(engine, fn, *args)."""
+
+    def run(engine, fn, *a, **k):
         with monkeypatch.context() as m:
-            m.setattr(_fw_compiled, "available", lambda: False)
-            m.setattr(_fw_compiled, "loaded", lambda: False)
+            m.setenv("EVIDENCE_FW_ENGINE", engine)
+            assert _fw_compiled.engine() == engine
             return fn(*a, **k)
 
     return run
@@ -47,62 +53,70 @@ def _problems(seed: int, shared: bool):
     return W.FWProblems.make(G, c, bb, rng.uniform(0.05, 0.5, B), x0, np.logspace(-4, -1, B), float(n), valid)
 
 
-@pytest.mark.skipif(not _fw_compiled.available(), reason="numba is a dependency; EVIDENCE_NUMBA=0 switches the compiled loop off")
+@pytest.mark.parametrize("engine", ["c", "numba"])
 @pytest.mark.parametrize("shared", [False, True])
 @pytest.mark.parametrize("max_iter", [3, 100, 5000])
-def test_compiled_loop_equals_the_numpy_loops(numpy_only, shared, max_iter):
+def test_compiled_loop_equals_the_numpy_loops(use, engine, shared, max_iter):
+    _on(engine)
     g = _problems(7 + shared, shared)
-    fast = W.fw_solve([g], max_iter)[0]
-    batched = numpy_only(W.fw_solve, [g], max_iter)[0]
+    fast = use(engine, W.fw_solve, [g], max_iter)[0]
+    batched = use("numpy", W.fw_solve, [g], max_iter)[0]
     assert np.array_equal(fast.iterations, batched.iterations)
     assert np.allclose(fast.x, batched.x, rtol=0, atol=1e-10)
     assert np.allclose(fast.value, batched.value, rtol=1e-10)
     assert np.all(fast.x[~g.valid] == 0) and np.allclose(fast.x.sum(axis=1), 1.0) and (fast.x >= 0).all()
     for j in (0, 5):  # one problem at a time: the single-problem numpy loop
         one = W.FWProblems(g.G if shared else g.G[j : j + 1], g.c[j : j + 1], g.bb[j : j + 1], g.zeta[j : j + 1], g.x0[j : j + 1], g.min_decrease[j : j + 1], g.n_rows[j : j + 1], g.valid[j : j + 1])
-        single = numpy_only(W.fw_solve, [one], max_iter)[0]
+        single = use("numpy", W.fw_solve, [one], max_iter)[0]
         assert single.iterations[0] == fast.iterations[j]
         assert np.allclose(single.x[0], fast.x[j], rtol=0, atol=1e-10)
     if max_iter == 5000:  # both ends: the stopping rule ended some problems, the cap others
         assert 3 <= (fast.iterations < max_iter).sum() < g.size
 
 
-@pytest.mark.skipif(not _fw_compiled.available(), reason="numba is a dependency; EVIDENCE_NUMBA=0 switches the compiled loop off")
+@pytest.mark.parametrize("engine", ["c", "numba"])
 @pytest.mark.parametrize("inference", ["placebo", "bootstrap"])
-def test_sdid_draws_equal_with_and_without_the_compiled_loop(numpy_only, inference):
+def test_sdid_draws_equal_on_every_engine(use, engine, inference):
+    _on(engine)
     design = design_of(simulate_panel(36, 24, {16: 5}, effect=1.5, noise=0.6, seed=21))
-    fast = sdid(design, "y", inference=inference, draws=30, seed=4)
-    slow = numpy_only(sdid, design, "y", inference=inference, draws=30, seed=4)
+    fast = use(engine, sdid, design, "y", inference=inference, draws=30, seed=4)
+    slow = use("numpy", sdid, design, "y", inference=inference, draws=30, seed=4)
     a, b = fast.tidy().set_index(["estimand", "group"]), slow.tidy().set_index(["estimand", "group"])
     assert np.allclose(a["estimate"], b["estimate"], rtol=1e-10, atol=0)
     assert np.allclose(a["std_error"], b["std_error"], rtol=1e-9, atol=0, equal_nan=True)
-    draws = fast.details[inference], slow.details[inference]
-    assert np.allclose(*draws, rtol=1e-9, atol=1e-12)
+    assert np.allclose(fast.details[inference], slow.details[inference], rtol=1e-9, atol=1e-12)
 
 
-def test_evidence_numba_0_switches_the_compiled_loop_off(monkeypatch):
-    _fw_compiled._kernel.cache_clear()
-    try:
-        monkeypatch.setenv("EVIDENCE_NUMBA", "0")
-        assert not _fw_compiled.available() and not _fw_compiled.loaded()
-        g = _problems(3, False)
-        r = W.fw_solve([g], 200)[0]  # the numpy loop still solves
-        assert np.allclose(r.x.sum(axis=1), 1.0) and (r.iterations > 0).all()
-    finally:
-        monkeypatch.delenv("EVIDENCE_NUMBA")
-        _fw_compiled._kernel.cache_clear()
+def test_the_c_loop_checks_its_buffers():
+    _on("c")
+    from evidence.synth import _fw_c
+
+    x, it, val = np.empty((2, 3)), np.empty(2, dtype=np.int64), np.empty(2)
+    ones = np.ones(2)
+    with pytest.raises(ValueError, match="fw_batch: c has 48 bytes, expected 24"):  # c is 2 x 3: B given as 1
+        _fw_c.fw_batch(np.eye(3)[None], np.ones((2, 3)), ones, ones, ones, np.full((2, 3), 1 / 3), np.ones((2, 3), np.uint8), ones, x, it, val, 1, 3, 1, 100, 50)
 
 
-def test_a_kernel_that_cannot_load_falls_back_to_the_numpy_loop(monkeypatch):
-    """numba missing, or unable to cache or compile (a read-only installation): the numpy loop runs, same weights."""
+def test_an_engine_that_cannot_load_falls_back(monkeypatch):
+    """The C extension not built, numba missing or unable to cache or compile (a read-only installation): the next
+    engine runs, with the same weights."""
     g = _problems(5, True)
+    monkeypatch.setenv("EVIDENCE_FW_ENGINE", "numpy")
     before = W.fw_solve([g], 300)[0]
     _fw_compiled._kernel.cache_clear()
+    _fw_compiled._c_built.cache_clear()
     try:
-        monkeypatch.setitem(sys.modules, "evidence.synth._fw_kernels", None)  # import fails
-        assert not _fw_compiled.available()
+        monkeypatch.setenv("EVIDENCE_FW_ENGINE", "auto")
+        monkeypatch.setitem(sys.modules, "evidence.synth._fw_c", None)  # import fails
+        assert _fw_compiled.engine() == "numba"
+        r = W.fw_solve([g], 300)[0]
+        assert np.allclose(r.x, before.x, rtol=0, atol=1e-10) and np.array_equal(r.iterations, before.iterations)
+        _fw_compiled._kernel.cache_clear()
+        monkeypatch.setitem(sys.modules, "evidence.synth._fw_kernels", None)
+        assert _fw_compiled.engine() == "numpy" and not _fw_compiled.available()
         r = W.fw_solve([g], 300)[0]
         assert np.allclose(r.x, before.x, rtol=0, atol=1e-10) and np.array_equal(r.iterations, before.iterations)
     finally:
         monkeypatch.undo()
         _fw_compiled._kernel.cache_clear()
+        _fw_compiled._c_built.cache_clear()

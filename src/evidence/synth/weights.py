@@ -16,8 +16,8 @@ Frank-Wolfe on the simplex (SDID, and the SC / DiD special cases)
     problems together), one vectorised step for all per iteration; each problem follows the iteration it would
     follow alone, up to rounding (problems that have met the stopping rule are frozen and dropped). Padding is
     supported through a column mask and per-problem row counts, so draws with different numbers of units share
-    one batch, and the unit-weight problems of placebo draws share one Gram matrix. With numba installed (a
-    dependency) the same steps run compiled, problem by problem (:mod:`evidence.synth._fw_compiled`).
+    one batch, and the unit-weight problems of placebo draws share one Gram matrix. Where the package's C extension
+    is built (or numba is installed) the same steps run compiled, problem by problem (:mod:`evidence.synth._fw_compiled`).
 
 Simplex-constrained weighted least squares (classic ADH synthetic control)
     :func:`simplex_lsq` minimises ``(x1 - X0 w)' V (x1 - X0 w)`` over the simplex exactly enough for reporting,
@@ -171,9 +171,9 @@ def fw_solve(groups: list[FWProblems], max_iter: int) -> list[FWResult]:
     arrays are compacted once half the problems are done, and the last :data:`TAIL` finish one by one
     (:func:`_fw_single`). Iterates equal the direct computation up to rounding error.
 
-    When numba is available (:mod:`evidence.synth._fw_compiled`), a batch of more than :data:`TAIL` problems (and
-    any problem once the compiled loop is loaded) runs instead in the compiled loop, each problem to its own stopping
-    point: the same steps without the per-step cost of numpy calls (equal up to rounding; tested).
+    When a compiled engine is available (:mod:`evidence.synth._fw_compiled`: C, else numba), a batch of more than
+    :data:`TAIL` problems (and any problem once the engine is loaded) runs there instead, each problem to its own
+    stopping point: the same steps without the per-step cost of numpy calls (equal up to rounding; tested).
     """
     results = [FWResult(g.x0.copy(), np.zeros(g.size, dtype=int), np.full(g.size, np.nan)) for g in groups]
     total = sum(g.size for g in groups)
