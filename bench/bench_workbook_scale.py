@@ -165,9 +165,11 @@ def _watch():
 
 
 def _evidence_bench_peak():
-    if _name:
-        with open(os.path.join(os.environ["EVIDENCE_BENCH_PEAKS"], _name[0] + ".json"), "w") as fh:
+    if _name:  # written whole, then renamed: the script may read it at any moment
+        path = os.path.join(os.environ["EVIDENCE_BENCH_PEAKS"], _name[0] + ".json")
+        with open(path + ".tmp", "w") as fh:
             json.dump({"notebook": _name[0], "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}, fh)
+        os.replace(path + ".tmp", path)
 
 
 if "ipykernel" in " ".join(getattr(sys, "orig_argv", sys.argv)):
