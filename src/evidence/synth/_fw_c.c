@@ -15,7 +15,8 @@
 #include <stdlib.h>
 
 /* h = (G + eta I) x - c; returns x'(G + eta I) x in *P and c'x in *cx. Sums over the support of x (G symmetric). */
-static void exact(const double *Ge, const double *c, const double *x, double *h, Py_ssize_t k, double *P, double *cx)
+static void exact(const double *restrict Ge, const double *restrict c, const double *restrict x, double *restrict h, Py_ssize_t k,
+                  double *P, double *cx)
 {
     for (Py_ssize_t a = 0; a < k; a++) h[a] = 0.0;
     for (Py_ssize_t b = 0; b < k; b++) {
@@ -35,8 +36,8 @@ static void exact(const double *Ge, const double *c, const double *x, double *h,
     *cx = q;
 }
 
-static Py_ssize_t fw_one(const double *Ge, const double *c, double bb, double nr, double *x, double md2,
-                         Py_ssize_t max_iter, Py_ssize_t resync, double *h, Py_ssize_t k, double *value)
+static Py_ssize_t fw_one(const double *restrict Ge, const double *restrict c, double bb, double nr, double *restrict x, double md2,
+                         Py_ssize_t max_iter, Py_ssize_t resync, double *restrict h, Py_ssize_t k, double *value)
 {
     double P, cx;
     exact(Ge, c, x, h, k, &P, &cx);
@@ -61,7 +62,7 @@ static Py_ssize_t fw_one(const double *Ge, const double *c, double bb, double nr
         double dec = step * (2.0 * num - step * denom) / nr;
         if (step != 0.0) {
             double om = 1.0 - step;
-            const double *row = Ge + i * k;
+            const double *restrict row = Ge + i * k;
             for (Py_ssize_t a = 0; a < k; a++) {
                 x[a] *= om;
                 h[a] = h[a] * om + (row[a] - c[a]) * step;
