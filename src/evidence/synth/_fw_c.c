@@ -14,16 +14,21 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-/* h = (G + eta I) x - c; returns x'(G + eta I) x in *P and c'x in *cx. Sums over the support of x (G symmetric). */
-static void exact(const double *restrict Ge, const double *restrict c, const double *restrict x, double *restrict h, Py_ssize_t k,
-                  double *P, double *cx)
+#define BIG 1e200 /* -c on invalid columns, as evidence.synth.weights._BIG */
+
+/* h = (G + eta I) x - c; returns x'(G + eta I) x in *P and c'x in *cx, and the support of x. Sums over the support
+ * of x (G symmetric: its rows are read), so the cost is k times the support. */
+static Py_ssize_t exact(const double *restrict G, double eta, const double *restrict c, const double *restrict x,
+                        double *restrict h, Py_ssize_t k, double *P, double *cx)
 {
-    for (Py_ssize_t a = 0; a < k; a++) h[a] = 0.0;
+    Py_ssize_t nnz = 0;
+    for (Py_ssize_t a = 0; a < k; a++) h[a] = eta * x[a];
     for (Py_ssize_t b = 0; b < k; b++) {
         double xb = x[b];
         if (xb != 0.0) {
-            const double *row = Ge + b * k;
+            const double *restrict row = G + b * k;
             for (Py_ssize_t a = 0; a < k; a++) h[a] += row[a] * xb;
+            nnz++;
         }
     }
     double p = 0.0, q = 0.0;
@@ -34,19 +39,24 @@ static void exact(const double *restrict Ge, const double *restrict c, const dou
     }
     *P = p;
     *cx = q;
+    return nnz;
 }
 
-static Py_ssize_t fw_one(const double *restrict Ge, const double *restrict c, double bb, double nr, double *restrict x, double md2,
-                         Py_ssize_t max_iter, Py_ssize_t resync, double *restrict h, Py_ssize_t k, double *value)
+/* One problem on the columns where c is not -BIG (the caller's invalid columns: x is zero there and stays zero, and
+ * h stays near +BIG, so they are never the minimum). The running h, P and c'x are
+ * recomputed exactly after at least `resync` steps, and no more often than the recomputation's cost (k times the
+ * support of x) is matched by the steps' (k each): every `resync` steps on sparse weights, as the numpy loops do. */
+static Py_ssize_t fw_one(const double *restrict G, double eta, const double *restrict c, double bb, double nr, double *restrict x, double md2, Py_ssize_t max_iter, Py_ssize_t resync,
+                         double *restrict h, Py_ssize_t k, double *value)
 {
     double P, cx;
-    exact(Ge, c, x, h, k, &P, &cx);
-    Py_ssize_t t = 0;
+    Py_ssize_t nnz = exact(G, eta, c, x, h, k, &P, &cx);
+    Py_ssize_t t = 0, since = 0;
     while (t < max_iter) {
         t++;
         Py_ssize_t i = 0;
         double hi = h[0];
-        for (Py_ssize_t a = 1; a < k; a++) { /* first index on ties, as numpy's argmin */
+        for (Py_ssize_t a = 1; a < k; a++) { /* first index on ties, as numpy's argmin; invalid columns: h ~ +1e200 */
             if (h[a] < hi) {
                 hi = h[a];
                 i = a;
@@ -55,21 +65,24 @@ static Py_ssize_t fw_one(const double *restrict Ge, const double *restrict c, do
         double ci = c[i];
         double Qi = hi + ci;
         double num = P - cx - hi;
-        double denom = Ge[i * k + i] - 2.0 * Qi + P;
+        double denom = G[i * k + i] + eta - 2.0 * Qi + P;
         double step = denom > 0.0 ? num / denom : 0.0;
         if (step < 0.0) step = 0.0;
         else if (step > 1.0) step = 1.0;
         double dec = step * (2.0 * num - step * denom) / nr;
         if (step != 0.0) {
             double om = 1.0 - step;
-            const double *restrict row = Ge + i * k;
+            const double *restrict row = G + i * k;
             for (Py_ssize_t a = 0; a < k; a++) {
                 x[a] *= om;
                 h[a] = h[a] * om + (row[a] - c[a]) * step;
             }
+            h[i] += eta * step;
             x[i] += step;
-            if (t % resync == 0) {
-                exact(Ge, c, x, h, k, &P, &cx);
+            since++;
+            if (since >= resync && since >= nnz) {
+                nnz = exact(G, eta, c, x, h, k, &P, &cx);
+                since = 0;
             } else {
                 P = P + step * (2.0 * (Qi - P) + step * denom);
                 cx = cx + step * (ci - cx);
@@ -101,7 +114,6 @@ static PyObject *fw_batch(PyObject *self, PyObject *args)
     Py_buffer *all[] = {&G, &c, &bb, &eta, &nr, &x0, &valid, &md2, &xo, &it, &va};
     PyObject *result = NULL;
     double *work = NULL;
-    Py_ssize_t *ok = NULL;
     if (B < 0 || k < 1 || resync < 1 || (nG != 1 && nG != B)) {
         PyErr_SetString(PyExc_ValueError, "fw_batch: bad sizes");
         goto done;
@@ -111,9 +123,8 @@ static PyObject *fw_batch(PyObject *self, PyObject *args)
           check(&md2, B, 8, "md2") && check(&xo, B * k, 8, "x_out") && check(&it, B, 8, "iterations_out") &&
           check(&va, B, 8, "value_out")))
         goto done;
-    work = (double *)malloc(sizeof(double) * (size_t)(k * k + 3 * k));
-    ok = (Py_ssize_t *)malloc(sizeof(Py_ssize_t) * (size_t)k);
-    if (work == NULL || ok == NULL) {
+    work = (double *)malloc(sizeof(double) * (size_t)(2 * k));
+    if (work == NULL) {
         PyErr_NoMemory();
         goto done;
     }
@@ -124,25 +135,22 @@ static PyObject *fw_batch(PyObject *self, PyObject *args)
         const uint8_t *vp = (const uint8_t *)valid.buf;
         double *xop = (double *)xo.buf, *vap = (double *)va.buf;
         int64_t *itp = (int64_t *)it.buf;
-        double *Ge = work, *cj = work + k * k, *xj = cj + k, *h = xj + k;
+        double *h = work, *cj = work + k;
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t j = 0; j < B; j++) {
-            const double *Gj = Gp + (nG == 1 ? 0 : j * k * k);
+            double *xj = xop + j * k;
+            const uint8_t *vj = vp + j * k;
             Py_ssize_t m = 0;
-            for (Py_ssize_t a = 0; a < k; a++)
-                if (vp[j * k + a]) ok[m++] = a;
-            for (Py_ssize_t a = 0; a < m; a++) {
-                for (Py_ssize_t b = 0; b < m; b++) Ge[a * m + b] = Gj[ok[a] * k + ok[b]];
-                Ge[a * m + a] += etap[j];
-                cj[a] = cp[j * k + ok[a]];
-                xj[a] = x0p[j * k + ok[a]];
+            for (Py_ssize_t a = 0; a < k; a++) {
+                xj[a] = vj[a] ? x0p[j * k + a] : 0.0;
+                cj[a] = vj[a] ? cp[j * k + a] : -BIG;
+                m += vj[a] != 0;
             }
-            double value = 0.0;
-            Py_ssize_t t = m > 0 ? fw_one(Ge, cj, bbp[j], nrp[j], xj, md2p[j], max_iter, resync, h, m, &value) : 0;
-            for (Py_ssize_t a = 0; a < k; a++) xop[j * k + a] = 0.0;
-            for (Py_ssize_t a = 0; a < m; a++) xop[j * k + ok[a]] = xj[a];
-            itp[j] = (int64_t)t;
-            vap[j] = m > 0 ? value : (bbp[j] / nrp[j]);
+            double value = bbp[j] / nrp[j];
+            itp[j] = m ? (int64_t)fw_one(Gp + (nG == 1 ? 0 : j * k * k), etap[j], cj, bbp[j], nrp[j], xj, md2p[j], max_iter,
+                                         resync, h, k, &value)
+                       : 0;
+            vap[j] = value;
         }
         Py_END_ALLOW_THREADS
     }
@@ -150,7 +158,6 @@ static PyObject *fw_batch(PyObject *self, PyObject *args)
     result = Py_None;
 done:
     free(work);
-    free(ok);
     for (size_t n = 0; n < sizeof(all) / sizeof(all[0]); n++) PyBuffer_Release(all[n]);
     return result;
 }

@@ -1,6 +1,7 @@
-"""numba kernels of :mod:`evidence.synth._fw_compiled` (imported only when the compiled loop is used).
+"""numba kernels of :mod:`evidence.synth._fw_compiled` (imported only when the numba engine is used).
 
-Module-level functions so that numba's on-disk cache (``cache=True``) finds them again in the next process.
+The same loop as the C extension (``_fw_c.c``), line for line. Module-level functions so that numba's on-disk cache
+(``cache=True``) finds them again in the next process.
 """
 
 from __future__ import annotations
@@ -8,34 +9,41 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+BIG = 1e200  # -c on invalid columns, as evidence.synth.weights._BIG
+
 
 @numba.njit(cache=True, nogil=True)
-def _exact(Ge: np.ndarray, c: np.ndarray, x: np.ndarray, h: np.ndarray) -> tuple[float, float]:  # pragma: no cover - compiled
-    """``h = (G + eta I) x - c`` into ``h``; returns ``x'(G + eta I) x`` and ``c'x``. Sums over the nonzero
-    weights only (``G`` symmetric: its rows are read), so the cost is ``k`` times the support of ``x``."""
+def _exact(G: np.ndarray, eta: float, c: np.ndarray, x: np.ndarray, h: np.ndarray) -> tuple[float, float, int]:  # pragma: no cover - compiled
+    """``h = (G + eta I) x - c`` into ``h``; returns ``x'(G + eta I) x``, ``c'x`` and the support of ``x``. Sums over
+    the nonzero weights only (``G`` symmetric: its rows are read), so the cost is ``k`` times the support of ``x``."""
     k = x.shape[0]
+    nnz = 0
     for a in range(k):
-        h[a] = 0.0
+        h[a] = eta * x[a]
     for b in range(k):
         xb = x[b]
         if xb != 0.0:
             for a in range(k):
-                h[a] += Ge[b, a] * xb
+                h[a] += G[b, a] * xb
+            nnz += 1
     P = 0.0
     cx = 0.0
     for a in range(k):
         P += x[a] * h[a]
         cx += c[a] * x[a]
         h[a] -= c[a]
-    return P, cx
+    return P, cx, nnz
 
 
 @numba.njit(cache=True, nogil=True)
-def fw_one(Ge: np.ndarray, c: np.ndarray, bb: float, nr: float, x: np.ndarray, md2: float, max_iter: int, resync: int) -> tuple[int, float]:  # pragma: no cover - compiled
+def fw_one(G: np.ndarray, eta: float, c: np.ndarray, bb: float, nr: float, x: np.ndarray, md2: float, max_iter: int, resync: int) -> tuple[int, float]:  # pragma: no cover - compiled
+    """One problem; invalid columns carry ``c = -BIG`` (their ``h`` stays near ``+BIG``) and ``x = 0``. The running
+    quantities are recomputed after at least ``resync`` steps and at least as many steps as the weights' support."""
     k = x.shape[0]
     h = np.empty(k)
-    P, cx = _exact(Ge, c, x, h)
+    P, cx, nnz = _exact(G, eta, c, x, h)
     t = 0
+    since = 0
     while t < max_iter:
         t += 1
         i = 0
@@ -47,7 +55,7 @@ def fw_one(Ge: np.ndarray, c: np.ndarray, bb: float, nr: float, x: np.ndarray, m
         ci = c[i]
         Qi = hi + ci
         num = P - cx - hi
-        denom = Ge[i, i] - 2.0 * Qi + P
+        denom = G[i, i] + eta - 2.0 * Qi + P
         step = num / denom if denom > 0.0 else 0.0
         if step < 0.0:
             step = 0.0
@@ -58,10 +66,13 @@ def fw_one(Ge: np.ndarray, c: np.ndarray, bb: float, nr: float, x: np.ndarray, m
             om = 1.0 - step
             for a in range(k):
                 x[a] *= om
-                h[a] = h[a] * om + (Ge[i, a] - c[a]) * step
+                h[a] = h[a] * om + (G[i, a] - c[a]) * step
+            h[i] += eta * step
             x[i] += step
-            if t % resync == 0:
-                P, cx = _exact(Ge, c, x, h)
+            since += 1
+            if since >= resync and since >= nnz:
+                P, cx, nnz = _exact(G, eta, c, x, h)
+                since = 0
             else:
                 P = P + step * (2.0 * (Qi - P) + step * denom)
                 cx = cx + step * (ci - cx)
@@ -69,31 +80,30 @@ def fw_one(Ge: np.ndarray, c: np.ndarray, bb: float, nr: float, x: np.ndarray, m
             break
     return t, (P - 2.0 * cx + bb) / nr
 
+
 @numba.njit(cache=True, nogil=True)
 def fw_batch(G: np.ndarray, c: np.ndarray, bb: np.ndarray, eta: np.ndarray, nr: np.ndarray, x0: np.ndarray, valid: np.ndarray, md2: np.ndarray, max_iter: int, resync: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
     B, k = c.shape
     shared = G.shape[0] == 1
-    x_out = x0.copy()
+    x_out = np.zeros((B, k))
     iters = np.zeros(B, dtype=np.int64)
     vals = np.empty(B)
+    cj = np.empty(k)
     for j in range(B):
-        ok = np.flatnonzero(valid[j])
-        m = ok.shape[0]
-        g = 0 if shared else j
-        Ge = np.empty((m, m))
-        cj = np.empty(m)
-        xj = np.empty(m)
-        for a in range(m):
-            for b in range(m):
-                Ge[a, b] = G[g, ok[a], ok[b]]
-            Ge[a, a] += eta[j]
-            cj[a] = c[j, ok[a]]
-            xj[a] = x0[j, ok[a]]
-        t, v = fw_one(Ge, cj, bb[j], nr[j], xj, md2[j], max_iter, resync)
+        m = 0
         for a in range(k):
-            x_out[j, a] = 0.0
-        for a in range(m):
-            x_out[j, ok[a]] = xj[a]
+            if valid[j, a]:
+                x_out[j, a] = x0[j, a]
+                cj[a] = c[j, a]
+                m += 1
+            else:
+                cj[a] = -BIG
+        if m == 0:
+            vals[j] = bb[j] / nr[j]
+            continue
+        g = 0 if shared else j
+        xj = x_out[j]
+        t, v = fw_one(G[g], eta[j], cj, bb[j], nr[j], xj, md2[j], max_iter, resync)
         iters[j] = t
         vals[j] = v
     return x_out, iters, vals
