@@ -275,9 +275,10 @@ def main() -> None:
         "periods matrix (without covariates from cohort sufficient statistics; with covariates one propensity score and",
         "one outcome regression per cohort and comparison set, all periods at once), the regression estimators on",
         "within-transformed columns. SDID's cost is that of up to 10,000 Frank-Wolfe steps for every placebo draw",
-        "(all draws vectorised): each step touches every control unit of every draw (unit weights) and every",
-        "pre-period (time weights), so it grows with the number of controls and pre-periods, and at the small panels",
-        "the per-step overhead dominates.",
+        "(compiled, one draw after another: `evidence/synth/_fw_compiled.py`): each step touches every control unit",
+        "(unit weights) or pre-period (time weights) of its draw, so it grows with the number of controls and",
+        "pre-periods; at 3000 x 48 the unit weights spread over many controls, and each exact recomputation of the",
+        "gradient (every 50 steps, or as many steps as the weights' support) costs controls x support.",
         "",
     ]
     args.output.parent.mkdir(parents=True, exist_ok=True)
