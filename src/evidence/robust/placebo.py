@@ -22,7 +22,7 @@ import pandas as pd
 from ..design import Design
 from ..did.estimators import did_2x2, outcome_matrix, twfe
 from ..errors import EstimationError
-from ..inference import cluster_vcov
+from ..inference import cluster_vcov, group_sums
 from ..results import EstimateResult, normal_inference
 from ..did.estimators import stacked_2x2
 from ..missing import balanced_only
@@ -114,8 +114,7 @@ def _stacked_fit(st: dict, G: int) -> tuple[float, float]:
     beta = np.linalg.lstsq(X, Y, rcond=None)[0]
     resid = Y - X @ beta
     bread = np.linalg.pinv(X.T @ X)
-    scores = np.zeros((G, X.shape[1]))
-    np.add.at(scores, grp, X * resid[:, None])
+    scores = group_sums(X * resid[:, None], grp, G)
     n = X.shape[0]
     V = G / (G - 1) * (n - 1) / n * bread @ (scores.T @ scores) @ bread
     return float(R @ beta), float(np.sqrt(R @ V @ R))
@@ -316,8 +315,7 @@ def _twfe_without_each(y: np.ndarray, D: np.ndarray, groups: np.ndarray, drop: n
     G = int(groups.max()) + 1
     n_g = np.bincount(groups, minlength=G).astype(float)
     phi = np.column_stack([suv, suu, np.ones(N), u, v])  # per unit, (N, 2T + 3)
-    Phi = np.zeros((G, phi.shape[1]))
-    np.add.at(Phi, groups, phi)
+    Phi = group_sums(phi, groups, G)
     gram = Phi.T @ Phi
     n1 = N - 1
     a = (U[None, :] - u[drop]) / n1  # J x T
